@@ -1,0 +1,97 @@
+using System.Net;
+
+namespace TcpTableServer.Config;
+
+public enum EndpointKind { Inet, Unix }
+
+/// <summary>
+/// A Postfix-style endpoint: "inet:host:port", "inet:[ipv6]:port", "unix:/path"
+/// ("local:/path" is a synonym). Host/port split as Postfix's host_port.c (spec 1.1).
+/// </summary>
+public sealed record EndpointSpec(EndpointKind Kind, string Host, string Port, string Path)
+{
+    public override string ToString() =>
+        Kind == EndpointKind.Unix ? $"unix:{Path}"
+        : Host.Contains(':') ? $"inet:[{Host}]:{Port}" : $"inet:{Host}:{Port}";
+
+    /// <summary>"host:port" (or the socket path) as Postfix prints it in "connect to ..." warnings.</summary>
+    public string Display => Kind == EndpointKind.Unix ? Path
+        : Host.Contains(':') ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
+
+    /// <summary>Parses an endpoint; returns null with an error text when the syntax is wrong.</summary>
+    public static EndpointSpec? TryParse(string text, out string? error)
+    {
+        error = null;
+        int colon = text.IndexOf(':');
+        if (colon < 0)
+        {
+            error = $"missing transport (inet: or unix:) in \"{text}\"";
+            return null;
+        }
+        string transport = text[..colon], rest = text[(colon + 1)..];
+        switch (transport)
+        {
+            case "unix":
+            case "local":
+                if (rest.Length == 0) { error = $"missing socket path in \"{text}\""; return null; }
+                return new EndpointSpec(EndpointKind.Unix, "", "", rest);
+            case "inet":
+                if (!SplitHostPort(rest, out var host, out var port, out error)) return null;
+                return new EndpointSpec(EndpointKind.Inet, host, port, "");
+            default:
+                error = $"unknown transport \"{transport}\" in \"{text}\" (expected inet: or unix:)";
+                return null;
+        }
+    }
+
+    /// <summary>
+    /// host_port.c: "[host]" or "[host]:port"; otherwise split at the last colon; an empty
+    /// host is "localhost"; no colon at all means the text is the port.
+    /// </summary>
+    public static bool SplitHostPort(string s, out string host, out string port, out string? error)
+    {
+        error = null;
+        host = "localhost";
+        port = "";
+        if (s.StartsWith('['))
+        {
+            int close = s.IndexOf(']');
+            if (close < 0) { error = $"missing \"]\" in \"{s}\""; return false; }
+            host = s[1..close];
+            if (host.StartsWith("ipv6:", StringComparison.OrdinalIgnoreCase)) host = host[5..];
+            string after = s[(close + 1)..];
+            if (after.Length > 0)
+            {
+                if (after[0] != ':') { error = $"garbage after \"]\" in \"{s}\""; return false; }
+                port = after[1..];
+            }
+        }
+        else
+        {
+            int last = s.LastIndexOf(':');
+            if (last < 0) port = s;
+            else
+            {
+                if (last > 0) host = s[..last];
+                port = s[(last + 1)..];
+            }
+        }
+        if (port.Length == 0) { error = $"missing port in \"{s}\""; return false; }
+        return true;
+    }
+
+    /// <summary>The port as a number (numeric or a well-known service name).</summary>
+    public int PortNumber => int.TryParse(Port, out var p) ? p : Port switch
+    {
+        "memcache" or "memcached" => 11211,
+        "smtp" => 25,
+        _ => -1,
+    };
+
+    /// <summary>Resolves the host for a listener or client connect.</summary>
+    public async Task<IPAddress[]> ResolveAsync(CancellationToken ct)
+    {
+        if (IPAddress.TryParse(Host, out var ip)) return [ip];
+        return await Dns.GetHostAddressesAsync(Host, ct).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,81 @@
+namespace TcpTableServer.Tables;
+
+/// <summary>
+/// One Postfix-style lookup table (Postfix's DICT): memcache, texthash, inline, static,
+/// fail, lmdb and anything chained all implement this.
+///
+/// Keys and values are <b>octet strings</b>: every char holds one byte (0x00-0xFF), i.e. the
+/// wire bytes decoded as Latin-1 (see <see cref="Octets"/>). This keeps arbitrary bytes
+/// (invalid UTF-8 included) lossless from the wire to memcached and back, and lets ASCII
+/// case folding touch only A-Z as Postfix does (spec 3.3).
+///
+/// Results are values, never exceptions: a failed operation reports
+/// <see cref="LookupStatus.TempError"/> (Postfix DICT_ERR_RETRY) or
+/// <see cref="LookupStatus.ConfigError"/> (DICT_ERR_CONFIG).
+/// </summary>
+public interface ITable : IAsyncDisposable
+{
+    /// <summary>"type:name" as written in the configuration, for log messages.</summary>
+    string Name { get; }
+
+    ValueTask<LookupResult> LookupAsync(string key, CancellationToken ct = default);
+
+    /// <summary>Postfix dict_update: Success, Fail (not updated, no error) or an error.</summary>
+    ValueTask<UpdateResult> UpdateAsync(string key, string value, CancellationToken ct = default);
+
+    /// <summary>Postfix dict_delete: Success (deleted), Fail (not found) or an error.</summary>
+    ValueTask<UpdateResult> DeleteAsync(string key, CancellationToken ct = default);
+
+    /// <summary>Postfix first/next: every entry, or Fail/error when the table cannot sequence.</summary>
+    ValueTask<SequenceResult> SequenceAsync(CancellationToken ct = default);
+}
+
+public enum LookupStatus : byte { Found, NotFound, TempError, ConfigError }
+
+public readonly record struct LookupResult(LookupStatus Status, string? Value = null)
+{
+    public static readonly LookupResult NotFound = new(LookupStatus.NotFound);
+    public static readonly LookupResult TempError = new(LookupStatus.TempError);
+    public static readonly LookupResult ConfigError = new(LookupStatus.ConfigError);
+    public static LookupResult Found(string value) => new(LookupStatus.Found, value);
+    public static LookupResult Error(ErrorClass error) =>
+        error == ErrorClass.Config ? ConfigError : TempError;
+    public bool IsError => Status is LookupStatus.TempError or LookupStatus.ConfigError;
+}
+
+/// <summary>Postfix's error classes: DICT_ERR_RETRY and DICT_ERR_CONFIG.</summary>
+public enum ErrorClass : byte { None, Retry, Config }
+
+public enum UpdateStatus : byte { Success, Fail, TempError, ConfigError }
+
+public readonly record struct UpdateResult(UpdateStatus Status)
+{
+    public static readonly UpdateResult Success = new(UpdateStatus.Success);
+    public static readonly UpdateResult Fail = new(UpdateStatus.Fail);
+    public static readonly UpdateResult TempError = new(UpdateStatus.TempError);
+    public static readonly UpdateResult ConfigError = new(UpdateStatus.ConfigError);
+    public static UpdateResult Error(ErrorClass error) =>
+        error == ErrorClass.Config ? ConfigError : TempError;
+    public bool IsError => Status is UpdateStatus.TempError or UpdateStatus.ConfigError;
+}
+
+public readonly record struct SequenceResult(
+    UpdateStatus Status, IReadOnlyList<KeyValuePair<string, string>> Entries)
+{
+    public static SequenceResult Of(IReadOnlyList<KeyValuePair<string, string>> entries) =>
+        new(UpdateStatus.Success, entries);
+    public static readonly SequenceResult Fail = new(UpdateStatus.Fail, []);
+    public static readonly SequenceResult TempError = new(UpdateStatus.TempError, []);
+    public static readonly SequenceResult ConfigError = new(UpdateStatus.ConfigError, []);
+}
+
+/// <summary>Opens "type:name" tables (backup tables, tables inside a domain list).</summary>
+public interface ITableFactory
+{
+    /// <summary>
+    /// Opens <paramref name="spec"/> ("type:name"). Relative file names are resolved
+    /// against <paramref name="baseDirectory"/>. Throws <see cref="Config.ConfigException"/>
+    /// for an unknown type or a table that cannot be opened.
+    /// </summary>
+    ITable Open(string spec, string baseDirectory);
+}
