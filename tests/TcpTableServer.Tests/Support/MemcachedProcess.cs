@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+
+namespace TcpTableServer.Tests.Support;
+
+/// <summary>
+/// A real memcached (Debian package) on a free loopback port, started for a test and
+/// stopped on dispose. Also a tiny raw client to seed and read items (flags included).
+/// </summary>
+public sealed class MemcachedProcess : IDisposable
+{
+    private readonly Process _process;
+    public int Port { get; }
+    public string Endpoint => $"inet:127.0.0.1:{Port}";
+
+    private MemcachedProcess(Process process, int port)
+    {
+        _process = process;
+        Port = port;
+    }
+
+    public static MemcachedProcess Start()
+    {
+        var exe = File.Exists("/usr/bin/memcached") ? "/usr/bin/memcached" : "memcached";
+        for (int attempt = 0; ; attempt++)
+        {
+            int port = FreePort.Next();
+            var psi = new ProcessStartInfo(exe, $"-l 127.0.0.1 -p {port} -U 0 -m 64 -u root")
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            var p = Process.Start(psi) ?? throw new InvalidOperationException("cannot start memcached");
+            var deadline = DateTime.UtcNow.AddSeconds(5);
+            while (DateTime.UtcNow < deadline && !p.HasExited)
+            {
+                try
+                {
+                    using var c = new TcpClient();
+                    c.Connect("127.0.0.1", port);
+                    return new MemcachedProcess(p, port);
+                }
+                catch (SocketException) { Thread.Sleep(20); }
+            }
+            try { p.Kill(); } catch (InvalidOperationException) { }
+            if (attempt >= 3) throw new InvalidOperationException($"memcached did not start: {p.StandardError.ReadToEnd()}");
+        }
+    }
+
+    /// <summary>Sends raw command bytes and returns the raw reply (until <paramref name="terminator"/>).</summary>
+    public byte[] Raw(byte[] command, string terminator)
+    {
+        using var c = new TcpClient("127.0.0.1", Port);
+        var s = c.GetStream();
+        s.Write(command);
+        var buf = new MemoryStream();
+        var chunk = new byte[65536];
+        var term = Encoding.Latin1.GetBytes(terminator);
+        while (true)
+        {
+            int n = s.Read(chunk);
+            if (n == 0) break;
+            buf.Write(chunk, 0, n);
+            if (EndsWith(buf, term)) break;
+        }
+        return buf.ToArray();
+    }
+
+    private static bool EndsWith(MemoryStream m, byte[] t)
+    {
+        if (m.Length < t.Length) return false;
+        var a = m.GetBuffer();
+        for (int i = 0; i < t.Length; i++) if (a[m.Length - t.Length + i] != t[i]) return false;
+        return true;
+    }
+
+    /// <summary>Stores an item; key and value are octet strings (Latin-1 chars = bytes).</summary>
+    public void Set(string key, string value, int flags = 0, int ttl = 0)
+    {
+        var v = Encoding.Latin1.GetBytes(value);
+        var cmd = Encoding.Latin1.GetBytes($"set {key} {flags} {ttl} {v.Length}\r\n").Concat(v).Concat("\r\n"u8.ToArray()).ToArray();
+        var reply = Encoding.Latin1.GetString(Raw(cmd, "\r\n"));
+        if (reply != "STORED\r\n") throw new InvalidOperationException($"set {key}: {reply}");
+    }
+
+    /// <summary>Reads an item: (value, flags), or null when memcached has none.</summary>
+    public (string Value, int Flags)? Get(string key)
+    {
+        var reply = Encoding.Latin1.GetString(Raw(Encoding.Latin1.GetBytes($"get {key}\r\n"), "END\r\n"));
+        if (reply == "END\r\n") return null;
+        // VALUE <key> <flags> <bytes>\r\n<data>\r\nEND\r\n
+        int eol = reply.IndexOf("\r\n", StringComparison.Ordinal);
+        var head = reply[..eol].Split(' ');
+        int len = int.Parse(head[3]);
+        return (reply.Substring(eol + 2, len), int.Parse(head[2]));
+    }
+
+    /// <summary>Empties the cache for the next test (flush_all, then verified by the caller's reads).</summary>
+    public void FlushAll() => Raw("flush_all\r\n"u8.ToArray(), "\r\n");
+
+    public void Dispose()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill();
+                _process.WaitForExit(5000);
+            }
+        }
+        catch (InvalidOperationException) { }
+        _process.Dispose();
+    }
+}
