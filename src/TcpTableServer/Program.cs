@@ -1,1 +1,55 @@
-﻿Console.WriteLine("Hello, World!");
+using System.CommandLine;
+using TcpTableServer.Host;
+
+// TcpTableServer: a tcp_table(5) and socketmap_table(5) server with memcache_table(5)
+// semantics. Without a verb it serves; the verbs run the same map code without a server.
+
+var configOption = new Option<string>("--config", "-c")
+{
+    Description = "The server INI file (default: $TCPTABLESERVER_CONFIG, else /etc/tcptableserver/tcptable.ini)",
+    Recursive = true,
+};
+
+var root = new RootCommand("TcpTableServer: Postfix tcp: and socketmap: tables with memcache_table(5) semantics.");
+root.Options.Add(configOption);
+root.SetAction((pr, ct) => ServerCommand.RunAsync(ConfigPath(pr), ct));
+
+var mapArg = new Argument<string>("map") { Description = "Map name (the NAME of [maps:NAME], case-sensitive)" };
+var keyArg = new Argument<string>("key") { Description = "Lookup key, as Postfix would send it" };
+var valueArg = new Argument<string>("value") { Description = "Value to store" };
+
+var query = new Command("query", "Look a key up (exit 0 found, 1 not found, 75 temporary error, 78 configuration error)")
+    { mapArg, keyArg };
+query.SetAction((pr, ct) => CliCommands.QueryAsync(ConfigPath(pr), pr.GetValue(mapArg)!, pr.GetValue(keyArg)!, ct));
+
+var put = new Command("put", "Update memcached and the backup (memcache_table(5) update; exit 0 updated, 1 not updated)")
+    { mapArg, keyArg, valueArg };
+put.SetAction((pr, ct) => CliCommands.PutAsync(ConfigPath(pr), pr.GetValue(mapArg)!, pr.GetValue(keyArg)!, pr.GetValue(valueArg)!, ct));
+
+var delete = new Command("delete", "Delete from memcached and the backup (exit 0 deleted, 1 not found)") { mapArg, keyArg };
+delete.SetAction((pr, ct) => CliCommands.DeleteAsync(ConfigPath(pr), pr.GetValue(mapArg)!, pr.GetValue(keyArg)!, ct));
+
+var sequence = new Command("sequence", "List every entry of the map's backup table (first/next)") { mapArg };
+sequence.SetAction((pr, ct) => CliCommands.SequenceAsync(ConfigPath(pr), pr.GetValue(mapArg)!, ct));
+
+var check = new Command("check", "Read the configuration and open every map, then exit (0 ok, 78 configuration error)");
+check.SetAction((pr, ct) => CliCommands.CheckAsync(ConfigPath(pr), ct));
+
+root.Subcommands.Add(query);
+root.Subcommands.Add(put);
+root.Subcommands.Add(delete);
+root.Subcommands.Add(sequence);
+root.Subcommands.Add(check);
+
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    foreach (var e in parsed.Errors) Console.Error.WriteLine($"error: {e.Message}");
+    return ExitCodes.Usage;
+}
+return await parsed.InvokeAsync();
+
+string ConfigPath(ParseResult pr) =>
+    pr.GetValue(configOption)
+    ?? Environment.GetEnvironmentVariable("TCPTABLESERVER_CONFIG")
+    ?? "/etc/tcptableserver/tcptable.ini";

@@ -1,0 +1,56 @@
+using Microsoft.Extensions.Logging;
+using TcpTableServer.Config;
+using TcpTableServer.Memcache;
+using TcpTableServer.Tables;
+
+namespace TcpTableServer;
+
+/// <summary>
+/// The opened maps of a <see cref="ServerDefinition"/>: one memcache_table(5) table per
+/// [maps:NAME] section, by name (ordinal: map names are case-sensitive on the wire, spec 2.6).
+/// Used by the server and by the command-line verbs alike, so both run the same map code.
+/// </summary>
+public sealed class MapSet : IAsyncDisposable
+{
+    private readonly Dictionary<string, ITable> _tables;
+
+    public ServerDefinition Definition { get; }
+    public IReadOnlyDictionary<string, ITable> Tables => _tables;
+
+    private MapSet(ServerDefinition definition, Dictionary<string, ITable> tables)
+    {
+        Definition = definition;
+        _tables = tables;
+    }
+
+    /// <summary>
+    /// Opens every map (or only <paramref name="only"/>). Throws <see cref="ConfigException"/>
+    /// naming file and line when a map cannot be opened (spec 3.11: refuse to start).
+    /// </summary>
+    public static MapSet Open(ServerDefinition definition, ILoggerFactory loggers, string? only = null)
+    {
+        var factory = new TableFactory(loggers);
+        var tables = new Dictionary<string, ITable>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var map in definition.Maps)
+            {
+                if (only is not null && map.Name != only) continue;
+                tables[map.Name] = MemcacheTable.Open(map.Name, map.Parameters, factory, map.BaseDirectory, loggers);
+            }
+        }
+        catch
+        {
+            foreach (var t in tables.Values) t.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw;
+        }
+        if (only is not null && tables.Count == 0)
+            throw new ConfigException($"no map named \"{only}\" (map names are case-sensitive)", definition.IniPath);
+        return new MapSet(definition, tables);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var t in _tables.Values) await t.DisposeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,109 @@
+using Microsoft.Extensions.Logging;
+using TcpTableServer.Config;
+using TcpTableServer.Tables;
+
+namespace TcpTableServer.Host;
+
+/// <summary>
+/// The command-line verbs: the same map code as the server (MapSet, MemcacheTable), no
+/// server needed. Output and exit codes follow postmap -q / -s where there is a parallel.
+/// </summary>
+public static class CliCommands
+{
+    public static Task<int> QueryAsync(string ini, string map, string key, CancellationToken ct) =>
+        WithMapAsync(ini, map, async table =>
+        {
+            var r = await table.LookupAsync(Octets.FromUtf8(key), ct);
+            switch (r.Status)
+            {
+                case LookupStatus.Found:
+                    WriteOctets(r.Value! + "\n");
+                    return ExitCodes.Found;
+                case LookupStatus.NotFound:
+                    return ExitCodes.NotFound;
+                default:
+                    return ErrorExit(r.Status == LookupStatus.ConfigError, $"{map}: lookup of \"{key}\"");
+            }
+        });
+
+    public static Task<int> PutAsync(string ini, string map, string key, string value, CancellationToken ct) =>
+        WithMapAsync(ini, map, async table =>
+            UpdateExit(await table.UpdateAsync(Octets.FromUtf8(key), Octets.FromUtf8(value), ct), map, $"update of \"{key}\"", "not updated"));
+
+    public static Task<int> DeleteAsync(string ini, string map, string key, CancellationToken ct) =>
+        WithMapAsync(ini, map, async table =>
+            UpdateExit(await table.DeleteAsync(Octets.FromUtf8(key), ct), map, $"delete of \"{key}\"", "not found"));
+
+    public static Task<int> SequenceAsync(string ini, string map, CancellationToken ct) =>
+        WithMapAsync(ini, map, async table =>
+        {
+            var r = await table.SequenceAsync(ct);
+            if (r.Status == UpdateStatus.Success)
+            {
+                foreach (var (k, v) in r.Entries) WriteOctets($"{k}\t{v}\n");
+                return ExitCodes.Found;
+            }
+            return UpdateExit(new UpdateResult(r.Status), map, "sequence", "no entries (first/next needs a backup table)");
+        });
+
+    public static async Task<int> CheckAsync(string ini, CancellationToken ct)
+    {
+        using var loggers = Logging.Create(ini);
+        var log = loggers.CreateLogger("TcpTableServer");
+        try
+        {
+            var def = ServerConfigLoader.Load(ini, log);
+            await using var maps = MapSet.Open(def, loggers);
+            Console.WriteLine($"{ini}: ok: {maps.Tables.Count} map(s): {string.Join(", ", maps.Tables.Keys)}");
+            return ExitCodes.Found;
+        }
+        catch (ConfigException e)
+        {
+            Console.Error.WriteLine($"fatal: {e.Message}");
+            return ExitCodes.Config;
+        }
+    }
+
+    private static async Task<int> WithMapAsync(string ini, string map, Func<ITable, Task<int>> run)
+    {
+        using var loggers = Logging.Create(ini, quiet: false);
+        var log = loggers.CreateLogger("TcpTableServer");
+        MapSet maps;
+        try
+        {
+            maps = MapSet.Open(ServerConfigLoader.Load(ini, log), loggers, only: map);
+        }
+        catch (ConfigException e)
+        {
+            Console.Error.WriteLine($"fatal: {e.Message}");
+            return ExitCodes.Config;
+        }
+        await using (maps)
+            return await run(maps.Tables[map]);
+    }
+
+    private static int UpdateExit(UpdateResult r, string map, string what, string failText)
+    {
+        switch (r.Status)
+        {
+            case UpdateStatus.Success: return ExitCodes.Found;
+            case UpdateStatus.Fail:
+                Console.Error.WriteLine($"{map}: {what}: {failText}");
+                return ExitCodes.NotFound;
+            default:
+                return ErrorExit(r.Status == UpdateStatus.ConfigError, $"{map}: {what}");
+        }
+    }
+
+    private static int ErrorExit(bool config, string what)
+    {
+        Console.Error.WriteLine(config ? $"{what}: configuration error" : $"{what}: temporary failure");
+        return config ? ExitCodes.Config : ExitCodes.TempFail;
+    }
+
+    private static void WriteOctets(string s)
+    {
+        using var stdout = Console.OpenStandardOutput();
+        stdout.Write(Octets.ToBytes(s));
+    }
+}

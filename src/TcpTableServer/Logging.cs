@@ -1,0 +1,38 @@
+using Microsoft.Extensions.Logging;
+using NLog;
+using NLog.Extensions.Logging;
+
+namespace TcpTableServer.Host;
+
+/// <summary>
+/// NLog set-up: <c>nlog.config</c> beside the INI file, else beside the binary, else a
+/// built-in console layout (stderr) so that the CLI and a bare server still log sensibly.
+/// </summary>
+public static class Logging
+{
+    public static ILoggerFactory Create(string? iniPath, bool quiet = false)
+    {
+        var candidates = new List<string>();
+        if (iniPath is not null)
+            candidates.Add(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(iniPath)) ?? ".", "nlog.config"));
+        candidates.Add(Path.Combine(AppContext.BaseDirectory, "nlog.config"));
+        var file = quiet ? null : candidates.FirstOrDefault(File.Exists);
+
+        if (file is not null)
+            LogManager.Setup().LoadConfigurationFromFile(file, optional: false);
+        else
+            LogManager.Setup().LoadConfiguration(b =>
+            {
+                b.ForLogger("Microsoft.*").WriteToNil(NLog.LogLevel.Warn);
+                b.ForLogger().FilterMinLevel(quiet ? NLog.LogLevel.Warn : NLog.LogLevel.Info)
+                    .WriteToConsole("${level:lowercase=true}: ${logger:shortName=true}: ${message}${onexception:: ${exception:format=message}}",
+                        stderr: true);
+            });
+        return LoggerFactory.Create(b =>
+        {
+            b.ClearProviders();
+            b.SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Trace);
+            b.AddNLog();
+        });
+    }
+}
