@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace TcpTableServer.Tests.Support;
+
+/// <summary>
+/// Real Postfix tools (Debian's postmap) with a private configuration directory, so that
+/// tests never depend on /etc/postfix. Keys and values cross as octet strings (Latin-1).
+/// </summary>
+public sealed class Postfix
+{
+    public string ConfigDir { get; }
+
+    public Postfix(string workDir, bool smtputf8 = false)
+    {
+        ConfigDir = Path.Combine(workDir, "postfix-etc");
+        Directory.CreateDirectory(ConfigDir);
+        File.WriteAllText(Path.Combine(ConfigDir, "main.cf"),
+            $"compatibility_level = 3.6\nsmtputf8_enable = {(smtputf8 ? "yes" : "no")}\n");
+        File.WriteAllText(Path.Combine(ConfigDir, "master.cf"), "");
+    }
+
+    public static bool Installed => File.Exists("/usr/sbin/postmap");
+
+    public readonly record struct Result(int ExitCode, string Stdout, string Stderr);
+
+    /// <summary>`postmap -c DIR ARGS`; stdin optional.</summary>
+    public Result Postmap(IEnumerable<string> args, string? stdin = null, int timeoutSeconds = 60)
+    {
+        var psi = new ProcessStartInfo("/usr/sbin/postmap")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = stdin is not null,
+            UseShellExecute = false,
+            StandardOutputEncoding = Encoding.Latin1,
+            StandardErrorEncoding = Encoding.Latin1,
+        };
+        if (stdin is not null) psi.StandardInputEncoding = Encoding.Latin1;
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add(ConfigDir);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();
+        if (stdin is not null)
+        {
+            p.StandardInput.Write(stdin);
+            p.StandardInput.Close();
+        }
+        var output = p.StandardOutput.ReadToEnd();
+        if (!p.WaitForExit(timeoutSeconds * 1000))
+        {
+            p.Kill();
+            throw new TimeoutException($"postmap {string.Join(' ', args)}");
+        }
+        return new Result(p.ExitCode, output, err.Result);
+    }
+
+    /// <summary>
+    /// `postmap -q KEY TABLE`: the value (without the newline), or null when not found;
+    /// throws when postmap reports an error (exit code other than 0/1).
+    /// </summary>
+    public Result Query(string key, string table) => Postmap(["-q", key, table]);
+
+    /// <summary>
+    /// Many keys in one postmap process: `postmap -q - TABLE` reads keys from stdin and prints
+    /// "key&lt;TAB&gt;value" for found ones.
+    /// </summary>
+    public Dictionary<string, string> QueryMany(IEnumerable<string> keys, string table)
+    {
+        var r = Postmap(["-q", "-", table], string.Join("\n", keys) + "\n", 300);
+        var found = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var line in r.Stdout.Split('\n'))
+        {
+            int tab = line.IndexOf('\t');
+            if (tab >= 0) found[line[..tab]] = line[(tab + 1)..];
+        }
+        return found;
+    }
+
+}
