@@ -114,3 +114,23 @@ public sealed class MemcachedProcess : IDisposable
         _process.Dispose();
     }
 }
+
+public static class MemcachedDump
+{
+    /// <summary>
+    /// Keys that memcached lists with `lru_crawler metadump all` (URL-decoded). It may skip
+    /// items, so callers read every candidate key back with get instead of trusting it.
+    /// </summary>
+    public static HashSet<string> Keys(this MemcachedProcess mc)
+    {
+        var dump = System.Text.Encoding.Latin1.GetString(mc.Raw("lru_crawler metadump all\r\n"u8.ToArray(), "END\r\n"));
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var line in dump.Split("\r\n"))
+        {
+            if (!line.StartsWith("key=", StringComparison.Ordinal)) continue;
+            var enc = line[4..line.IndexOf(' ')];
+            keys.Add(System.Text.Encoding.Latin1.GetString(System.Web.HttpUtility.UrlDecodeToBytes(enc, System.Text.Encoding.Latin1)));
+        }
+        return keys;
+    }
+}

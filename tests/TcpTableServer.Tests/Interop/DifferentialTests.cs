@@ -1,0 +1,119 @@
+using System.Text;
+using TcpTableServer.Tests.Support;
+
+namespace TcpTableServer.Tests.Interop;
+
+/// <summary>
+/// Issue 3 differential test: the same keys through Postfix's own memcache: client
+/// (`postmap -q - memcache:/abs/x.cf`) and through our server over socketmap: and tcp:
+/// (`postmap -q -` again, as the client), each side with its own fresh memcached and its
+/// own copy of the same backup. Answers and the cache contents written back must be equal.
+/// </summary>
+[TestFixture, Category("Interop"), Category("Differential")]
+[NonParallelizable]
+public sealed class DifferentialTests
+{
+    private const int Keys = 1500;
+
+    /// <summary>memcache_table(5) bodies shared by both sides (memcache/backup lines are added per side).</summary>
+    private static readonly (string Name, string Body, bool Backup)[] Configs =
+    [
+        ("aliases", "key_format = aliases:%s\nttl = 600\nflags = 3\n", true),
+        ("plain", "", false),
+        ("dom", "domain = !bad.example.com, example.com example.NET\nkey_format = d:%u:%d\n", true),
+        ("parts", "key_format = p:%2.%1:%u\n", true),
+        ("user", "key_format = u:%U\nflags = 9\n", true),
+        ("pct", "key_format = %s%%\n", false),
+    ];
+
+    private static string Backup(List<string> corpus)
+    {
+        // every third key of the corpus (lower-cased as postmap would store it) is in the backup
+        var sb = new StringBuilder("# differential backup\n");
+        for (int i = 0; i < corpus.Count; i += 3)
+        {
+            var k = corpus[i];
+            if (k.Contains(' ')) continue; // a texthash key ends at whitespace
+            sb.Append(k).Append("   value-").Append(i).Append(i % 2 == 0 ? " with spaces" : "\u00c3\u00a9").Append('\n');
+        }
+        return sb.ToString();
+    }
+
+    [Test]
+    public void Issue3_Differential_PostfixMemcacheVersusOurServer_SameAnswersAndCache()
+    {
+        Assume.That(Postfix.Installed, "postmap is not installed: run scripts/install-deps");
+        var corpus = new KeyCorpus(20261125).Take(Keys);
+        using var dir = new TempDir();
+        var postfix = new Postfix(dir.Path);
+        using var mcPostfix = MemcachedProcess.Start();
+        using var mcOurs = MemcachedProcess.Start();
+        var backup = Backup(corpus);
+        Directory.CreateDirectory(dir["pf"]);
+        Directory.CreateDirectory(dir["ours"]);
+        File.WriteAllText(Path.Combine(dir["pf"], "backup"), backup, Encoding.Latin1);
+        File.WriteAllText(Path.Combine(dir["ours"], "backup"), backup, Encoding.Latin1);
+
+        // a few keys are cached before the run, identically on both sides (cache hits that differ from the backup)
+        for (int i = 0; i < corpus.Count; i += 7)
+        {
+            var cacheKey = "aliases:" + AsciiLower(corpus[i]);
+            if (cacheKey.Contains(' ')) continue;
+            mcPostfix.Set(cacheKey, "cached-" + i, 5);
+            mcOurs.Set(cacheKey, "cached-" + i, 5);
+        }
+
+        int socketmapPort = FreePort.Next();
+        var ini = new StringBuilder($"[server]\nsocketmap = inet:127.0.0.1:{socketmapPort}\n");
+        var tcpPorts = new Dictionary<string, int>();
+        foreach (var (name, body, withBackup) in Configs)
+        {
+            foreach (var (side, mc) in new[] { ("pf", mcPostfix), ("ours", mcOurs) })
+            {
+                var bk = withBackup ? $"backup = texthash:{Path.Combine(dir[side], "backup")}\n" : "";
+                File.WriteAllText(Path.Combine(dir[side], name + ".cf"), $"memcache = {mc.Endpoint}\n{body}{bk}");
+            }
+            tcpPorts[name] = FreePort.Next();
+            ini.Append($"\n[maps:{name}]\nconfig = ours/{name}.cf\ntcp = inet:127.0.0.1:{tcpPorts[name]}\n");
+        }
+        var iniPath = dir.File("server.ini", ini.ToString());
+        using var server = ServerProcess.Serve(iniPath, [socketmapPort, .. tcpPorts.Values]);
+
+        var differences = new List<string>();
+        foreach (var (name, _, _) in Configs)
+        {
+            var expected = postfix.QueryMany(corpus, $"memcache:{Path.Combine(dir["pf"], name + ".cf")}");
+            var viaSocketmap = postfix.QueryMany(corpus, $"socketmap:inet:127.0.0.1:{socketmapPort}:{name}");
+            var viaTcp = postfix.QueryMany(corpus, $"tcp:127.0.0.1:{tcpPorts[name]}");
+            Assert.That(expected, Is.Not.Empty, $"{name}: the corpus must produce hits");
+            foreach (var key in corpus)
+            {
+                expected.TryGetValue(key, out var e);
+                viaSocketmap.TryGetValue(key, out var s);
+                viaTcp.TryGetValue(key, out var t);
+                if (e != s) differences.Add($"{name} socketmap \"{key}\": postfix={e ?? "(not found)"} ours={s ?? "(not found)"}");
+                if (e != t) differences.Add($"{name} tcp \"{key}\": postfix={e ?? "(not found)"} ours={t ?? "(not found)"}");
+            }
+        }
+
+        // cache contents: every key either side lists, plus every aliases:%s candidate, read back from both
+        var candidates = new HashSet<string>(mcPostfix.Keys(), StringComparer.Ordinal);
+        candidates.UnionWith(mcOurs.Keys());
+        foreach (var k in corpus) if (!k.Contains(' ')) candidates.Add("aliases:" + AsciiLower(k));
+        int cached = 0;
+        foreach (var k in candidates)
+        {
+            var a = mcPostfix.Get(k);
+            var b = mcOurs.Get(k);
+            if (a is not null) cached++;
+            if (a != b) differences.Add($"cache \"{k}\": postfix={a?.ToString() ?? "(none)"} ours={b?.ToString() ?? "(none)"}");
+        }
+
+        TestContext.Out.WriteLine($"{corpus.Count} keys x {Configs.Length} configurations x 2 protocols; {cached} cache entries compared; {differences.Count} differences");
+        Assert.That(cached, Is.GreaterThan(Keys / 10), "write-back must have filled the cache");
+        Assert.That(differences, Is.Empty, string.Join("\n", differences.Take(40)));
+    }
+
+    private static string AsciiLower(string s) =>
+        string.Concat(s.Select(c => c is >= 'A' and <= 'Z' ? (char)(c + 32) : c));
+}
