@@ -1,11 +1,236 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
+using TcpTableServer.Tables;
 
 namespace TcpTableServer.Config;
 
-/// <summary>Reads the server INI file (and the .cf files it names) into a <see cref="ServerDefinition"/>.</summary>
+/// <summary>
+/// Reads the server INI file (and the memcache_table(5) .cf files it names, spec section 6)
+/// into an immutable <see cref="ServerDefinition"/>. Shape:
+/// <c>[server]</c> with <c>socketmap</c> listeners and timeouts, and one <c>[maps:NAME]</c>
+/// section per map with <c>config</c> (a .cf file), <c>tcp</c> (a listener), <c>allow_put</c>
+/// (spec 1.8) and memcache_table(5) parameters (spec 3.1) / <c>fold_keys</c> (spec 3.3) that
+/// override the .cf values.
+/// </summary>
 public static class ServerConfigLoader
 {
+    private const string MapsPrefix = "maps:";
+
+    private static readonly string[] ServerKeys =
+        ["socketmap", "socketmap_idle_timeout", "tcp_idle_timeout", "max_connections", "shutdown_timeout"];
+
+    private static readonly string[] MapServerKeys = ["config", "tcp", "allow_put"];
+
     /// <summary>Throws <see cref="ConfigException"/> naming file and line on any error.</summary>
-    public static ServerDefinition Load(string iniPath, ILogger logger) =>
-        throw new NotImplementedException("config helper");
+    public static ServerDefinition Load(string iniPath, ILogger logger)
+    {
+        string ini = Path.GetFullPath(iniPath);
+        if (!File.Exists(ini)) throw new ConfigException("configuration file not found", ini);
+        string iniDir = Path.GetDirectoryName(ini)!;
+
+        var sections = IniFile.Read(ini);
+        CheckStructure(sections, ini);
+        var values = new IniValueSource(ini, sections);
+
+        var listeners = new ListenerRegistry(ini);
+        IReadOnlyList<EndpointSpec> socketmap = [];
+        var options = new ServerOptions(TimeSpan.FromSeconds(60), null, null, TimeSpan.FromSeconds(10));
+        var maps = new List<MapDefinition>();
+        foreach (var section in sections)
+        {
+            if (section.Name.Equals("server", StringComparison.OrdinalIgnoreCase))
+                (socketmap, options) = ReadServer(section, values, iniDir, listeners, logger);
+            else
+                maps.Add(ReadMap(section, values, iniDir, listeners, logger));
+        }
+
+        if (maps.Count == 0)
+            throw new ConfigException("no [maps:NAME] section: there is nothing to serve", ini);
+        if (listeners.Count == 0)
+            throw new ConfigException("no listeners: set socketmap in [server] or tcp in a [maps:NAME] section", ini);
+        return new ServerDefinition(ini, socketmap, maps, options);
+    }
+
+    /// <summary>Section names and keys, checked before any value is read.</summary>
+    private static void CheckStructure(IReadOnlyList<IniSection> sections, string ini)
+    {
+        foreach (var section in sections)
+        {
+            if (section.Line == 0)
+                throw new ConfigException($"key \"{section.Entries[0].Key}\" outside any section (expected [server] or [maps:NAME] first)",
+                    ini, section.Entries[0].Line);
+            bool isServer = section.Name.Equals("server", StringComparison.OrdinalIgnoreCase);
+            if (!isServer)
+            {
+                if (!section.Name.StartsWith(MapsPrefix, StringComparison.OrdinalIgnoreCase))
+                    throw new ConfigException($"unknown section [{section.Name}] (expected [server] or [maps:NAME])", ini, section.Line);
+                string map = section.Name[MapsPrefix.Length..];
+                if (map.Length == 0 || map.Any(c => c == ':' || char.IsWhiteSpace(c) || char.IsControl(c)))
+                    throw new ConfigException($"bad map name \"{map}\" in [{section.Name}] (must be non-empty, without ':' or whitespace)", ini, section.Line);
+            }
+            foreach (var e in section.Entries)
+            {
+                bool known = isServer ? ServerKeys.Contains(e.Key)
+                    : MapServerKeys.Contains(e.Key) || MemcacheParameterNames.IsMemcache(e.Key) || MemcacheParameterNames.IsPolicyBoolean(e.Key);
+                if (known) continue;
+                string expected = isServer ? string.Join(", ", ServerKeys)
+                    : string.Join(", ", MapServerKeys.Concat(MemcacheParameterNames.Memcache).Concat(MemcacheParameterNames.PolicyBooleans));
+                throw new ConfigException($"unknown key \"{e.Key}\" in [{section.Name}] (names are case-sensitive; known: {expected})", ini, e.Line);
+            }
+        }
+    }
+
+    private static (IReadOnlyList<EndpointSpec>, ServerOptions) ReadServer(
+        IniSection section, IniValueSource values, string iniDir, ListenerRegistry listeners, ILogger logger)
+    {
+        string ini = values.File;
+        var socketmap = new List<EndpointSpec>();
+        var smIdle = TimeSpan.FromSeconds(60);
+        TimeSpan? tcpIdle = null;
+        int? maxConnections = null;
+        var shutdown = TimeSpan.FromSeconds(10);
+        foreach (var e in section.Entries)
+        {
+            string v = values.Get(section, e);
+            switch (e.Key)
+            {
+                case "socketmap":
+                    foreach (string item in IniValues.SplitList(v))
+                        socketmap.Add(listeners.Add(IniValues.ParseListener(e.Key, item, iniDir, ini, e.Line), e.Line));
+                    break;
+                case "socketmap_idle_timeout":
+                    int sm = IniValues.ParseCount(e.Key, v, ini, e.Line);
+                    if (sm < 1) throw new ConfigException($"{e.Key}: must be at least 1 second (30 or more recommended)", ini, e.Line);
+                    if (sm < 30)
+                        logger.LogWarning("{File}:{Line}: {Key} = {Value}: less than the recommended 30 seconds (spec 2.6)", ini, e.Line, e.Key, sm);
+                    smIdle = TimeSpan.FromSeconds(sm);
+                    break;
+                case "tcp_idle_timeout":
+                    int tcp = IniValues.ParseCount(e.Key, v, ini, e.Line);
+                    if (tcp is > 0 and < 3600)
+                        logger.LogWarning("{File}:{Line}: {Key} = {Value}: Postfix's tcp client never expects the server to hang up; each idle close costs it a warning and a 1 s pause (0 = no timeout, or 3600 or more recommended)",
+                            ini, e.Line, e.Key, tcp);
+                    tcpIdle = tcp == 0 ? null : TimeSpan.FromSeconds(tcp);
+                    break;
+                case "max_connections":
+                    int max = IniValues.ParseCount(e.Key, v, ini, e.Line);
+                    if (max < 1) throw new ConfigException($"{e.Key}: must be at least 1 (leave it out for no limit)", ini, e.Line);
+                    maxConnections = max;
+                    break;
+                case "shutdown_timeout":
+                    shutdown = TimeSpan.FromSeconds(IniValues.ParseCount(e.Key, v, ini, e.Line));
+                    break;
+            }
+        }
+        return (socketmap, new ServerOptions(smIdle, tcpIdle, maxConnections, shutdown));
+    }
+
+    private static MapDefinition ReadMap(
+        IniSection section, IniValueSource values, string iniDir, ListenerRegistry listeners, ILogger logger)
+    {
+        string ini = values.File;
+        string name = section.Name[MapsPrefix.Length..];
+        string baseDirectory = iniDir;
+        EndpointSpec? tcp = null;
+        bool allowPut = false;
+        var fromCf = new Dictionary<string, ConfigValue>(StringComparer.Ordinal);
+        var overrides = new Dictionary<string, ConfigValue>(StringComparer.Ordinal);
+        foreach (var e in section.Entries)
+        {
+            string v = values.Get(section, e);
+            switch (e.Key)
+            {
+                case "config":
+                    if (v.Length == 0) throw new ConfigException("config: empty file name", ini, e.Line);
+                    string cf = Path.GetFullPath(v, iniDir);
+                    baseDirectory = Path.GetDirectoryName(cf)!;
+                    foreach (var (k, cv) in ReadCf(cf, logger, ini, e.Line))
+                        if (MemcacheParameterNames.IsMemcache(k)) fromCf[k] = cv;
+                    break;
+                case "tcp":
+                    if (IniValues.SplitList(v).Length != 1)
+                        throw new ConfigException($"tcp: expected exactly one listener endpoint, got \"{v}\"", ini, e.Line);
+                    tcp = listeners.Add(IniValues.ParseListener(e.Key, v.Trim(), iniDir, ini, e.Line), e.Line);
+                    break;
+                case "allow_put":
+                    allowPut = IniValues.ParseBool(e.Key, v, ini, e.Line);
+                    break;
+                default:
+                    if (MemcacheParameterNames.IsPolicyBoolean(e.Key)) IniValues.ParseBool(e.Key, v, ini, e.Line);
+                    // Parameter values are octet strings (spec 0): the UTF-8 bytes of the INI text.
+                    overrides[e.Key] = new ConfigValue(e.Key, Octets.FromUtf8(v), ini, e.Line);
+                    break;
+            }
+        }
+        foreach (var (k, cv) in overrides) fromCf[k] = cv;
+        return new MapDefinition(name, baseDirectory, fromCf, tcp, allowPut);
+    }
+
+    /// <summary>Reads a .cf file; a missing/unreadable file is reported at the INI line that names it.</summary>
+    private static IReadOnlyDictionary<string, ConfigValue> ReadCf(string cf, ILogger logger, string ini, int line)
+    {
+        try
+        {
+            return CfFile.Read(cf, logger);
+        }
+        catch (ConfigException ex) when (ex.Line == 0)
+        {
+            throw new ConfigException($"config: {ex.Message}", ini, line, ex);
+        }
+    }
+
+    /// <summary>
+    /// Values as loaded by Microsoft.Extensions.Configuration.Ini, looked up through the scanner's
+    /// entries (which carry the line numbers and the section names' original case); both readers
+    /// must agree on every value.
+    /// </summary>
+    private sealed class IniValueSource
+    {
+        private readonly IConfiguration configuration;
+
+        public string File { get; }
+
+        public IniValueSource(string ini, IReadOnlyList<IniSection> sections)
+        {
+            File = ini;
+            try
+            {
+                configuration = new ConfigurationBuilder().AddIniFile(ini, optional: false, reloadOnChange: false).Build();
+            }
+            catch (Exception ex) when (ex is InvalidDataException or FormatException or IOException)
+            {
+                throw new ConfigException($"cannot load INI file: {ex.Message}", ini, 0, ex);
+            }
+            int scanned = sections.Sum(s => s.Entries.Count);
+            int loaded = configuration.AsEnumerable().Count(kv => kv.Value is not null);
+            if (scanned != loaded)
+                throw new ConfigException($"INI readers disagree: {scanned} keys scanned, {loaded} loaded", ini);
+        }
+
+        public string Get(IniSection section, IniEntry entry)
+        {
+            string? value = configuration[ConfigurationPath.Combine(section.Name, entry.Key)];
+            if (value != entry.Value)
+                throw new ConfigException($"INI readers disagree on \"{entry.Key}\": \"{entry.Value}\" vs \"{value}\"", File, entry.Line);
+            return value;
+        }
+    }
+
+    /// <summary>Every listener endpoint of the file, which must all differ.</summary>
+    private sealed class ListenerRegistry(string ini)
+    {
+        private readonly Dictionary<string, int> lines = new(StringComparer.Ordinal);
+
+        public int Count => lines.Count;
+
+        public EndpointSpec Add(EndpointSpec spec, int line)
+        {
+            string key = spec.Kind == EndpointKind.Unix ? "unix:" + spec.Path
+                : $"inet:{spec.Host.ToLowerInvariant()}:{spec.Port}";
+            if (lines.TryGetValue(key, out int first))
+                throw new ConfigException($"listener {spec} is used twice (lines {first} and {line})", ini, line);
+            lines[key] = line;
+            return spec;
+        }
+    }
 }

@@ -1,0 +1,50 @@
+using System.Globalization;
+
+namespace TcpTableServer.Config;
+
+/// <summary>
+/// Value syntax of the server INI file: Postfix-style booleans, whole seconds, listener
+/// endpoints. Every error names the INI file and line.
+/// </summary>
+internal static class IniValues
+{
+    /// <summary>Postfix boolean syntax (yes/no, case-insensitive); true/false are accepted too.</summary>
+    public static bool ParseBool(string key, string value, string file, int line) =>
+        value.ToLowerInvariant() switch
+        {
+            "yes" or "true" => true,
+            "no" or "false" => false,
+            _ => throw new ConfigException($"{key}: bad boolean value \"{value}\" (expected yes or no)", file, line),
+        };
+
+    /// <summary>A non-negative decimal integer (digits only) that fits an int.</summary>
+    public static int ParseCount(string key, string value, string file, int line)
+    {
+        if (value.Length == 0 || !value.All(char.IsAsciiDigit)
+            || !int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int n))
+            throw new ConfigException($"{key}: bad number \"{value}\" (expected a non-negative decimal integer)", file, line);
+        return n;
+    }
+
+    /// <summary>
+    /// A listener endpoint (spec 1.1 syntax): inet:host:port with a port 1-65535, or
+    /// unix:/path (a relative socket path is taken from the INI file's folder).
+    /// </summary>
+    public static EndpointSpec ParseListener(string key, string text, string baseDirectory, string file, int line)
+    {
+        var spec = EndpointSpec.TryParse(text, out string? error)
+            ?? throw new ConfigException($"{key}: bad listener endpoint: {error}", file, line);
+        if (spec.Kind == EndpointKind.Unix)
+            return spec with { Path = Path.GetFullPath(spec.Path, baseDirectory) };
+        if (spec.Host.Length == 0)
+            throw new ConfigException($"{key}: bad listener endpoint \"{text}\": missing host", file, line);
+        int port = spec.PortNumber;
+        if (port is < 1 or > 65535)
+            throw new ConfigException($"{key}: bad listener endpoint \"{text}\": port must be a number from 1 to 65535", file, line);
+        return spec with { Port = port.ToString(CultureInfo.InvariantCulture) };
+    }
+
+    /// <summary>Splits a listener list at commas and whitespace (Postfix list syntax).</summary>
+    public static string[] SplitList(string value) =>
+        value.Split([',', ' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+}

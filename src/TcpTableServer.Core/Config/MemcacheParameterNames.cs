@@ -1,0 +1,28 @@
+namespace TcpTableServer.Config;
+
+/// <summary>
+/// The parameter names a map accepts: the memcache_table(5) parameters (spec 3.1, read from a
+/// .cf file or the INI map section) and the server's per-map policy options (spec 3.3
+/// <c>fold_keys</c>), which only the INI map section accepts. Names are case-sensitive.
+/// </summary>
+public static class MemcacheParameterNames
+{
+    /// <summary>memcache_table(5) parameters, in manual order (spec 3.1).</summary>
+    public static readonly IReadOnlyList<string> Memcache =
+    [
+        "memcache", "backup", "flags", "ttl", "key_format", "key_digest", "domain",
+        "data_size_limit", "line_size_limit", "max_try", "retry_pause", "timeout",
+    ];
+
+    /// <summary>Per-map POLICY options (yes/no booleans) that are not memcache_table(5) parameters.</summary>
+    public static readonly IReadOnlyList<string> PolicyBooleans = ["fold_keys"];
+
+    private static readonly HashSet<string> MemcacheSet = new(Memcache, StringComparer.Ordinal);
+    private static readonly HashSet<string> PolicySet = new(PolicyBooleans, StringComparer.Ordinal);
+
+    /// <summary>True for a memcache_table(5) parameter name (exact case).</summary>
+    public static bool IsMemcache(string name) => MemcacheSet.Contains(name);
+
+    /// <summary>True for a per-map policy option name (exact case).</summary>
+    public static bool IsPolicyBoolean(string name) => PolicySet.Contains(name);
+}

@@ -1,0 +1,40 @@
+using TcpTableServer.Config;
+
+namespace TcpTableServer.Tests.Config;
+
+/// <summary>The example configuration in config/ parses into the documented definition.</summary>
+public class ShippedConfigTests
+{
+    private static string RepoRoot()
+    {
+        for (var d = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "TcpTableServer.sln"))) return d.FullName;
+        throw new InvalidOperationException("TcpTableServer.sln not found above the test directory");
+    }
+
+    [Test]
+    public void ShippedTcptableIni_LoadsIntoExpectedDefinition()
+    {
+        string config = Path.Combine(RepoRoot(), "config");
+        var log = new ListLogger();
+        var def = ServerConfigLoader.Load(Path.Combine(config, "tcptable.ini"), log);
+
+        Assert.That(def.SocketmapListeners, Is.EqualTo(new[] { new EndpointSpec(EndpointKind.Inet, "127.0.0.1", "9000", "") }));
+        Assert.That(def.Options, Is.EqualTo(new ServerOptions(TimeSpan.FromSeconds(60), null, null, TimeSpan.FromSeconds(10))));
+        var map = def.Maps.Single();
+        Assert.That(map.Name, Is.EqualTo("aliases"));
+        Assert.That(map.BaseDirectory, Is.EqualTo(config));
+        Assert.That(map.TcpListener, Is.EqualTo(new EndpointSpec(EndpointKind.Inet, "127.0.0.1", "9001", "")));
+        Assert.That(map.AllowPut, Is.False);
+        Assert.That(map.Parameters.ToDictionary(p => p.Key, p => p.Value.Value), Is.EqualTo(new Dictionary<string, string>
+        {
+            ["memcache"] = "inet:127.0.0.1:11211",
+            ["key_format"] = "aliases:%s",
+            ["backup"] = "texthash:aliases",
+            ["ttl"] = "3600",
+        }));
+        Assert.That(map.Parameters.Values.Select(v => v.File).Distinct(), Is.EqualTo(new[] { Path.Combine(config, "aliases.cf") }));
+        Assert.That(File.Exists(Path.Combine(map.BaseDirectory, "aliases")), "backup table source next to aliases.cf");
+        Assert.That(log.Warnings, Is.Empty);
+    }
+}
