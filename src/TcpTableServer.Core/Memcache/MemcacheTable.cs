@@ -4,22 +4,113 @@ using TcpTableServer.Tables;
 
 namespace TcpTableServer.Memcache;
 
-/// <summary>A memcache_table(5) table: memcached cache plus optional backup table (spec section 3).</summary>
+/// <summary>
+/// A memcache_table(5) table: memcached as cache plus an optional backup table with
+/// fall-through and write-back (spec section 3). The backup receives the key case-folded
+/// as in 3.2 step 3 (3.3 POLICY). Skipped keys never reach memcached nor the backup.
+/// </summary>
 public sealed class MemcacheTable : ITable
 {
-    public string Name => throw new NotImplementedException();
+    private readonly MemcacheSettings _settings;
+    private readonly KeyPreparer _keys;
+    private readonly MemcachedClient _client;
+    private readonly string _dictName;
+    private readonly ILogger _logger;
+
+    /// <summary>"memcache:name" (the name given to <see cref="Open"/>, prefixed unless it already has it).</summary>
+    public string Name { get; }
+
+    /// <summary>The parsed parameters.</summary>
+    public MemcacheSettings Settings => _settings;
+
+    private MemcacheTable(string name, MemcacheSettings settings, ILogger logger)
+    {
+        Name = name;
+        _dictName = name[9..];
+        _settings = settings;
+        _keys = new KeyPreparer(settings);
+        _client = new MemcachedClient(settings, name, logger);
+        _logger = logger;
+    }
 
     /// <summary>
     /// Parses the parameters (spec 3.1), opens the backup and domain tables through
     /// <paramref name="tables"/>. Throws <see cref="ConfigException"/> with file and line.
     /// </summary>
     public static MemcacheTable Open(string name, IReadOnlyDictionary<string, ConfigValue> parameters,
-        ITableFactory tables, string baseDirectory, ILoggerFactory loggers) =>
-        throw new NotImplementedException("memcache helper");
+        ITableFactory tables, string baseDirectory, ILoggerFactory loggers)
+    {
+        string fullName = name.StartsWith("memcache:", StringComparison.Ordinal) ? name : "memcache:" + name;
+        var logger = loggers.CreateLogger<MemcacheTable>();
+        var settings = MemcacheSettings.Parse(parameters, tables, baseDirectory, fullName[9..], logger);
+        return new MemcacheTable(fullName, settings, logger);
+    }
 
-    public ValueTask<LookupResult> LookupAsync(string key, CancellationToken ct = default) => throw new NotImplementedException();
-    public ValueTask<UpdateResult> UpdateAsync(string key, string value, CancellationToken ct = default) => throw new NotImplementedException();
-    public ValueTask<UpdateResult> DeleteAsync(string key, CancellationToken ct = default) => throw new NotImplementedException();
-    public ValueTask<SequenceResult> SequenceAsync(CancellationToken ct = default) => throw new NotImplementedException();
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    /// <summary>Lookup with the outcome matrix of spec 3.4.</summary>
+    public async ValueTask<LookupResult> LookupAsync(string key, CancellationToken ct = default)
+    {
+        var k = await _keys.PrepareAsync(key, ct).ConfigureAwait(false);
+        if (k.IsError) return LookupResult.Error(k.Error);
+        if (k.IsSkip) return LookupResult.NotFound;
+
+        var cached = await _client.GetAsync(k.MemcacheKey, ct).ConfigureAwait(false);
+        if (_settings.Backup is not { } backup || cached.Status == LookupStatus.Found) return cached;
+
+        var stored = await backup.LookupAsync(k.BackupKey, ct).ConfigureAwait(false);   // memcached error forgotten
+        if (stored.Status == LookupStatus.Found)
+            await _client.SetAsync(k.MemcacheKey, CString(stored.Value!), ct).ConfigureAwait(false);
+        return stored;
+    }
+
+    /// <summary>Update (spec 3.5): memcached first, then the backup whose result replaces it.</summary>
+    public async ValueTask<UpdateResult> UpdateAsync(string key, string value, CancellationToken ct = default)
+    {
+        var k = await _keys.PrepareAsync(key, ct).ConfigureAwait(false);
+        if (k.IsError) return UpdateResult.Error(k.Error);
+        if (k.IsSkip)
+        {
+            _logger.LogWarning("{Table}: skipping update for name \"{Key}\": {Reason}",
+                _dictName, Octets.ToDisplay(key), PreparedKey.Describe(k.Skip));
+            return UpdateResult.Fail;
+        }
+        value = CString(value);
+        var result = await _client.SetAsync(k.MemcacheKey, value, ct).ConfigureAwait(false);
+        if (_settings.Backup is { } backup)
+            result = await backup.UpdateAsync(k.BackupKey, value, ct).ConfigureAwait(false);
+        return result;
+    }
+
+    /// <summary>Delete (spec 3.6): memcached first, then the backup whose result replaces it.</summary>
+    public async ValueTask<UpdateResult> DeleteAsync(string key, CancellationToken ct = default)
+    {
+        var k = await _keys.PrepareAsync(key, ct).ConfigureAwait(false);
+        if (k.IsError) return UpdateResult.Error(k.Error);
+        if (k.IsSkip) return UpdateResult.Fail;
+        var result = await _client.DeleteAsync(k.MemcacheKey, ct).ConfigureAwait(false);
+        if (_settings.Backup is { } backup)
+            result = await backup.DeleteAsync(k.BackupKey, ct).ConfigureAwait(false);
+        return result;
+    }
+
+    /// <summary>Sequence (spec 3.7): delegated to the backup; without one a warning and Fail.</summary>
+    public ValueTask<SequenceResult> SequenceAsync(CancellationToken ct = default)
+    {
+        if (_settings.Backup is { } backup) return backup.SequenceAsync(ct);
+        _logger.LogWarning("{Table}: first/next support requires backup database", _dictName);
+        return ValueTask.FromResult(SequenceResult.Fail);
+    }
+
+    /// <summary>Values are C strings in Postfix: cut at the first NUL.</summary>
+    private static string CString(string value)
+    {
+        int nul = value.IndexOf('\0');
+        return nul < 0 ? value : value[..nul];
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _client.DisposeAsync().ConfigureAwait(false);
+        if (_settings.Domain is { } domain) await domain.DisposeAsync().ConfigureAwait(false);
+        if (_settings.Backup is { } backup) await backup.DisposeAsync().ConfigureAwait(false);
+    }
 }

@@ -1,0 +1,133 @@
+using Microsoft.Extensions.Logging;
+using TcpTableServer.Config;
+using TcpTableServer.Tables;
+
+namespace TcpTableServer.Memcache;
+
+/// <summary>
+/// Every memcache_table(5) parameter with its default and the validation of spec 3.1,
+/// read once at open. <see cref="Backup"/> and <see cref="Domain"/> hold the tables opened
+/// for them (owned by the <see cref="MemcacheTable"/>).
+/// </summary>
+public sealed record MemcacheSettings(
+    EndpointSpec Memcache,
+    ITable? Backup,
+    int Flags,
+    int Ttl,
+    KeyFormat KeyFormat,
+    KeyDigest? KeyDigest,
+    DomainFilter? Domain,
+    int DataSizeLimit,
+    int LineSizeLimit,
+    int MaxTry,
+    int RetryPause,
+    int Timeout,
+    bool FoldKeys)
+{
+    public const string DefaultMemcache = "inet:localhost:11211";
+
+    /// <summary>Defaults of 3.1 with the given endpoint (for tests and tools).</summary>
+    public static MemcacheSettings Defaults(EndpointSpec memcache) => new(
+        memcache, null, Flags: 0, Ttl: 3600, KeyFormat.Default, null, null,
+        DataSizeLimit: 10240, LineSizeLimit: 1024, MaxTry: 2, RetryPause: 1, Timeout: 2, FoldKeys: true);
+
+    /// <summary>
+    /// Reads and validates the parameters. Throws <see cref="ConfigException"/> naming the
+    /// parameter, file and line. Unknown names are ignored (the .cf reader already warned).
+    /// </summary>
+    public static MemcacheSettings Parse(IReadOnlyDictionary<string, ConfigValue> p,
+        ITableFactory tables, string baseDirectory, string logName, ILogger logger)
+    {
+        var memcache = ParseEndpoint(p.GetValueOrDefault("memcache"));
+        int flags = Int(p, "flags", 0, int.MinValue);
+        int ttl = Int(p, "ttl", 3600, int.MinValue);
+        int dataSize = Int(p, "data_size_limit", 10240, 1);
+        int lineSize = Int(p, "line_size_limit", 1024, 1);
+        int maxTry = Int(p, "max_try", 2, 1);
+        int retryPause = Int(p, "retry_pause", 1, 1);
+        int timeout = Int(p, "timeout", 2, int.MinValue);
+        bool fold = Bool(p, "fold_keys", true);
+
+        var keyFormat = KeyFormat.Default;
+        if (p.TryGetValue("key_format", out var kf))
+            keyFormat = KeyFormat.Parse(kf.Value, out var error) ?? throw new ConfigException(error!, kf);
+
+        KeyDigest? digest = null;
+        if (p.TryGetValue("key_digest", out var kd) && kd.Value.Length > 0)
+            digest = KeyDigest.Create(kd.Value) ?? throw new ConfigException(
+                $"unsupported digest algorithm \"{kd.Value}\" (supported: sha256, sha1, sha384, sha512, md5)", kd);
+
+        DomainFilter? domain = null;
+        ITable? backup = null;
+        try
+        {
+            if (p.TryGetValue("domain", out var dv) && dv.Value.Length > 0)
+                domain = DomainFilter.Parse(dv, tables, baseDirectory, logName, logger);
+            if (p.TryGetValue("backup", out var bv) && bv.Value.Length > 0)
+            {
+                if (!bv.Value.Contains(':'))
+                    throw new ConfigException($"need \"type:name\" table, not \"{bv.Value}\"", bv);
+                try { backup = tables.Open(bv.Value, baseDirectory); }
+                catch (ConfigException e) { throw new ConfigException($"cannot open {bv.Value}: {e.Message}", bv, e); }
+            }
+        }
+        catch
+        {
+            if (domain is not null) _ = domain.DisposeAsync().AsTask();
+            throw;
+        }
+
+        return new MemcacheSettings(memcache, backup, flags, ttl, keyFormat, digest, domain,
+            dataSize, lineSize, maxTry, retryPause, timeout, fold);
+    }
+
+    private static EndpointSpec ParseEndpoint(ConfigValue? v)
+    {
+        if (v is null) return EndpointSpec.TryParse(DefaultMemcache, out _)!;
+        if (v.Value.Length == 0) throw new ConfigException("empty memcache server specification", v);
+        return EndpointSpec.TryParse(v.Value, out var error) ?? throw new ConfigException(error!, v);
+    }
+
+    private static int Int(IReadOnlyDictionary<string, ConfigValue> p, string name, int def, int min)
+    {
+        if (!p.TryGetValue(name, out var v)) return def;
+        if (!TryParseInt(v.Value, out int n))
+            throw new ConfigException($"bad numerical configuration: {v.Value}", v);
+        if (n < min)
+            throw new ConfigException($"invalid parameter value {n} < {min}", v);
+        return n;
+    }
+
+    /// <summary>
+    /// Postfix's integer syntax (3.1): optional leading whitespace, optional sign, decimal
+    /// digits and nothing else, within a signed 32-bit int.
+    /// </summary>
+    public static bool TryParseInt(string s, out int value)
+    {
+        value = 0;
+        int i = 0;
+        while (i < s.Length && s[i] is ' ' or '\t' or '\n' or '\v' or '\f' or '\r') i++;
+        bool negative = false;
+        if (i < s.Length && s[i] is '+' or '-') negative = s[i++] == '-';
+        if (i == s.Length) return false;
+        long n = 0;
+        for (; i < s.Length; i++)
+        {
+            if (s[i] < '0' || s[i] > '9') return false;
+            n = n * 10 + (s[i] - '0');
+            if (n > 1L + int.MaxValue) return false;
+        }
+        if (negative) n = -n;
+        if (n < int.MinValue || n > int.MaxValue) return false;
+        value = (int)n;
+        return true;
+    }
+
+    private static bool Bool(IReadOnlyDictionary<string, ConfigValue> p, string name, bool def)
+    {
+        if (!p.TryGetValue(name, out var v)) return def;
+        if (v.Value.Equals("yes", StringComparison.OrdinalIgnoreCase)) return true;
+        if (v.Value.Equals("no", StringComparison.OrdinalIgnoreCase)) return false;
+        throw new ConfigException($"bad boolean configuration: {v.Value} (expected yes or no)", v);
+    }
+}

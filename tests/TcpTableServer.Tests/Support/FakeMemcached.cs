@@ -1,0 +1,192 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace TcpTableServer.Tests.Support;
+
+/// <summary>
+/// A scripted loopback memcached for fault injection (spec 7.1): records every byte it
+/// receives per connection (<c>conn1</c>, <c>conn2</c>, ...) and answers each complete
+/// command with the next injected reply (raw bytes, or <see cref="CloseConnection"/> to
+/// close without replying). When the script is exhausted it behaves like a small
+/// memcached 1.6: get/set/delete on an in-memory store, <c>CLIENT_ERROR bad command line
+/// format</c> for keys over 250 bytes or with control characters and for negative flags,
+/// ttl semantics of memcached (0 = never, &gt; 30 days = absolute Unix time, &lt; 0 = expired).
+/// </summary>
+public sealed class FakeMemcached : IAsyncDisposable
+{
+    /// <summary>Injected reply: close the connection without replying.</summary>
+    public const string CloseConnection = "<close connection>";
+
+    private const string ClientError = "CLIENT_ERROR bad command line format\r\n";
+
+    private sealed record Item(string Value, int Flags, DateTimeOffset? Expires);
+
+    private readonly TcpListener _listener;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Queue<string> _script = new();
+    private readonly Dictionary<string, Item> _store = new(StringComparer.Ordinal);
+    private readonly List<MemoryStream> _received = [];
+    private readonly List<Task> _tasks = [];
+    private readonly Task _acceptLoop;
+
+    public int Port { get; }
+    public string Endpoint => $"inet:127.0.0.1:{Port}";
+
+    public FakeMemcached()
+    {
+        _listener = new TcpListener(IPAddress.Loopback, 0);
+        _listener.Start();
+        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
+        _acceptLoop = AcceptLoopAsync();
+    }
+
+    /// <summary>Replies used instead of normal processing, one per command, in order (octet strings).</summary>
+    public void Inject(params string[] replies)
+    {
+        lock (_script) foreach (var r in replies) _script.Enqueue(r);
+    }
+
+    /// <summary>Stores an item as if a client had sent <c>set</c> (ttl 0).</summary>
+    public void Seed(string key, string value, int flags = 0)
+    {
+        lock (_store) _store[key] = new Item(value, flags, null);
+    }
+
+    /// <summary>The stored (unexpired) item, or null.</summary>
+    public (string Value, int Flags)? Get(string key)
+    {
+        lock (_store) return Lookup(key) is { } i ? (i.Value, i.Flags) : null;
+    }
+
+    /// <summary>Bytes received on each connection so far (Latin-1), in order of connection.</summary>
+    public IReadOnlyList<string> Connections
+    {
+        get
+        {
+            lock (_received) return [.. _received.Select(m => { lock (m) return Encoding.Latin1.GetString(m.ToArray()); })];
+        }
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                var client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                var log = new MemoryStream();
+                lock (_received) _received.Add(log);
+                lock (_tasks) _tasks.Add(ServeAsync(client, log));
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException) { }
+    }
+
+    private async Task ServeAsync(TcpClient client, MemoryStream log)
+    {
+        using var _ = client;
+        var stream = client.GetStream();
+        var pending = new List<byte>();
+        var chunk = new byte[65536];
+        try
+        {
+            while (true)
+            {
+                int n = await stream.ReadAsync(chunk, _stop.Token);
+                if (n == 0) return;
+                lock (log) log.Write(chunk, 0, n);
+                pending.AddRange(chunk.AsSpan(0, n));
+                while (TakeCommand(pending) is { } command)
+                {
+                    string? reply;
+                    lock (_script) reply = _script.Count > 0 ? _script.Dequeue() : null;
+                    reply ??= Execute(command.Line, command.Data);
+                    if (reply == CloseConnection) return;
+                    await stream.WriteAsync(Encoding.Latin1.GetBytes(reply), _stop.Token);
+                }
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException) { }
+    }
+
+    /// <summary>A complete command (line, and the data block of a <c>set</c>) or null.</summary>
+    private static (string Line, string? Data)? TakeCommand(List<byte> pending)
+    {
+        int lf = pending.IndexOf((byte)'\n');
+        if (lf < 0) return null;
+        string line = Encoding.Latin1.GetString(pending.GetRange(0, lf).ToArray()).TrimEnd('\r');
+        int consumed = lf + 1;
+        string? data = null;
+        var words = line.Split(' ');
+        if (words[0] == "set" && words.Length >= 5 && int.TryParse(words[4], out int len) && len >= 0)
+        {
+            if (pending.Count < consumed + len + 2) return null;
+            data = Encoding.Latin1.GetString(pending.GetRange(consumed, len).ToArray());
+            consumed += len + 2;
+        }
+        pending.RemoveRange(0, consumed);
+        return (line, data);
+    }
+
+    private string Execute(string line, string? data)
+    {
+        var w = line.Split(' ');
+        if (w.Length >= 2 && !ValidKey(w[1])) return ClientError;
+        lock (_store)
+        {
+            switch (w[0])
+            {
+                case "get" when w.Length >= 2:
+                    var sb = new StringBuilder();
+                    foreach (var key in w.Skip(1))
+                        if (Lookup(key) is { } item)
+                            sb.Append($"VALUE {key} {item.Flags} {item.Value.Length}\r\n{item.Value}\r\n");
+                    return sb.Append("END\r\n").ToString();
+                case "set" when w.Length == 5 && data is not null:
+                    if (!int.TryParse(w[2], out int flags) || flags < 0 || !long.TryParse(w[3], out long ttl))
+                        return ClientError;
+                    _store[w[1]] = new Item(data, flags, Expiry(ttl));
+                    return "STORED\r\n";
+                case "delete" when w.Length == 2:
+                    bool had = Lookup(w[1]) is not null;
+                    _store.Remove(w[1]);
+                    return had ? "DELETED\r\n" : "NOT_FOUND\r\n";
+                default:
+                    return "ERROR\r\n";
+            }
+        }
+    }
+
+    private Item? Lookup(string key)
+    {
+        if (!_store.TryGetValue(key, out var item)) return null;
+        if (item.Expires is { } e && e <= DateTimeOffset.UtcNow)
+        {
+            _store.Remove(key);
+            return null;
+        }
+        return item;
+    }
+
+    private static DateTimeOffset? Expiry(long ttl) => ttl switch
+    {
+        0 => null,
+        < 0 => DateTimeOffset.MinValue,
+        > 2592000 => DateTimeOffset.FromUnixTimeSeconds(ttl),
+        _ => DateTimeOffset.UtcNow.AddSeconds(ttl),
+    };
+
+    private static bool ValidKey(string key) => key.Length <= 250 && key.All(c => c > ' ' && c != '\x7f');
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        _listener.Stop();
+        await _acceptLoop;
+        Task[] tasks;
+        lock (_tasks) tasks = [.. _tasks];
+        await Task.WhenAll(tasks);
+        _stop.Dispose();
+    }
+}
