@@ -1,10 +1,40 @@
 using Microsoft.Extensions.Logging;
+using TcpTableServer.Config;
 
 namespace TcpTableServer.Tables;
 
-/// <summary>Opens the table types we support: texthash, inline, static, fail, lmdb.</summary>
+/// <summary>
+/// Opens the table types usable as a memcache <c>backup</c> (spec 3.4-3.7) and inside a
+/// <c>domain</c> list: <c>texthash:</c>, <c>inline:</c>, <c>static:</c>, <c>fail:</c> and
+/// <c>lmdb:</c>, all as Postfix fixed-key tables with ASCII key folding (spec 3.3).
+/// A spec without ':' or of an unknown type, and a table that cannot be opened, throw a
+/// <see cref="ConfigException"/> (spec 3.11 POLICY: refuse to start).
+/// </summary>
 public sealed class TableFactory(ILoggerFactory loggers) : ITableFactory
 {
-    public ITable Open(string spec, string baseDirectory) =>
-        throw new NotImplementedException("tables helper");
+    public ITable Open(string spec, string baseDirectory)
+    {
+        int colon = spec.IndexOf(':');
+        if (colon <= 0)
+            throw new ConfigException($"need dictionary type:name, got \"{spec}\"");
+        string type = spec[..colon], name = spec[(colon + 1)..];
+        return type switch
+        {
+            "texthash" => TexthashTable.Open(name, Resolve(name, baseDirectory), Logger<TexthashTable>()),
+            "inline" => InlineTable.Open(name, Logger<InlineTable>()),
+            "static" => StaticTable.Open(name, Logger<StaticTable>()),
+            "fail" => new FailTable(spec),
+            "lmdb" => LmdbTable.Open(name, Resolve(name, baseDirectory), Logger<LmdbTable>()),
+            _ => throw new ConfigException($"unsupported dictionary type: {type}"),
+        };
+    }
+
+    private ILogger Logger<T>() => loggers.CreateLogger<T>();
+
+    private static string Resolve(string name, string baseDirectory)
+    {
+        if (name.Length == 0)
+            throw new ConfigException("empty table file name");
+        return Path.IsPathRooted(name) ? name : Path.GetFullPath(Path.Combine(baseDirectory, name));
+    }
 }

@@ -1,0 +1,151 @@
+using Microsoft.Extensions.Logging;
+using TcpTableServer.Config;
+
+namespace TcpTableServer.Tables;
+
+/// <summary>
+/// <c>texthash:/path</c> (Postfix dict_thash): a postmap(1)-style source file loaded once at
+/// open into a read-only in-memory fixed-key table.
+/// <list type="bullet">
+/// <item>Logical lines as Postfix readllines(): blank lines and lines whose first non-blank
+/// character is <c>#</c> are ignored; a line starting with whitespace continues the previous
+/// logical line (the newline is dropped, the leading whitespace kept).</item>
+/// <item>The key ends at the first whitespace outside double quotes (a backslash protects the
+/// next character); it is kept in quoted form and ASCII-folded. The value is the rest with
+/// leading and trailing whitespace removed.</item>
+/// <item>A line without a key or value: warning "expected format: key whitespace value --
+/// ignoring this line"; an unbalanced quote: warning, line ignored (as Postfix).</item>
+/// <item>Duplicate keys: Postfix server processes open tables without DICT_FLAG_DUP_WARN,
+/// so dict_thash refuses the whole table ("duplicate entry"); we do the same with a
+/// <see cref="ConfigException"/> naming file and line (postmap -q would warn and keep the
+/// first entry).</item>
+/// </list>
+/// </summary>
+public sealed class TexthashTable : HashTable
+{
+    private TexthashTable(string name, IReadOnlyList<KeyValuePair<string, string>> entries, ILogger logger)
+        : base(name, entries, logger) { }
+
+    /// <param name="name">The file name as written after "texthash:".</param>
+    /// <param name="path">The resolved file path.</param>
+    public static TexthashTable Open(string name, string path, ILogger logger)
+    {
+        string text;
+        try
+        {
+            text = Octets.FromBytes(File.ReadAllBytes(path));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException($"open database {path}: {e.Message}", inner: e);
+        }
+        return new TexthashTable("texthash:" + name, Parse(text, path, logger), logger);
+    }
+
+    /// <summary>Parses source text (octets) into folded entries; <paramref name="path"/> is for messages.</summary>
+    public static IReadOnlyList<KeyValuePair<string, string>> Parse(string text, string path, ILogger logger)
+    {
+        var entries = new List<KeyValuePair<string, string>>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (line, lineNumber) in LogicalLines(text, path, logger))
+        {
+            if (SplitKeyValue(line) is not var (key, value))
+            {
+                logger.LogWarning("{Path}, line {Line}: unbalanced '\"' in '{Text}' -- ignoring this line",
+                    path, lineNumber, Octets.ToDisplay(line));
+                continue;
+            }
+            if (key.Length == 0 || value.Length == 0)
+            {
+                logger.LogWarning("{Path}, line {Line}: expected format: key whitespace value -- ignoring this line",
+                    path, lineNumber);
+                continue;
+            }
+            if (key.EndsWith(':'))
+                logger.LogWarning("{Path}, line {Line}: record is in \"key: value\" format; is this an alias file?",
+                    path, lineNumber);
+            key = Octets.FoldAscii(key);
+            if (!seen.Add(key))
+                throw new ConfigException($"duplicate entry: \"{Octets.ToDisplay(key)}\"", path, lineNumber);
+            entries.Add(new(key, value));
+        }
+        return entries;
+    }
+
+    /// <summary>
+    /// Postfix readllines(): yields each logical line with the number of its first physical
+    /// line. Text after a NUL byte is dropped with a warning, as C string handling would.
+    /// </summary>
+    internal static IEnumerable<(string Line, int LineNumber)> LogicalLines(string text, string path, ILogger logger)
+    {
+        var current = new System.Text.StringBuilder();
+        int first = 0, number = 0;
+        bool orphan = false;
+        foreach (var physical in text.Split('\n'))
+        {
+            number++;
+            int i = 0;
+            while (i < physical.Length && PostfixSyntax.IsSpace(physical[i])) i++;
+            if (i == physical.Length || physical[i] == '#')
+                continue;                               // blank or comment line
+            if (i > 0)
+            {
+                if (current.Length > 0)
+                    current.Append(physical);           // continuation
+                else if (!orphan)
+                {
+                    orphan = true;                      // ignored with its continuations
+                    logger.LogWarning("{Path}: logical line must not start with whitespace: \"{Text}\"",
+                        path, Octets.ToDisplay(Shorten(physical)));
+                }
+                continue;
+            }
+            if (current.Length > 0)
+                yield return (Finish(current, first), first);
+            current.Clear().Append(physical);
+            orphan = false;
+            first = number;
+        }
+        if (current.Length > 0)
+            yield return (Finish(current, first), first);
+
+        string Finish(System.Text.StringBuilder sb, int line)
+        {
+            var s = sb.ToString();
+            int nul = s.IndexOf('\0');
+            if (nul < 0) return s;
+            logger.LogWarning("{Path}, line {Line}: text after null byte may be ignored", path, line);
+            return s[..nul];
+        }
+    }
+
+    /// <summary>
+    /// Splits at the first whitespace outside double quotes (backslash escapes one character);
+    /// null when a quote is unbalanced. The value is trimmed of surrounding whitespace.
+    /// </summary>
+    internal static (string Key, string Value)? SplitKeyValue(string line)
+    {
+        bool inQuotes = false;
+        int i = 0;
+        for (; i < line.Length; i++)
+        {
+            char c = line[i];
+            if (c == '\\')
+            {
+                if (++i == line.Length) break;
+            }
+            else if (PostfixSyntax.IsSpace(c))
+            {
+                if (!inQuotes) break;
+            }
+            else if (c == '"')
+                inQuotes = !inQuotes;
+        }
+        if (inQuotes) return null;
+        string key = line[..Math.Min(i, line.Length)];
+        string value = i < line.Length ? PostfixSyntax.TrimSpace(line[(i + 1)..]) : "";
+        return (key, value);
+    }
+
+    private static string Shorten(string s) => s.Length > 30 ? s[..30] + "..." : s;
+}
