@@ -80,7 +80,7 @@ public sealed class FakeMemcached : IAsyncDisposable
                 lock (_tasks) _tasks.Add(ServeAsync(client, log));
             }
         }
-        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException) { }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException or InvalidOperationException) { }
     }
 
     private async Task ServeAsync(TcpClient client, MemoryStream log)
