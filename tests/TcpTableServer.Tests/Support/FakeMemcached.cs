@@ -18,6 +18,9 @@ public sealed class FakeMemcached : IAsyncDisposable
     /// <summary>Injected reply: close the connection without replying.</summary>
     public const string CloseConnection = "<close connection>";
 
+    /// <summary>Injected reply: swallow the command and never answer (for timeouts).</summary>
+    public const string NoReply = "<no reply>";
+
     private const string ClientError = "CLIENT_ERROR bad command line format\r\n";
 
     private sealed record Item(string Value, int Flags, DateTimeOffset? Expires);
@@ -28,6 +31,7 @@ public sealed class FakeMemcached : IAsyncDisposable
     private readonly Dictionary<string, Item> _store = new(StringComparer.Ordinal);
     private readonly List<MemoryStream> _received = [];
     private readonly List<Task> _tasks = [];
+    private readonly List<TcpClient> _clients = [];
     private readonly Task _acceptLoop;
 
     public int Port { get; }
@@ -68,6 +72,16 @@ public sealed class FakeMemcached : IAsyncDisposable
         }
     }
 
+    /// <summary>Closes every open connection (as a memcached restart would), keeping the listener.</summary>
+    public void DropConnections()
+    {
+        lock (_clients)
+        {
+            foreach (var c in _clients) c.Dispose();
+            _clients.Clear();
+        }
+    }
+
     private async Task AcceptLoopAsync()
     {
         try
@@ -75,12 +89,13 @@ public sealed class FakeMemcached : IAsyncDisposable
             while (true)
             {
                 var client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                lock (_clients) _clients.Add(client);
                 var log = new MemoryStream();
                 lock (_received) _received.Add(log);
                 lock (_tasks) _tasks.Add(ServeAsync(client, log));
             }
         }
-        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException) { }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException or InvalidOperationException) { }
     }
 
     private async Task ServeAsync(TcpClient client, MemoryStream log)
@@ -103,6 +118,7 @@ public sealed class FakeMemcached : IAsyncDisposable
                     lock (_script) reply = _script.Count > 0 ? _script.Dequeue() : null;
                     reply ??= Execute(command.Line, command.Data);
                     if (reply == CloseConnection) return;
+                    if (reply == NoReply) continue;
                     await stream.WriteAsync(Encoding.Latin1.GetBytes(reply), _stop.Token);
                 }
             }
