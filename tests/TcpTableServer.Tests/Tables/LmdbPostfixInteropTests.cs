@@ -127,6 +127,26 @@ public sealed class LmdbPostfixInteropTests
         Assert.That((await again.SequenceAsync()).Entries, Has.Count.EqualTo(30));
     }
 
+    [Test]
+    public async Task PostfixGrowsTheFileWhileWeHaveItOpen_WeFollow()
+    {
+        await CreateWithPostmapAsync();
+        await using var table = (LmdbTable)Open();
+        Assert.That(await table.LookupAsync("mixed"), Is.EqualTo(LookupResult.Found("Value With  Spaces")));
+        long mapBefore = table.MapSize;
+
+        string big = new('y', 512 * 1024);
+        var input = string.Concat(Enumerable.Range(0, 40).Select(i => $"Big{i} {big}\n"));
+        await _postmap.RunWithInputAsync(input, "-i", _map);          // 20 MiB added by Postfix
+        Assert.That(new FileInfo(_dir.File("x.lmdb")).Length, Is.GreaterThan(mapBefore));
+
+        Assert.That(await table.LookupAsync("BIG39"), Is.EqualTo(LookupResult.Found(big)));
+        Assert.That(table.MapSize, Is.GreaterThanOrEqualTo(new FileInfo(_dir.File("x.lmdb")).Length), "map follows the file");
+        Assert.That(await table.UpdateAsync("after", "growth"), Is.EqualTo(UpdateResult.Success));
+        Assert.That((await table.SequenceAsync()).Entries, Has.Count.EqualTo(3 + 40 + 1));
+        Assert.That(await _postmap.QueryAsync("after", _map), Is.EqualTo("growth"));
+    }
+
     /// <summary>mdb_dump -p: printable dump, NUL bytes shown as \00.</summary>
     private async Task<string> DumpRawAsync()
     {

@@ -142,6 +142,17 @@ public sealed class LmdbTableTests
     }
 
     [Test]
+    public async Task RunTimeLmdbError_KeyTooLong_IsTempErrorWithWarning()
+    {
+        await using var table = _factory.Open("lmdb:b", _dir.Path);
+        string key = new('k', 600);                             // LMDB's key limit is 511 bytes
+        Assert.That(await table.UpdateAsync(key, "v"), Is.EqualTo(UpdateResult.TempError));
+        Assert.That(_logs.Warnings, Has.One.StartWith("lmdb:b: update failed: "));
+        Assert.That(await table.LookupAsync(key), Is.EqualTo(LookupResult.NotFound), "such a key cannot exist");
+        Assert.That(await table.UpdateAsync("short", "v"), Is.EqualTo(UpdateResult.Success), "table still usable");
+    }
+
+    [Test]
     public async Task AfterDispose_Throws()
     {
         var table = _factory.Open("lmdb:d", _dir.Path);

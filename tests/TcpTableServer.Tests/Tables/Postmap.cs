@@ -19,12 +19,16 @@ public sealed class Postmap
     }
 
     /// <summary>Runs postmap with the arguments; returns exit code and stdout.</summary>
-    public async Task<(int ExitCode, string Output)> RunAsync(params string[] args)
+    public Task<(int ExitCode, string Output)> RunAsync(params string[] args) => RunWithInputAsync(null, args);
+
+    /// <summary>Runs postmap with <paramref name="input"/> (octets) on its standard input.</summary>
+    public async Task<(int ExitCode, string Output)> RunWithInputAsync(string? input, params string[] args)
     {
         var psi = new ProcessStartInfo("postmap")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            RedirectStandardInput = input is not null,
             UseShellExecute = false,
             StandardOutputEncoding = System.Text.Encoding.Latin1,
         };
@@ -35,6 +39,11 @@ public sealed class Postmap
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         var stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
         var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
+        if (input is not null)
+        {
+            await process.StandardInput.BaseStream.WriteAsync(TcpTableServer.Tables.Octets.ToBytes(input), timeout.Token);
+            process.StandardInput.Close();
+        }
         await process.WaitForExitAsync(timeout.Token);
         string err = await stderr;
         if (process.ExitCode > 1)
