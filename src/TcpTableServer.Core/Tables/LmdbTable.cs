@@ -77,6 +77,9 @@ public sealed class LmdbTable : ITable
         {
             MapSize = RoundUp(Math.Max(DefaultMapSize, fileSize)),
         });
+        // LightningDB's finalizer throws for an undisposed environment, which would crash the
+        // process on the finalizer thread; an undisposed table merely keeps its mapping.
+        GC.SuppressFinalize(env);
         try
         {
             env.Open(EnvironmentOpenFlags.NoSubDir | EnvironmentOpenFlags.NoLock);

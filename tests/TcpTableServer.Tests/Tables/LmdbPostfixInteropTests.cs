@@ -1,0 +1,164 @@
+using TcpTableServer.Tables;
+
+namespace TcpTableServer.Tests.Tables;
+
+/// <summary>
+/// LmdbTable against the real Postfix: files written by <c>postmap lmdb:</c> are read, and
+/// our writes and deletes are exactly what <c>postmap -q</c> / <c>postmap -s</c> then see.
+/// </summary>
+[TestFixture]
+public sealed class LmdbPostfixInteropTests
+{
+    private TempDirectory _dir = null!;
+    private ListLoggerFactory _logs = null!;
+    private Postmap _postmap = null!;
+    private string _map = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        _dir = new TempDirectory();
+        _logs = new ListLoggerFactory();
+        _postmap = new Postmap(_dir.Path);
+        _map = "lmdb:" + _dir.File("x");
+    }
+
+    [TearDown]
+    public void TearDown()
+    {
+        _dir.Dispose();
+        _logs.Dispose();
+    }
+
+    private async Task CreateWithPostmapAsync(params string[] flags)
+    {
+        _dir.Write("x",
+            "User@Example.COM   From Postmap\n" +
+            "MiXeD              Value With  Spaces\n" +
+            "other@example.com  x\n");
+        await _postmap.RunAsync([.. flags, _map]);
+    }
+
+    private ITable Open() => new TableFactory(_logs).Open("lmdb:x", _dir.Path);
+
+    [Test]
+    public async Task ReadsPostmapFile_MixedCaseKeysFound_ValuesExact()
+    {
+        await CreateWithPostmapAsync();
+        await using var table = Open();
+        Assert.That(await table.LookupAsync("USER@example.com"), Is.EqualTo(LookupResult.Found("From Postmap")));
+        Assert.That(await table.LookupAsync("mixed"), Is.EqualTo(LookupResult.Found("Value With  Spaces")));
+        Assert.That(await table.LookupAsync("MIXED"), Is.EqualTo(LookupResult.Found("Value With  Spaces")));
+        Assert.That(await table.LookupAsync("nobody@example.com"), Is.EqualTo(LookupResult.NotFound));
+        Assert.That((await table.SequenceAsync()).Entries.Select(e => $"{e.Key}\t{e.Value}").Order(StringComparer.Ordinal),
+            Is.EqualTo(await _postmap.DumpAsync(_map)));
+    }
+
+    [Test]
+    public async Task WritesAndDeletes_AreExactlyWhatPostfixSees()
+    {
+        await CreateWithPostmapAsync();
+        await using (var table = Open())
+        {
+            Assert.That(await table.UpdateAsync("New@Example.COM", "added value"), Is.EqualTo(UpdateResult.Success));
+            Assert.That(await table.UpdateAsync("USER@EXAMPLE.COM", "replaced"), Is.EqualTo(UpdateResult.Success));
+            Assert.That(await table.DeleteAsync("Other@Example.Com"), Is.EqualTo(UpdateResult.Success));
+            Assert.That(await table.DeleteAsync("absent"), Is.EqualTo(UpdateResult.Fail));
+
+            // visible to Postfix while we keep the table open
+            Assert.That(await _postmap.QueryAsync("NEW@example.com", _map), Is.EqualTo("added value"));
+        }
+        Assert.That(await _postmap.QueryAsync("user@example.com", _map), Is.EqualTo("replaced"));
+        Assert.That(await _postmap.QueryAsync("other@example.com", _map), Is.Null);
+        Assert.That(await _postmap.DumpAsync(_map), Is.EqualTo(new[]
+        {
+            "mixed\tValue With  Spaces",
+            "new@example.com\tadded value",
+            "user@example.com\treplaced",
+        }));
+    }
+
+    [Test]
+    public async Task FileCreatedByUs_IsReadableByPostfix()
+    {
+        await using (var table = Open())
+        {
+            await table.UpdateAsync("A", "1");
+            await table.UpdateAsync("b@X", "two words");
+        }
+        Assert.That(await _postmap.DumpAsync(_map), Is.EqualTo(new[] { "a\t1", "b@x\ttwo words" }));
+        Assert.That(await _postmap.QueryAsync("B@x", _map), Is.EqualTo("two words"));
+    }
+
+    [Test]
+    public async Task StoresKeyAndValueNulTerminated_LikePostmap()
+    {
+        await using (var table = Open())
+            await table.UpdateAsync("Key", "value");
+        var dump = await DumpRawAsync();
+        Assert.That(dump, Does.Contain(" key\\00\n value\\00\n"));
+    }
+
+    [Test]
+    public async Task FileWithoutNul_PostmapN_IsReadAndWrittenInItsOwnStyle()
+    {
+        await CreateWithPostmapAsync("-n");
+        await using (var table = Open())
+        {
+            Assert.That(await table.LookupAsync("user@example.com"), Is.EqualTo(LookupResult.Found("From Postmap")));
+            Assert.That(await table.UpdateAsync("Added", "v"), Is.EqualTo(UpdateResult.Success));
+            Assert.That(await table.DeleteAsync("mixed"), Is.EqualTo(UpdateResult.Success));
+        }
+        var dump = await DumpRawAsync();
+        Assert.That(dump, Does.Contain(" added\n v\n").And.Not.Contain("\\00"));
+        Assert.That(await _postmap.QueryAsync("ADDED", _map), Is.EqualTo("v"));
+        Assert.That(await _postmap.QueryAsync("mixed", _map), Is.Null);
+    }
+
+    [Test]
+    public async Task GrowthBeyondDefaultMap_IsReadableByPostfix()
+    {
+        string big = new('x', 512 * 1024);
+        await using (var table = Open())
+            for (int i = 0; i < 30; i++)                       // 15 MiB > 10 MiB default map
+                Assert.That(await table.UpdateAsync($"K{i}", big), Is.EqualTo(UpdateResult.Success));
+        Assert.That(await _postmap.QueryAsync("k29", _map), Has.Length.EqualTo(big.Length));
+        await using var again = Open();
+        Assert.That((await again.SequenceAsync()).Entries, Has.Count.EqualTo(30));
+    }
+
+    [Test]
+    public async Task PostfixGrowsTheFileWhileWeHaveItOpen_WeFollow()
+    {
+        await CreateWithPostmapAsync();
+        await using var table = (LmdbTable)Open();
+        Assert.That(await table.LookupAsync("mixed"), Is.EqualTo(LookupResult.Found("Value With  Spaces")));
+        long mapBefore = table.MapSize;
+
+        string big = new('y', 512 * 1024);
+        var input = string.Concat(Enumerable.Range(0, 40).Select(i => $"Big{i} {big}\n"));
+        await _postmap.RunWithInputAsync(input, "-i", _map);          // 20 MiB added by Postfix
+        Assert.That(new FileInfo(_dir.File("x.lmdb")).Length, Is.GreaterThan(mapBefore));
+
+        Assert.That(await table.LookupAsync("BIG39"), Is.EqualTo(LookupResult.Found(big)));
+        Assert.That(table.MapSize, Is.GreaterThanOrEqualTo(new FileInfo(_dir.File("x.lmdb")).Length), "map follows the file");
+        Assert.That(await table.UpdateAsync("after", "growth"), Is.EqualTo(UpdateResult.Success));
+        Assert.That((await table.SequenceAsync()).Entries, Has.Count.EqualTo(3 + 40 + 1));
+        Assert.That(await _postmap.QueryAsync("after", _map), Is.EqualTo("growth"));
+    }
+
+    /// <summary>mdb_dump -p: printable dump, NUL bytes shown as \00.</summary>
+    private async Task<string> DumpRawAsync()
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("mdb_dump", ["-n", "-p", _dir.File("x.lmdb")])
+        {
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        string output = await p.StandardOutput.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        Assert.That(p.ExitCode, Is.Zero, "mdb_dump");
+        return output;
+    }
+}
