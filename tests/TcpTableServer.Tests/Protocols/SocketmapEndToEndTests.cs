@@ -129,6 +129,17 @@ public class SocketmapEndToEndTests
     }
 
     [Test]
+    public async Task S19_RequestOfExactlyTheLimitIsServed()
+    {
+        await using var host = await Serve();
+        using var socket = await host.ConnectAsync();
+        string key = new('k', SocketmapConnectionHandler.MaxRequestPayload - "aliases ".Length);
+        string request = $"{SocketmapConnectionHandler.MaxRequestPayload}:aliases {key},";
+        Assert.That(await Exchange(socket, request, 12), Is.EqualTo("9:NOTFOUND ,"));
+        Assert.That(_aliases.LookedUp.Single(), Has.Length.EqualTo(key.Length));
+    }
+
+    [Test]
     public async Task S21_ReplySizeLimitOnTheWire()
     {
         await using var host = await Serve();

@@ -14,7 +14,10 @@ namespace TcpTableServer.Protocols.Socketmap;
 /// </summary>
 public sealed class SocketmapConnectionHandler : ConnectionHandler
 {
-    /// <summary>Largest request payload the server accepts (POLICY 1 MiB, spec 2.6).</summary>
+    /// <summary>
+    /// Largest request payload the server accepts (POLICY 1 MiB, spec 2.6); a longer length
+    /// prefix closes the connection before the payload is read (S19).
+    /// </summary>
     public const int MaxRequestPayload = 1024 * 1024;
 
     private const int FlushThreshold = 64 * 1024;
@@ -121,8 +124,8 @@ public sealed class SocketmapConnectionHandler : ConnectionHandler
         if (!SocketmapRequest.TryParse(payload, out SocketmapRequest request)) return false;
         ReadOnlySpan<byte> name = request.MapName;
         if (name.Length > _longestName) return true;
-        Span<char> chars = stackalloc char[name.Length];
-        Octets.Encoding.GetChars(name, chars);
+        Span<char> chars = name.Length <= 256 ? stackalloc char[256] : new char[name.Length];
+        chars = chars[..Octets.Encoding.GetChars(name, chars)];
         if (_byName.TryGetValue(chars, out table)) key = request.KeyOctets;
         return true;
     }
