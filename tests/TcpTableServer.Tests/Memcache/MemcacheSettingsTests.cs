@@ -23,7 +23,7 @@ public class MemcacheSettingsTests
         Assert.That((s.Flags, s.Ttl, s.DataSizeLimit, s.LineSizeLimit, s.MaxTry, s.RetryPause, s.Timeout),
             Is.EqualTo((0, 3600, 10240, 1024, 2, 1, 2)));
         Assert.That(s.KeyFormat.IsIdentity, Is.True);
-        Assert.That((s.KeyDigest, s.Domain, s.Backup), Is.EqualTo((null as KeyDigest, null as DomainFilter, null as Tables.ITable)));
+        Assert.That((s.KeyDigest, s.Domain, s.Backup), Is.EqualTo((null as KeyDigest, null as DomainFilter, null as TcpTableServer.Tables.ITable)));
         Assert.That(s.FoldKeys, Is.True);
     }
 
