@@ -6,8 +6,10 @@ namespace TcpTableServer.Tests.Interop;
 /// <summary>
 /// Issue 3 differential test: the same keys through Postfix's own memcache: client
 /// (`postmap -q - memcache:/abs/x.cf`) and through our server over socketmap: and tcp:
-/// (`postmap -q -` again, as the client), each side with its own fresh memcached and its
-/// own copy of the same backup. Answers and the cache contents written back must be equal.
+/// (`postmap -q -` again, as the client), each of the three runs with its own fresh
+/// memcached and its own copy of the same backup (a shared cache would let one run's
+/// write-backs answer the next run's misses). Answers and the cache contents written back
+/// must be equal.
 /// </summary>
 [TestFixture, Category("Interop"), Category("Differential")]
 [NonParallelizable]
@@ -49,12 +51,15 @@ public sealed class DifferentialTests
         using var dir = new TempDir();
         var postfix = new Postfix(dir.Path);
         using var mcPostfix = MemcachedProcess.Start();
-        using var mcOurs = MemcachedProcess.Start();
+        using var mcSocketmap = MemcachedProcess.Start();
+        using var mcTcp = MemcachedProcess.Start();
+        var sides = new[] { ("pf", mcPostfix), ("sm", mcSocketmap), ("tcp", mcTcp) };
         var backup = Backup(corpus);
-        Directory.CreateDirectory(dir["pf"]);
-        Directory.CreateDirectory(dir["ours"]);
-        File.WriteAllText(Path.Combine(dir["pf"], "backup"), backup, Encoding.Latin1);
-        File.WriteAllText(Path.Combine(dir["ours"], "backup"), backup, Encoding.Latin1);
+        foreach (var (side, _) in sides)
+        {
+            Directory.CreateDirectory(dir[side]);
+            File.WriteAllText(Path.Combine(dir[side], "backup"), backup, Encoding.Latin1);
+        }
 
         // a few keys are cached before the run, identically on both sides (cache hits that differ from the backup)
         for (int i = 0; i < corpus.Count; i++)
@@ -69,8 +74,7 @@ public sealed class DifferentialTests
                 _ => null,
             };
             if (cacheKey is null) continue;
-            mcPostfix.Set(cacheKey, "cached-" + i, 5);
-            mcOurs.Set(cacheKey, "cached-" + i, 5);
+            foreach (var (_, mc) in sides) mc.Set(cacheKey, "cached-" + i, 5);
         }
 
         int socketmapPort = FreePort.Next();
@@ -78,13 +82,14 @@ public sealed class DifferentialTests
         var tcpPorts = new Dictionary<string, int>();
         foreach (var (name, body, withBackup) in Configs)
         {
-            foreach (var (side, mc) in new[] { ("pf", mcPostfix), ("ours", mcOurs) })
+            foreach (var (side, mc) in sides)
             {
                 var bk = withBackup ? $"backup = texthash:{Path.Combine(dir[side], "backup")}\n" : "";
                 File.WriteAllText(Path.Combine(dir[side], name + ".cf"), $"memcache = {mc.Endpoint}\n{body}{bk}");
             }
             tcpPorts[name] = FreePort.Next();
-            ini.Append($"\n[maps:{name}]\nconfig = ours/{name}.cf\ntcp = inet:127.0.0.1:{tcpPorts[name]}\n");
+            ini.Append($"\n[maps:{name}]\nconfig = sm/{name}.cf\n");
+            ini.Append($"\n[maps:{name}_tcp]\nconfig = tcp/{name}.cf\ntcp = inet:127.0.0.1:{tcpPorts[name]}\n");
         }
         var iniPath = dir.File("server.ini", ini.ToString());
         using var server = ServerProcess.Serve(iniPath, [socketmapPort, .. tcpPorts.Values]);
@@ -94,7 +99,7 @@ public sealed class DifferentialTests
         {
             var expected = postfix.QueryMany(corpus, $"memcache:{Path.Combine(dir["pf"], name + ".cf")}");
             var viaSocketmap = postfix.QueryMany(corpus, $"socketmap:inet:127.0.0.1:{socketmapPort}:{name}");
-            var viaTcp = postfix.QueryMany(corpus, $"tcp:127.0.0.1:{tcpPorts[name]}");
+            var viaTcp = postfix.QueryMany(corpus, $"tcp:127.0.0.1:{tcpPorts[name]}"); // map {name}_tcp
             Assert.That(expected, Is.Not.Empty, $"{name}: the corpus must produce hits");
             foreach (var key in corpus)
             {
@@ -106,17 +111,20 @@ public sealed class DifferentialTests
             }
         }
 
-        // cache contents: every key either side lists, plus every aliases:%s candidate, read back from both
-        var candidates = new HashSet<string>(mcPostfix.Keys(), StringComparer.Ordinal);
-        candidates.UnionWith(mcOurs.Keys());
+        // cache contents: every key any side lists, plus every aliases:%s candidate, read back from all
+        var candidates = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (_, mc) in sides) candidates.UnionWith(mc.Keys());
         foreach (var k in corpus) if (!k.Contains(' ')) candidates.Add("aliases:" + AsciiLower(k));
         int cached = 0;
         foreach (var k in candidates)
         {
             var a = mcPostfix.Get(k);
-            var b = mcOurs.Get(k);
             if (a is not null) cached++;
-            if (a != b) differences.Add($"cache \"{k}\": postfix={a?.ToString() ?? "(none)"} ours={b?.ToString() ?? "(none)"}");
+            foreach (var (side, mc) in sides[1..])
+            {
+                var b = mc.Get(k);
+                if (a != b) differences.Add($"cache via {side} \"{k}\": postfix={a?.ToString() ?? "(none)"} ours={b?.ToString() ?? "(none)"}");
+            }
         }
 
         TestContext.Out.WriteLine($"{corpus.Count} keys x {Configs.Length} configurations x 2 protocols; {cached} cache entries compared; {differences.Count} differences");

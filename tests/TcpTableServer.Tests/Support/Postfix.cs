@@ -69,6 +69,9 @@ public sealed class Postfix
     public Dictionary<string, string> QueryMany(IEnumerable<string> keys, string table)
     {
         var r = Postmap(["-q", "-", table], string.Join("\n", keys) + "\n", 300);
+        // a lookup error ends `postmap -q -` ("fatal: ... query error"): the rest would look "not found"
+        if (r.Stderr.Contains("fatal:", StringComparison.Ordinal))
+            throw new InvalidOperationException($"postmap -q - {table}: {r.Stderr}");
         var found = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var line in r.Stdout.Split('\n'))
         {
