@@ -42,14 +42,16 @@ public sealed class SocketmapConnectionHandler : ConnectionHandler
     {
         PipeReader input = connection.Transport.Input;
         PipeWriter output = connection.Transport.Output;
-        CancellationToken aborted = connection.ConnectionClosed;
+        // Not connection.ConnectionClosed: Kestrel fires it as soon as the client half-closes,
+        // and the requests received before that FIN must still be answered (S24). Reads end
+        // through ReadWatch; table operations carry their own timeouts; a dead peer fails the write.
         using var watch = new ReadWatch(connection, _idleTimeout);
         try
         {
             while (true)
             {
                 watch.Arm();
-                ReadResult result = await input.ReadAsync(aborted);
+                ReadResult result = await input.ReadAsync();
                 watch.Disarm();
                 ReadOnlySequence<byte> buffer = result.Buffer;
                 bool close = false;
@@ -68,11 +70,11 @@ public sealed class SocketmapConnectionHandler : ConnectionHandler
                             }
                             break;
                         }
-                        unflushed += await AnswerAsync(payload, output, connection.ConnectionId, aborted);
+                        unflushed += await AnswerAsync(payload, output, connection.ConnectionId, CancellationToken.None);
                         if (unflushed >= FlushThreshold)
                         {
                             unflushed = 0;
-                            close = (await output.FlushAsync(aborted)).IsCompleted;
+                            close = (await output.FlushAsync()).IsCompleted;
                         }
                     }
                 }
@@ -80,7 +82,7 @@ public sealed class SocketmapConnectionHandler : ConnectionHandler
                 {
                     input.AdvanceTo(buffer.Start, result.Buffer.End);
                 }
-                if (unflushed > 0 && (await output.FlushAsync(aborted)).IsCompleted) close = true;
+                if (unflushed > 0 && (await output.FlushAsync()).IsCompleted) close = true;
                 if (watch.IdleExpired) ProtocolLog.IdleTimeout(_logger, connection.ConnectionId);
                 if (close || result.IsCompleted || result.IsCanceled || watch.StopRequested) return;
             }

@@ -24,14 +24,16 @@ public sealed class TcpTableConnectionHandler(
     {
         PipeReader input = connection.Transport.Input;
         PipeWriter output = connection.Transport.Output;
-        CancellationToken aborted = connection.ConnectionClosed;
+        // Not connection.ConnectionClosed: Kestrel fires it as soon as the client half-closes,
+        // and the requests received before that FIN must still be answered (S24). Reads end
+        // through ReadWatch; table operations carry their own timeouts; a dead peer fails the write.
         using var watch = new ReadWatch(connection, idleTimeout);
         try
         {
             while (true)
             {
                 watch.Arm();
-                ReadResult result = await input.ReadAsync(aborted);
+                ReadResult result = await input.ReadAsync();
                 watch.Disarm();
                 ReadOnlySequence<byte> buffer = result.Buffer;
                 bool close = false;
@@ -48,11 +50,11 @@ public sealed class TcpTableConnectionHandler(
                             close = true;
                             break;
                         }
-                        unflushed += await AnswerAsync(request, output, connection.ConnectionId, aborted);
+                        unflushed += await AnswerAsync(request, output, connection.ConnectionId, CancellationToken.None);
                         if (unflushed >= FlushThreshold)
                         {
                             unflushed = 0;
-                            close = (await output.FlushAsync(aborted)).IsCompleted;
+                            close = (await output.FlushAsync()).IsCompleted;
                         }
                     }
                 }
@@ -60,7 +62,7 @@ public sealed class TcpTableConnectionHandler(
                 {
                     input.AdvanceTo(buffer.Start, result.Buffer.End);
                 }
-                if (unflushed > 0 && (await output.FlushAsync(aborted)).IsCompleted) close = true;
+                if (unflushed > 0 && (await output.FlushAsync()).IsCompleted) close = true;
                 if (watch.IdleExpired) ProtocolLog.IdleTimeout(logger, connection.ConnectionId);
                 if (close || result.IsCompleted || result.IsCanceled || watch.StopRequested) return;
             }
