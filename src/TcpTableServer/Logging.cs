@@ -25,7 +25,7 @@ public static class Logging
             {
                 b.ForLogger("Microsoft.*").WriteToNil(NLog.LogLevel.Warn);
                 b.ForLogger().FilterMinLevel(quiet ? NLog.LogLevel.Warn : NLog.LogLevel.Info)
-                    .WriteToConsole("${level:lowercase=true}: ${logger:shortName=true}: ${message}${onexception:: ${exception:format=message}}",
+                    .WriteToConsole("${level:lowercase=true}: ${logger:shortName=true}: ${message}${onexception:inner= (${exception:format=message})}",
                         stderr: true);
             });
         return LoggerFactory.Create(b =>

@@ -5,17 +5,10 @@ namespace TcpTableServer.Tests.Config;
 /// <summary>The example configuration in config/ parses into the documented definition.</summary>
 public class ShippedConfigTests
 {
-    private static string RepoRoot()
-    {
-        for (var d = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "TcpTableServer.sln"))) return d.FullName;
-        throw new InvalidOperationException("TcpTableServer.sln not found above the test directory");
-    }
-
     [Test]
     public void ShippedTcptableIni_LoadsIntoExpectedDefinition()
     {
-        string config = Path.Combine(RepoRoot(), "config");
+        string config = Support.Repo.Config;
         var log = new ListLogger();
         var def = ServerConfigLoader.Load(Path.Combine(config, "tcptable.ini"), log);
 
