@@ -12,7 +12,7 @@ namespace TcpTableServer.Protocols.Socketmap;
 /// Framing errors and requests over 1 MiB close the connection without reply (S18, S19);
 /// a half-close by the client or a graceful host stop answers what was received (S24).
 /// </summary>
-public sealed class SocketmapConnectionHandler : ConnectionHandler
+public sealed class SocketmapConnectionHandler : PipelinedConnectionHandler<ReadOnlySequence<byte>>
 {
     /// <summary>
     /// Largest request payload the server accepts (POLICY 1 MiB, spec 2.6); a longer length
@@ -20,83 +20,32 @@ public sealed class SocketmapConnectionHandler : ConnectionHandler
     /// </summary>
     public const int MaxRequestPayload = 1024 * 1024;
 
-    private const int FlushThreshold = 64 * 1024;
-
     private readonly Dictionary<string, ITable> _maps;
     private readonly Dictionary<string, ITable>.AlternateLookup<ReadOnlySpan<char>> _byName;
     private readonly int _longestName;
-    private readonly TimeSpan _idleTimeout;
-    private readonly ILogger<SocketmapConnectionHandler> _logger;
 
     public SocketmapConnectionHandler(
         IReadOnlyDictionary<string, ITable> maps, TimeSpan idleTimeout, ILogger<SocketmapConnectionHandler> logger)
+        : base(idleTimeout, logger)
     {
         _maps = new Dictionary<string, ITable>(maps, StringComparer.Ordinal);
         _byName = _maps.GetAlternateLookup<ReadOnlySpan<char>>();
         _longestName = _maps.Count == 0 ? 0 : _maps.Keys.Max(k => k.Length);
-        _idleTimeout = idleTimeout;
-        _logger = logger;
     }
 
-    public override async Task OnConnectedAsync(ConnectionContext connection)
+    protected override FrameStatus TryRead(
+        ref ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> payload, out string? violation)
     {
-        PipeReader input = connection.Transport.Input;
-        PipeWriter output = connection.Transport.Output;
-        // Not connection.ConnectionClosed: Kestrel fires it as soon as the client half-closes,
-        // and the requests received before that FIN must still be answered (S24). Reads end
-        // through ReadWatch; table operations carry their own timeouts; a dead peer fails the write.
-        using var watch = new ReadWatch(connection, _idleTimeout);
-        try
-        {
-            while (true)
-            {
-                watch.Arm();
-                ReadResult result = await input.ReadAsync();
-                watch.Disarm();
-                ReadOnlySequence<byte> buffer = result.Buffer;
-                bool close = false;
-                int unflushed = 0;
-                try
-                {
-                    while (!close)
-                    {
-                        if (!Netstring.TryRead(ref buffer, MaxRequestPayload, out var payload, out var error))
-                        {
-                            if (error != NetstringError.None)
-                            {
-                                ProtocolLog.ProtocolViolation(_logger, connection.ConnectionId,
-                                    error == NetstringError.TooLong ? "request too large" : "netstring format error");
-                                close = true;
-                            }
-                            break;
-                        }
-                        unflushed += await AnswerAsync(payload, output, connection.ConnectionId, CancellationToken.None);
-                        if (unflushed >= FlushThreshold)
-                        {
-                            unflushed = 0;
-                            close = (await output.FlushAsync()).IsCompleted;
-                        }
-                    }
-                }
-                finally
-                {
-                    input.AdvanceTo(buffer.Start, result.Buffer.End);
-                }
-                if (unflushed > 0 && (await output.FlushAsync()).IsCompleted) close = true;
-                if (watch.IdleExpired) ProtocolLog.IdleTimeout(_logger, connection.ConnectionId);
-                if (close || result.IsCompleted || result.IsCanceled || watch.StopRequested) return;
-            }
-        }
-        catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException
-                                      or OperationCanceledException)
-        {
-            ProtocolLog.TransportError(_logger, connection.ConnectionId, e);
-        }
+        violation = null;
+        if (Netstring.TryRead(ref buffer, MaxRequestPayload, out payload, out var error)) return FrameStatus.Request;
+        if (error == NetstringError.None) return FrameStatus.NeedMoreData;
+        violation = error == NetstringError.TooLong ? "request too large" : "netstring format error";
+        return FrameStatus.Close;
     }
 
-    private async ValueTask<int> AnswerAsync(
-        ReadOnlySequence<byte> payload, PipeWriter output, string connectionId, CancellationToken ct)
+    protected override async ValueTask<int> AnswerAsync(ReadOnlySequence<byte> payload, PipeWriter output, string connectionId)
     {
+        var ct = CancellationToken.None; // the table's own timeouts bound every operation
         ITable? table;
         string key;
         bool wellFormed = payload.IsSingleSegment
@@ -112,7 +61,7 @@ public sealed class SocketmapConnectionHandler : ConnectionHandler
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
-            ProtocolLog.TableFailed(_logger, connectionId, table.Name, e);
+            ProtocolLog.TableFailed(Logger, connectionId, table.Name, e);
             result = LookupResult.TempError;
         }
         return SocketmapReplies.WriteLookup(output, result);

@@ -15,68 +15,24 @@ namespace TcpTableServer.Protocols.Tcp;
 /// </summary>
 public sealed class TcpTableConnectionHandler(
     ITable table, bool allowPut, TimeSpan? idleTimeout, ILogger<TcpTableConnectionHandler> logger)
-    : ConnectionHandler
+    : PipelinedConnectionHandler<TcpRequest>(idleTimeout, logger)
 {
-    /// <summary>Replies buffered beyond this are flushed even in the middle of a batch.</summary>
-    private const int FlushThreshold = 64 * 1024;
-
-    public override async Task OnConnectedAsync(ConnectionContext connection)
+    protected override FrameStatus TryRead(ref ReadOnlySequence<byte> buffer, out TcpRequest request, out string? violation)
     {
-        PipeReader input = connection.Transport.Input;
-        PipeWriter output = connection.Transport.Output;
-        // Not connection.ConnectionClosed: Kestrel fires it as soon as the client half-closes,
-        // and the requests received before that FIN must still be answered (S24). Reads end
-        // through ReadWatch; table operations carry their own timeouts; a dead peer fails the write.
-        using var watch = new ReadWatch(connection, idleTimeout);
-        try
+        violation = null;
+        switch (TcpCodec.TryRead(ref buffer, allowPut, out request))
         {
-            while (true)
-            {
-                watch.Arm();
-                ReadResult result = await input.ReadAsync();
-                watch.Disarm();
-                ReadOnlySequence<byte> buffer = result.Buffer;
-                bool close = false;
-                int unflushed = 0;
-                try
-                {
-                    while (!close)
-                    {
-                        TcpReadStatus status = TcpCodec.TryRead(ref buffer, allowPut, out TcpRequest request);
-                        if (status == TcpReadStatus.NeedMoreData) break;
-                        if (status == TcpReadStatus.LineTooLong)
-                        {
-                            ProtocolLog.ProtocolViolation(logger, connection.ConnectionId, "request line too long");
-                            close = true;
-                            break;
-                        }
-                        unflushed += await AnswerAsync(request, output, connection.ConnectionId, CancellationToken.None);
-                        if (unflushed >= FlushThreshold)
-                        {
-                            unflushed = 0;
-                            close = (await output.FlushAsync()).IsCompleted;
-                        }
-                    }
-                }
-                finally
-                {
-                    input.AdvanceTo(buffer.Start, result.Buffer.End);
-                }
-                if (unflushed > 0 && (await output.FlushAsync()).IsCompleted) close = true;
-                if (watch.IdleExpired) ProtocolLog.IdleTimeout(logger, connection.ConnectionId);
-                if (close || result.IsCompleted || result.IsCanceled || watch.StopRequested) return;
-            }
-        }
-        catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException
-                                      or OperationCanceledException)
-        {
-            ProtocolLog.TransportError(logger, connection.ConnectionId, e);
+            case TcpReadStatus.Request: return FrameStatus.Request;
+            case TcpReadStatus.LineTooLong:
+                violation = "request line too long";
+                return FrameStatus.Close;
+            default: return FrameStatus.NeedMoreData;
         }
     }
 
-    private async ValueTask<int> AnswerAsync(
-        TcpRequest request, PipeWriter output, string connectionId, CancellationToken ct)
+    protected override async ValueTask<int> AnswerAsync(TcpRequest request, PipeWriter output, string connectionId)
     {
+        var ct = CancellationToken.None; // the table's own timeouts bound every operation
         switch (request.Command)
         {
             case TcpCommand.Get:
