@@ -1,3 +1,4 @@
+using TcpTableServer.Tests.Support;
 using TcpTableServer.Config;
 using TcpTableServer.Tables;
 
@@ -132,7 +133,7 @@ public sealed class InlineStaticFailTableTests
     [TestCase("lmdb", typeof(LmdbTable))]
     public async Task Factory_DispatchesOnType(string type, Type expected)
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         dir.Write("t", "k v\n");
         string name = type is "inline" ? "{k=v}" : "t";
         await using var table = _factory.Open($"{type}:{name}", dir.Path);

@@ -1,3 +1,4 @@
+using TcpTableServer.Tests.Support;
 using TcpTableServer.Tables;
 
 namespace TcpTableServer.Tests.Tables;
@@ -9,7 +10,7 @@ namespace TcpTableServer.Tests.Tables;
 [TestFixture]
 public sealed class LmdbPostfixInteropTests
 {
-    private TempDirectory _dir = null!;
+    private TempDir _dir = null!;
     private ListLoggerFactory _logs = null!;
     private Postmap _postmap = null!;
     private string _map = null!;
@@ -17,7 +18,7 @@ public sealed class LmdbPostfixInteropTests
     [SetUp]
     public void SetUp()
     {
-        _dir = new TempDirectory();
+        _dir = new TempDir();
         _logs = new ListLoggerFactory();
         _postmap = new Postmap(_dir.Path);
         _map = "lmdb:" + _dir.File("x");

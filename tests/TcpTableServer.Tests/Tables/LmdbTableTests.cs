@@ -1,3 +1,4 @@
+using TcpTableServer.Tests.Support;
 using System.Diagnostics;
 using TcpTableServer.Config;
 using TcpTableServer.Tables;
@@ -7,14 +8,14 @@ namespace TcpTableServer.Tests.Tables;
 [TestFixture]
 public sealed class LmdbTableTests
 {
-    private TempDirectory _dir = null!;
+    private TempDir _dir = null!;
     private ListLoggerFactory _logs = null!;
     private TableFactory _factory = null!;
 
     [SetUp]
     public void SetUp()
     {
-        _dir = new TempDirectory();
+        _dir = new TempDir();
         _logs = new ListLoggerFactory();
         _factory = new TableFactory(_logs);
     }

@@ -1,3 +1,4 @@
+using TcpTableServer.Tests.Support;
 using TcpTableServer.Config;
 using TcpTableServer.Tables;
 
@@ -6,13 +7,13 @@ namespace TcpTableServer.Tests.Tables;
 [TestFixture]
 public sealed class TexthashTableTests
 {
-    private TempDirectory _dir = null!;
+    private TempDir _dir = null!;
     private ListLoggerFactory _logs = null!;
 
     [SetUp]
     public void SetUp()
     {
-        _dir = new TempDirectory();
+        _dir = new TempDir();
         _logs = new ListLoggerFactory();
     }
 
@@ -25,7 +26,7 @@ public sealed class TexthashTableTests
 
     private Task<ITable> OpenAsync(string text, string file = "map")
     {
-        _dir.Write(file, text);
+        _dir.File(file, text); // UTF-8, as an operator edits the file
         return Task.FromResult( new TableFactory(_logs).Open("texthash:" + file, _dir.Path));
     }
 
