@@ -56,11 +56,27 @@ public sealed class Postfix
         return new Result(p.ExitCode, output, err.Result);
     }
 
-    /// <summary>
-    /// `postmap -q KEY TABLE`: the value (without the newline), or null when not found;
-    /// throws when postmap reports an error (exit code other than 0/1).
-    /// </summary>
+    /// <summary>`postmap -q KEY TABLE` (the key passed as text, UTF-8 on the command line).</summary>
     public Result Query(string key, string table) => Postmap(["-q", key, table]);
+
+    /// <summary>`postmap ARGS` that must not fail (exit 0, or 1 for "not found").</summary>
+    public Result PostmapChecked(IEnumerable<string> args, string? stdin = null)
+    {
+        var r = Postmap(args, stdin);
+        if (r.ExitCode > 1) Assert.Fail($"postmap {string.Join(' ', args)} failed ({r.ExitCode}): {r.Stderr}");
+        return r;
+    }
+
+    /// <summary>`postmap -q KEY TABLE`: the value without its newline, or null when not found.</summary>
+    public string? Value(string key, string table)
+    {
+        var r = PostmapChecked(["-q", key, table]);
+        return r.ExitCode == 0 ? r.Stdout.TrimEnd('\n') : null;
+    }
+
+    /// <summary>`postmap -s TABLE`: every entry as "key\tvalue", sorted (ordinal).</summary>
+    public string[] Dump(string table) =>
+        [.. PostmapChecked(["-s", table]).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal)];
 
     /// <summary>
     /// Many keys in one postmap process: `postmap -q - TABLE` reads keys from stdin and prints

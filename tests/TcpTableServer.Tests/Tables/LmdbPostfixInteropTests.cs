@@ -12,7 +12,7 @@ public sealed class LmdbPostfixInteropTests
 {
     private TempDir _dir = null!;
     private ListLoggerFactory _logs = null!;
-    private Postmap _postmap = null!;
+    private Postfix _postfix = null!;
     private string _map = null!;
 
     [SetUp]
@@ -20,7 +20,7 @@ public sealed class LmdbPostfixInteropTests
     {
         _dir = new TempDir();
         _logs = new ListLoggerFactory();
-        _postmap = new Postmap(_dir.Path);
+        _postfix = new Postfix(_dir.Path);
         _map = "lmdb:" + _dir.File("x");
     }
 
@@ -37,7 +37,7 @@ public sealed class LmdbPostfixInteropTests
             "User@Example.COM   From Postmap\n" +
             "MiXeD              Value With  Spaces\n" +
             "other@example.com  x\n");
-        await _postmap.RunAsync([.. flags, _map]);
+        _postfix.PostmapChecked([.. flags, _map]);
     }
 
     private ITable Open() => new TableFactory(_logs).Open("lmdb:x", _dir.Path);
@@ -52,7 +52,7 @@ public sealed class LmdbPostfixInteropTests
         Assert.That(await table.LookupAsync("MIXED"), Is.EqualTo(LookupResult.Found("Value With  Spaces")));
         Assert.That(await table.LookupAsync("nobody@example.com"), Is.EqualTo(LookupResult.NotFound));
         Assert.That((await table.SequenceAsync()).Entries.Select(e => $"{e.Key}\t{e.Value}").Order(StringComparer.Ordinal),
-            Is.EqualTo(await _postmap.DumpAsync(_map)));
+            Is.EqualTo(_postfix.Dump(_map)));
     }
 
     [Test]
@@ -67,11 +67,11 @@ public sealed class LmdbPostfixInteropTests
             Assert.That(await table.DeleteAsync("absent"), Is.EqualTo(UpdateResult.Fail));
 
             // visible to Postfix while we keep the table open
-            Assert.That(await _postmap.QueryAsync("NEW@example.com", _map), Is.EqualTo("added value"));
+            Assert.That(_postfix.Value("NEW@example.com", _map), Is.EqualTo("added value"));
         }
-        Assert.That(await _postmap.QueryAsync("user@example.com", _map), Is.EqualTo("replaced"));
-        Assert.That(await _postmap.QueryAsync("other@example.com", _map), Is.Null);
-        Assert.That(await _postmap.DumpAsync(_map), Is.EqualTo(new[]
+        Assert.That(_postfix.Value("user@example.com", _map), Is.EqualTo("replaced"));
+        Assert.That(_postfix.Value("other@example.com", _map), Is.Null);
+        Assert.That(_postfix.Dump(_map), Is.EqualTo(new[]
         {
             "mixed\tValue With  Spaces",
             "new@example.com\tadded value",
@@ -87,8 +87,8 @@ public sealed class LmdbPostfixInteropTests
             await table.UpdateAsync("A", "1");
             await table.UpdateAsync("b@X", "two words");
         }
-        Assert.That(await _postmap.DumpAsync(_map), Is.EqualTo(new[] { "a\t1", "b@x\ttwo words" }));
-        Assert.That(await _postmap.QueryAsync("B@x", _map), Is.EqualTo("two words"));
+        Assert.That(_postfix.Dump(_map), Is.EqualTo(new[] { "a\t1", "b@x\ttwo words" }));
+        Assert.That(_postfix.Value("B@x", _map), Is.EqualTo("two words"));
     }
 
     [Test]
@@ -112,8 +112,8 @@ public sealed class LmdbPostfixInteropTests
         }
         var dump = await DumpRawAsync();
         Assert.That(dump, Does.Contain(" added\n v\n").And.Not.Contain("\\00"));
-        Assert.That(await _postmap.QueryAsync("ADDED", _map), Is.EqualTo("v"));
-        Assert.That(await _postmap.QueryAsync("mixed", _map), Is.Null);
+        Assert.That(_postfix.Value("ADDED", _map), Is.EqualTo("v"));
+        Assert.That(_postfix.Value("mixed", _map), Is.Null);
     }
 
     [Test]
@@ -123,7 +123,7 @@ public sealed class LmdbPostfixInteropTests
         await using (var table = Open())
             for (int i = 0; i < 30; i++)                       // 15 MiB > 10 MiB default map
                 Assert.That(await table.UpdateAsync($"K{i}", big), Is.EqualTo(UpdateResult.Success));
-        Assert.That(await _postmap.QueryAsync("k29", _map), Has.Length.EqualTo(big.Length));
+        Assert.That(_postfix.Value("k29", _map), Has.Length.EqualTo(big.Length));
         await using var again = Open();
         Assert.That((await again.SequenceAsync()).Entries, Has.Count.EqualTo(30));
     }
@@ -138,14 +138,14 @@ public sealed class LmdbPostfixInteropTests
 
         string big = new('y', 512 * 1024);
         var input = string.Concat(Enumerable.Range(0, 40).Select(i => $"Big{i} {big}\n"));
-        await _postmap.RunWithInputAsync(input, "-i", _map);          // 20 MiB added by Postfix
+        _postfix.PostmapChecked(["-i", _map], input);          // 20 MiB added by Postfix
         Assert.That(new FileInfo(_dir.File("x.lmdb")).Length, Is.GreaterThan(mapBefore));
 
         Assert.That(await table.LookupAsync("BIG39"), Is.EqualTo(LookupResult.Found(big)));
         Assert.That(table.MapSize, Is.GreaterThanOrEqualTo(new FileInfo(_dir.File("x.lmdb")).Length), "map follows the file");
         Assert.That(await table.UpdateAsync("after", "growth"), Is.EqualTo(UpdateResult.Success));
         Assert.That((await table.SequenceAsync()).Entries, Has.Count.EqualTo(3 + 40 + 1));
-        Assert.That(await _postmap.QueryAsync("after", _map), Is.EqualTo("growth"));
+        Assert.That(_postfix.Value("after", _map), Is.EqualTo("growth"));
     }
 
     /// <summary>mdb_dump -p: printable dump, NUL bytes shown as \00.</summary>
