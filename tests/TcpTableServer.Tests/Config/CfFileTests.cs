@@ -17,7 +17,11 @@ public class CfFileTests
     }
 
     [TearDown]
-    public void TearDown() => dir.Dispose();
+    public void TearDown()
+    {
+        dir.Dispose();
+        log.Dispose();
+    }
 
     private IReadOnlyDictionary<string, ConfigValue> Read(string text) => CfFile.Read(dir.Write("t.cf", text), log);
 

@@ -32,7 +32,11 @@ public class ServerConfigLoaderTests
     }
 
     [TearDown]
-    public void TearDown() => dir.Dispose();
+    public void TearDown()
+    {
+        dir.Dispose();
+        log.Dispose();
+    }
 
     private string Ini => Path.Combine(dir.Path, "t.ini");
 

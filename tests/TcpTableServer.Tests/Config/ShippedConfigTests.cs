@@ -1,3 +1,4 @@
+using TcpTableServer.Tests.Support;
 using TcpTableServer.Config;
 
 namespace TcpTableServer.Tests.Config;

@@ -1,3 +1,4 @@
+using TcpTableServer.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
 using TcpTableServer.Config;
 using TcpTableServer.Memcache;
@@ -10,9 +11,9 @@ public class DomainFilterTests
 {
     private static ConfigValue Domain(string value) => new("domain", value, "test.cf", 4);
 
-    private static DomainFilter Parse(string value, ListLoggerFactory? logs = null) =>
+    private static DomainFilter Parse(string value, ListLogger? logs = null) =>
         DomainFilter.Parse(Domain(value), new TestTableFactory(), "/etc/postfix", "test.cf",
-            (logs ?? new ListLoggerFactory()).CreateLogger("t"));
+            (logs ?? new ListLogger()).CreateLogger("t"));
 
     private static async Task<string> Check(DomainFilter filter, string key)
     {
@@ -92,7 +93,7 @@ public class DomainFilterTests
     [Test]
     public void Section5_1_comment_token_ends_the_list_with_a_warning()
     {
-        var logs = new ListLoggerFactory();
+        var logs = new ListLogger();
         var filter = Parse("example.com #c example.org", logs);
         Assert.That(filter.Count, Is.EqualTo(1));
         Assert.That(logs.Warnings, Has.Some.Contains("#comment after other text is not allowed"));
@@ -166,7 +167,7 @@ public class DomainFilterTests
     {
         var factory = new TestTableFactory();
         factory.Registered["pgsql:domains"] = new FailingTable("pgsql:domains", ErrorClass.Config);
-        var logs = new ListLoggerFactory();
+        var logs = new ListLogger();
         await using var filter = DomainFilter.Parse(Domain("pgsql:domains"), factory, "/etc/postfix", "/etc/postfix/d.cf",
             logs.CreateLogger("t"));
         var r = await filter.CheckAsync("u@example.com", CancellationToken.None);

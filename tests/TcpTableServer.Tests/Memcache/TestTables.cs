@@ -1,3 +1,4 @@
+using TcpTableServer.Tests.Support;
 using Microsoft.Extensions.Logging;
 using TcpTableServer.Config;
 using TcpTableServer.Tables;
@@ -97,29 +98,6 @@ internal sealed class TestTableFactory : ITableFactory
         }
         if (spec.StartsWith("fail:", StringComparison.Ordinal)) return new FailingTable(spec);
         throw new ConfigException($"unsupported dictionary type: {spec}");
-    }
-}
-
-/// <summary>Captures log messages (formatted) for assertions on the warnings of spec 3.10.</summary>
-internal sealed class ListLoggerFactory : ILoggerFactory, ILogger
-{
-    private readonly List<(LogLevel Level, string Message)> _entries = [];
-
-    public IReadOnlyList<string> Warnings
-    {
-        get { lock (_entries) return [.. _entries.Where(e => e.Level == LogLevel.Warning).Select(e => e.Message)]; }
-    }
-
-    public ILogger CreateLogger(string categoryName) => this;
-    public void AddProvider(ILoggerProvider provider) { }
-    public void Dispose() { }
-    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-    public bool IsEnabled(LogLevel logLevel) => true;
-
-    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception,
-        Func<TState, Exception?, string> formatter)
-    {
-        lock (_entries) _entries.Add((logLevel, formatter(state, exception)));
     }
 }
 

@@ -64,7 +64,7 @@ internal sealed class VectorRig : IAsyncDisposable
     public FixedKeyTable Backup { get; } = new(BackupSpec);
     public FailingTable FailingBackup { get; } = new(FailingBackupSpec);
     public TestTableFactory Tables { get; } = new();
-    public ListLoggerFactory Logs { get; } = new();
+    public ListLogger Logs { get; } = new();
 
     /// <summary>"127.0.0.1:port" of a port with nothing listening (the spec's 11299).</summary>
     public string Down { get; } = $"127.0.0.1:{FreePort.Closed()}";

@@ -7,13 +7,13 @@ namespace TcpTableServer.Tests.Tables;
 [TestFixture]
 public sealed class InlineStaticFailTableTests
 {
-    private ListLoggerFactory _logs = null!;
+    private ListLogger _logs = null!;
     private TableFactory _factory = null!;
 
     [SetUp]
     public void SetUp()
     {
-        _logs = new ListLoggerFactory();
+        _logs = new ListLogger();
         _factory = new TableFactory(_logs);
     }
 

@@ -11,7 +11,7 @@ namespace TcpTableServer.Tests.Tables;
 public sealed class LmdbPostfixInteropTests
 {
     private TempDir _dir = null!;
-    private ListLoggerFactory _logs = null!;
+    private ListLogger _logs = null!;
     private Postfix _postfix = null!;
     private string _map = null!;
 
@@ -19,7 +19,7 @@ public sealed class LmdbPostfixInteropTests
     public void SetUp()
     {
         _dir = new TempDir();
-        _logs = new ListLoggerFactory();
+        _logs = new ListLogger();
         _postfix = new Postfix(_dir.Path);
         _map = "lmdb:" + _dir.File("x");
     }

@@ -9,14 +9,14 @@ namespace TcpTableServer.Tests.Tables;
 public sealed class LmdbTableTests
 {
     private TempDir _dir = null!;
-    private ListLoggerFactory _logs = null!;
+    private ListLogger _logs = null!;
     private TableFactory _factory = null!;
 
     [SetUp]
     public void SetUp()
     {
         _dir = new TempDir();
-        _logs = new ListLoggerFactory();
+        _logs = new ListLogger();
         _factory = new TableFactory(_logs);
     }
 

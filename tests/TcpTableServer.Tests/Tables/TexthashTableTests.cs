@@ -8,13 +8,13 @@ namespace TcpTableServer.Tests.Tables;
 public sealed class TexthashTableTests
 {
     private TempDir _dir = null!;
-    private ListLoggerFactory _logs = null!;
+    private ListLogger _logs = null!;
 
     [SetUp]
     public void SetUp()
     {
         _dir = new TempDir();
-        _logs = new ListLoggerFactory();
+        _logs = new ListLogger();
     }
 
     [TearDown]
