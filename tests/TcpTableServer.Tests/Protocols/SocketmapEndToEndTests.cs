@@ -160,6 +160,17 @@ public class SocketmapEndToEndTests
     }
 
     [Test]
+    public async Task S24_HalfCloseWithSlowTable_StillAnswersEveryRequest()
+    {
+        _aliases.Delay = TimeSpan.FromMilliseconds(100); // the FIN arrives while the lookup is in flight
+        await using var host = await Serve();
+        using var socket = await host.ConnectAsync();
+        await socket.SendAllAsync(Bytes.Of("24:aliases user@example.com,26:aliases nobody@example.com,"));
+        socket.Shutdown(SocketShutdown.Send);
+        Assert.That(Bytes.Text(await socket.ReceiveToEndAsync()), Is.EqualTo("20:OK alice@example.org,9:NOTFOUND ,"));
+    }
+
+    [Test]
     public async Task GracefulStop_AnswersInFlightRequestThenCloses()
     {
         _aliases.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

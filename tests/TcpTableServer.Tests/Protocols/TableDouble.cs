@@ -23,6 +23,9 @@ internal sealed class TableDouble(string name = "test:double") : ITable
     public TaskCompletionSource? Gate { get; set; }
     public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>When set, every lookup completes asynchronously after this delay (like memcached I/O).</summary>
+    public TimeSpan? Delay { get; set; }
+
     public TableDouble With(string key, string value) => With(key, LookupResult.Found(value));
 
     public TableDouble With(string key, LookupResult result)
@@ -40,6 +43,7 @@ internal sealed class TableDouble(string name = "test:double") : ITable
     public async ValueTask<LookupResult> LookupAsync(string key, CancellationToken ct = default)
     {
         LookedUp.Enqueue(key);
+        if (Delay is { } delay) await Task.Delay(delay, ct);
         if (Gate is { } gate)
         {
             Entered.TrySetResult();

@@ -136,6 +136,19 @@ public class TcpEndToEndTests
     }
 
     [Test]
+    public async Task S24_HalfCloseWithSlowTable_StillAnswersEveryRequest()
+    {
+        var table = Aliases();
+        table.Delay = TimeSpan.FromMilliseconds(100); // the FIN arrives while the lookup is in flight
+        await using var host = await Serve(table);
+        using var socket = await host.ConnectAsync();
+        await socket.SendAllAsync(Bytes.Of("get user@example.com\nget nobody@example.com\n"));
+        socket.Shutdown(SocketShutdown.Send);
+        Assert.That(Bytes.Text(await socket.ReceiveToEndAsync()),
+            Is.EqualTo("200 alice@example.org\n500 not-found\n"));
+    }
+
+    [Test]
     public async Task GracefulStop_AnswersInFlightRequestThenCloses()
     {
         var table = Aliases();
