@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Logging;
 using NLog;
 using NLog.Extensions.Logging;
+using NLog.Layouts;
+using System.Diagnostics.CodeAnalysis;
 
 namespace TcpTableServer.Host;
 
@@ -10,6 +12,16 @@ namespace TcpTableServer.Host;
 /// </summary>
 public static class Logging
 {
+    // The published binary is Native AOT (scripts/publish). NLog builds typed layouts such as
+    // Layout<bool> (Console stdErr="true") by reflection while it reads nlog.config; AOT only
+    // has the value-type instantiations that are rooted here.
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicConstructors, typeof(Layout<bool>))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicConstructors, typeof(Layout<int>))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicConstructors, typeof(Layout<long>))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicConstructors, typeof(Layout<char>))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicConstructors, typeof(Layout<double>))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicConstructors, typeof(Layout<NLog.LogLevel>))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicConstructors, typeof(Layout<System.Text.Encoding>))]
     public static ILoggerFactory Create(string? iniPath, bool quiet = false)
     {
         var candidates = new List<string>();

@@ -65,14 +65,17 @@ public static class ServerCommand
 
     private static IHost Build(ServerDefinition def, MapSet maps, ILoggerFactory loggers)
     {
-        var builder = Microsoft.Extensions.Hosting.Host.CreateDefaultBuilder()
+        // A bare HostBuilder: no appsettings.json, environment or file-watcher sources (the
+        // INI file is the configuration), which keeps start-up short (issue 5: <= 150 ms).
+        var builder = new HostBuilder()
             .UseContentRoot(AppContext.BaseDirectory)
             .UseSystemd()
             .ConfigureLogging(l => { l.ClearProviders(); l.AddNLog(); })
             .ConfigureServices(s => s.Configure<HostOptions>(o => o.ShutdownTimeout = def.Options.ShutdownTimeout))
             .ConfigureWebHost(web => web
                 .UseSockets(o => o.Backlog = 4096) // spec: listen backlog >= 1024 (OS caps at somaxconn)
-                .UseKestrel(k =>
+                .UseKestrelCore() // no HTTPS/HTTP configuration loading: listeners are connection handlers
+                .ConfigureKestrel(k =>
                 {
                     k.AddServerHeader = false;
                     k.Limits.MaxConcurrentConnections = def.Options.MaxConnections;
