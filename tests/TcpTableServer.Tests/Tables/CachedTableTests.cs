@@ -83,6 +83,21 @@ public sealed class CachedTableTests
     }
 
     [Test]
+    public async Task Issue5_Hit_AllocatesNothing()
+    {
+        var inner = new TableDouble().With("hot@x", "v");
+        await using var table = Over(inner, FiveSeconds);
+        Assert.That(await table.LookupAsync("hot@x"), Is.EqualTo(LookupResult.Found("v")));
+        for (int i = 0; i < 1000; i++) _ = table.LookupAsync("hot@x").Result;   // warm up
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1000; i++)
+            if (table.LookupAsync("hot@x").Result.Value is null) Assert.Fail("miss");
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero);
+        Assert.That(inner.LookedUp, Has.Count.EqualTo(1));
+    }
+
+    [Test]
     public async Task Issue5_Ttl_ExpiredEntryIsLookedUpAgain()
     {
         await using var table = OverMemcached(FiveSeconds);
