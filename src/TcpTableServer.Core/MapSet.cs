@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using TcpTableServer.Caching;
 using TcpTableServer.Config;
 using TcpTableServer.Memcache;
 using TcpTableServer.Tables;
@@ -7,7 +8,8 @@ namespace TcpTableServer;
 
 /// <summary>
 /// The opened maps of a <see cref="ServerDefinition"/>: one memcache_table(5) table per
-/// [maps:NAME] section, by name (ordinal: map names are case-sensitive on the wire, spec 2.6).
+/// [maps:NAME] section, by name (ordinal: map names are case-sensitive on the wire, spec 2.6),
+/// behind its <see cref="CachedTable"/> L1 cache when the section turns one on (issue 5).
 /// Used by the server and by the command-line verbs alike, so both run the same map code.
 /// </summary>
 public sealed class MapSet : IAsyncDisposable
@@ -36,7 +38,8 @@ public sealed class MapSet : IAsyncDisposable
             foreach (var map in definition.Maps)
             {
                 if (only is not null && map.Name != only) continue;
-                tables[map.Name] = MemcacheTable.Open(map.Name, map.Parameters, factory, map.BaseDirectory, loggers);
+                var table = MemcacheTable.Open(map.Name, map.Parameters, factory, map.BaseDirectory, loggers);
+                tables[map.Name] = map.L1 is { } l1 ? new CachedTable(table, l1, table.Settings.FoldKeys) : table;
             }
         }
         catch

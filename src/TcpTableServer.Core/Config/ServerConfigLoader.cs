@@ -9,7 +9,8 @@ namespace TcpTableServer.Config;
 /// into an immutable <see cref="ServerDefinition"/>. Shape:
 /// <c>[server]</c> with <c>socketmap</c> listeners and timeouts, and one <c>[maps:NAME]</c>
 /// section per map with <c>config</c> (a .cf file), <c>tcp</c> (a listener), <c>allow_put</c>
-/// (spec 1.8) and memcache_table(5) parameters (spec 3.1) / <c>fold_keys</c> (spec 3.3) that
+/// (spec 1.8), the L1 cache options <c>l1_ttl</c>, <c>l1_size</c>, <c>l1_negative_ttl</c>
+/// (issue 5) and memcache_table(5) parameters (spec 3.1) / <c>fold_keys</c> (spec 3.3) that
 /// override the .cf values.
 /// </summary>
 public static class ServerConfigLoader
@@ -19,7 +20,8 @@ public static class ServerConfigLoader
     private static readonly string[] ServerKeys =
         ["socketmap", "socketmap_idle_timeout", "tcp_idle_timeout", "max_connections", "shutdown_timeout"];
 
-    private static readonly string[] MapServerKeys = ["config", "tcp", "allow_put"];
+    private static readonly string[] MapServerKeys =
+        ["config", "tcp", "allow_put", "l1_ttl", "l1_size", "l1_negative_ttl"];
 
     /// <summary>Throws <see cref="ConfigException"/> naming file and line on any error.</summary>
     public static ServerDefinition Load(string iniPath, ILogger logger)
@@ -133,6 +135,7 @@ public static class ServerConfigLoader
         string baseDirectory = iniDir;
         EndpointSpec? tcp = null;
         bool allowPut = false;
+        var l1 = new L1Settings();
         var fromCf = new Dictionary<string, ConfigValue>(StringComparer.Ordinal);
         var overrides = new Dictionary<string, ConfigValue>(StringComparer.Ordinal);
         foreach (var e in section.Entries)
@@ -155,6 +158,17 @@ public static class ServerConfigLoader
                 case "allow_put":
                     allowPut = IniValues.ParseBool(e.Key, v, ini, e.Line);
                     break;
+                case "l1_ttl":
+                    l1.Ttl = ParseSeconds(e.Key, v, ini, e.Line);
+                    break;
+                case "l1_negative_ttl":
+                    l1.NegativeTtl = ParseSeconds(e.Key, v, ini, e.Line);
+                    l1.NegativeTtlLine = e.Line;
+                    break;
+                case "l1_size":
+                    l1.Size = IniValues.ParseCount(e.Key, v, ini, e.Line);
+                    if (l1.Size < 2) throw new ConfigException($"{e.Key}: must be at least 2 entries", ini, e.Line);
+                    break;
                 default:
                     if (MemcacheParameterNames.IsPolicyBoolean(e.Key)) IniValues.ParseBool(e.Key, v, ini, e.Line);
                     // Parameter values are octet strings (spec 0): the UTF-8 bytes of the INI text.
@@ -163,7 +177,37 @@ public static class ServerConfigLoader
             }
         }
         foreach (var (k, cv) in overrides) fromCf[k] = cv;
-        return new MapDefinition(name, baseDirectory, fromCf, tcp, allowPut);
+        return new MapDefinition(name, baseDirectory, fromCf, tcp, allowPut, l1.Build(section.Name, ini, logger));
+    }
+
+    /// <summary>The l1_* options of one map section as read (issue 5): L1 is on when l1_ttl &gt; 0.</summary>
+    private sealed class L1Settings
+    {
+        public TimeSpan Ttl;
+        public TimeSpan NegativeTtl;
+        public int NegativeTtlLine;
+        public int Size = L1Options.DefaultSize;
+
+        public L1Options? Build(string section, string ini, ILogger logger)
+        {
+            if (Ttl > TimeSpan.Zero) return new L1Options(Ttl, Size, NegativeTtl);
+            if (NegativeTtl > TimeSpan.Zero)
+                logger.LogWarning("{File}:{Line}: l1_negative_ttl has no effect in [{Section}]: the L1 cache is off (l1_ttl is 0 or not set)",
+                    ini, NegativeTtlLine, section);
+            return null;
+        }
+    }
+
+    /// <summary>Whole seconds, optionally with a Postfix time unit: "5", "5s", "2m", "1h", "1d".</summary>
+    private static TimeSpan ParseSeconds(string key, string value, string file, int line)
+    {
+        int unit = value.Length > 0 ? value[^1] switch { 's' => 1, 'm' => 60, 'h' => 3600, 'd' => 86400, _ => 0 } : 0;
+        string digits = unit == 0 ? value : value[..^1];
+        if (digits.Length == 0 || !digits.All(char.IsAsciiDigit)
+            || !int.TryParse(digits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n)
+            || (long)n * Math.Max(unit, 1) > int.MaxValue)
+            throw new ConfigException($"{key}: bad time value \"{value}\" (expected whole seconds such as 5 or 5s; units s, m, h, d)", file, line);
+        return TimeSpan.FromSeconds((long)n * Math.Max(unit, 1));
     }
 
     /// <summary>Reads a .cf file; a missing/unreadable file is reported at the INI line that names it.</summary>

@@ -18,11 +18,24 @@ public sealed record ServerOptions(
 /// One [maps:NAME] section. <see cref="Parameters"/> holds every memcache_table(5)
 /// parameter (from the .cf file named by "config", overridden by the INI section) plus the
 /// per-map policy options (fold_keys, ...) that the memcache table reads; server-side
-/// options (config, tcp, allow_put) are taken out.
+/// options (config, tcp, allow_put, l1_*) are taken out. <see cref="L1"/> is null when
+/// the map has no L1 cache.
 /// </summary>
 public sealed record MapDefinition(
     string Name,
     string BaseDirectory,
     IReadOnlyDictionary<string, ConfigValue> Parameters,
     EndpointSpec? TcpListener,
-    bool AllowPut);
+    bool AllowPut,
+    L1Options? L1 = null);
+
+/// <summary>
+/// The opt-in in-process L1 cache of a map (issue 5 item 3; INI options <c>l1_ttl</c>,
+/// <c>l1_size</c>, <c>l1_negative_ttl</c>, never in the memcache_table(5) .cf file): found
+/// answers kept for <paramref name="Ttl"/>, not-found answers for
+/// <paramref name="NegativeTtl"/> (zero: not kept), at most <paramref name="Size"/> entries.
+/// </summary>
+public sealed record L1Options(TimeSpan Ttl, int Size, TimeSpan NegativeTtl)
+{
+    public const int DefaultSize = 100000;
+}

@@ -224,4 +224,62 @@ public class ServerConfigLoaderTests
         var ex = Assert.Throws<ConfigException>(() => ServerConfigLoader.Load(Ini, log));
         Assert.That(ex!.Message, Does.StartWith(Ini + ": "));
     }
+
+    private const string L1Head = "[server]\nsocketmap = inet:127.0.0.1:9000\n[maps:a]\n";
+
+    [Test]
+    public void Issue5_L1Options_AreParsed_AndKeptOutOfTheMemcacheParameters()
+    {
+        var map = Load(L1Head + "l1_ttl = 5s\nl1_size = 1000\nl1_negative_ttl = 2\nttl = 60\n").Maps.Single();
+        Assert.That(map.L1, Is.EqualTo(new L1Options(TimeSpan.FromSeconds(5), 1000, TimeSpan.FromSeconds(2))));
+        Assert.That(map.Parameters.Keys, Is.EquivalentTo(new[] { "ttl" }));
+        Assert.That(log.Warnings, Is.Empty);
+    }
+
+    [TestCase("", null)]
+    [TestCase("l1_ttl = 0\n", null)]
+    [TestCase("l1_ttl = 0s\nl1_size = 50\n", null)]
+    [TestCase("l1_ttl = 5\n", 5)]
+    [TestCase("l1_ttl = 5s\n", 5)]
+    [TestCase("l1_ttl = 2m\n", 120)]
+    [TestCase("l1_ttl = 1h\n", 3600)]
+    [TestCase("l1_ttl = 1d\n", 86400)]
+    public void Issue5_L1IsOnlyOnWithAPositiveTtl_DefaultsSize100000AndNoNegativeCaching(string lines, int? seconds)
+    {
+        var map = Load(L1Head + lines).Maps.Single();
+        Assert.That(map.L1, Is.EqualTo(seconds is { } s ? new L1Options(TimeSpan.FromSeconds(s), 100000, TimeSpan.Zero) : null));
+        Assert.That(map.Parameters, Is.Empty);
+    }
+
+    [TestCase("l1_ttl = 5x\n", "l1_ttl: bad time value \"5x\"")]
+    [TestCase("l1_ttl = -1\n", "l1_ttl: bad time value \"-1\"")]
+    [TestCase("l1_ttl = s\n", "l1_ttl: bad time value \"s\"")]
+    [TestCase("l1_ttl = 99999999999\n", "l1_ttl: bad time value")]
+    [TestCase("l1_ttl = 9999999d\n", "l1_ttl: bad time value")]
+    [TestCase("l1_negative_ttl = 1.5\n", "l1_negative_ttl: bad time value \"1.5\"")]
+    [TestCase("l1_size = many\n", "l1_size: bad number \"many\"")]
+    [TestCase("l1_size = 1\n", "l1_size: must be at least 2")]
+    [TestCase("L1_ttl = 5\n", "unknown key \"L1_ttl\"")]
+    public void Issue5_BadL1Values_NameFileAndLine(string line, string message)
+    {
+        var ex = LoadFails(L1Head + line);
+        Assert.That(ex.Message, Does.StartWith($"{Ini}:4: {message}"));
+    }
+
+    [Test]
+    public void Issue5_NegativeTtlWithoutL1Ttl_IsWarnedAbout()
+    {
+        var map = Load(L1Head + "l1_negative_ttl = 30\n").Maps.Single();
+        Assert.That(map.L1, Is.Null);
+        Assert.That(log.Warnings, Has.Some.Contains($"{Ini}:4: l1_negative_ttl has no effect in [maps:a]"));
+    }
+
+    [Test]
+    public void Issue5_L1OptionsInTheCf_AreNotMemcacheParameters_AndDoNotTurnL1On()
+    {
+        dir.Write("a.cf", "l1_ttl = 5\nttl = 60\n");
+        var map = Load(L1Head + "config = a.cf\n").Maps.Single();
+        Assert.That(map.L1, Is.Null, "the .cf stays a pure memcache_table(5) file");
+        Assert.That(map.Parameters.Keys, Is.EquivalentTo(new[] { "ttl" }));
+    }
 }
