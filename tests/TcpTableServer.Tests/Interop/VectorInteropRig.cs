@@ -30,7 +30,8 @@ public enum BackupKind
 /// failing backup <c>fail:backup</c> and the failing domain table <c>fail:domains</c>.
 /// Extra maps: <c>backed_nokey</c> and <c>downbk_nokey</c> (configurations B and K2 with a
 /// backup that lacks <c>user@example.com</c>, for V15/V19, whose backups differ from V14/V18's),
-/// and <c>readonly</c> (configuration A without <c>allow_put</c>, S11). Every other map allows
+/// <c>readonly</c> (configuration A without <c>allow_put</c>, S11) and <c>plainbig</c>
+/// (configuration C with <c>data_size_limit = 200000</c>, S21). Every other map allows
 /// tcp <c>put</c> (spec 1.8).
 /// </summary>
 internal sealed class VectorInteropRig : IDisposable
@@ -68,6 +69,7 @@ internal sealed class VectorInteropRig : IDisposable
             ["B-nokey"] = ("backed_nokey", ["memcache = {mc}", "key_format = aliases:%s", "backup = {nokey}", "ttl = 600", "flags = 7"]),
             ["K2-nokey"] = ("downbk_nokey", ["memcache = {down}", "key_format = aliases:%s", "backup = {nokey}"]),
             ["A-readonly"] = ("readonly", ["memcache = {mc}", "key_format = aliases:%s"]),
+            ["C-big"] = ("plainbig", ["memcache = {mc}", "data_size_limit = 200000"]),
         };
 
     /// <summary>The texthash "backup" entries of V14, V18, V23, V24, V27 (keys lower case).</summary>
