@@ -30,6 +30,8 @@ public sealed class FakeMemcached : IAsyncDisposable
     private readonly Queue<string> _script = new();
     private readonly Dictionary<string, Item> _store = new(StringComparer.Ordinal);
     private readonly List<MemoryStream> _received = [];
+    private readonly Dictionary<MemoryStream, long> _resetMarks = [];
+    private List<MemoryStream>? _usedSinceReset;
     private readonly List<Task> _tasks = [];
     private readonly List<TcpClient> _clients = [];
     private readonly Task _acceptLoop;
@@ -63,12 +65,41 @@ public sealed class FakeMemcached : IAsyncDisposable
         lock (_store) return Lookup(key) is { } i ? (i.Value, i.Flags) : null;
     }
 
-    /// <summary>Bytes received on each connection so far (Latin-1), in order of connection.</summary>
+    /// <summary>
+    /// Bytes received on each connection so far (Latin-1), in order of connection; after a
+    /// <see cref="Reset"/>, only the bytes received since then, on the connections that
+    /// received any, in order of first use since the reset (a pooled client's reused
+    /// connection counts as <c>conn1</c> when it is the first one used).
+    /// </summary>
     public IReadOnlyList<string> Connections
     {
         get
         {
-            lock (_received) return [.. _received.Select(m => { lock (m) return Encoding.Latin1.GetString(m.ToArray()); })];
+            lock (_received)
+            {
+                if (_usedSinceReset is null)
+                    return [.. _received.Select(m => { lock (m) return Encoding.Latin1.GetString(m.ToArray()); })];
+                return [.. _usedSinceReset.Select(m =>
+                {
+                    lock (m) return Encoding.Latin1.GetString(m.ToArray().AsSpan((int)_resetMarks.GetValueOrDefault(m)));
+                })];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Forgets the seeded items, the injected replies not used yet and the traffic recorded
+    /// so far, keeping the listener and the open connections (for one long-lived client, such
+    /// as a server process with a connection pool, shared by many tests).
+    /// </summary>
+    public void Reset()
+    {
+        lock (_script) _script.Clear();
+        lock (_store) _store.Clear();
+        lock (_received)
+        {
+            foreach (var m in _received) lock (m) _resetMarks[m] = m.Length;
+            _usedSinceReset = [];
         }
     }
 
@@ -110,7 +141,11 @@ public sealed class FakeMemcached : IAsyncDisposable
             {
                 int n = await stream.ReadAsync(chunk, _stop.Token);
                 if (n == 0) return;
-                lock (log) log.Write(chunk, 0, n);
+                lock (_received)
+                {
+                    if (_usedSinceReset is not null && !_usedSinceReset.Contains(log)) _usedSinceReset.Add(log);
+                    lock (log) log.Write(chunk, 0, n);
+                }
                 pending.AddRange(chunk.AsSpan(0, n));
                 while (TakeCommand(pending) is { } command)
                 {
