@@ -51,12 +51,12 @@ def fmt(v, spec, na="n/a"):
 
 
 def table(rows):
-    head = ["series", "conns", "rps", "x direct", "p50 µs", "p50 x direct", "p99 µs", "errors", "memcached miss %"]
+    head = ["series", "conns", "rps", "x direct", "p50 µs", "p50 x direct", "p99 µs", "errors", "memcached miss %", "new memcached conns"]
     out = [head]
     for r in rows:
         out.append([label(r), r["conns"], fmt(num(r["rps"]), ".0f"), fmt(r["rps_x"], ".2f"),
                     fmt(num(r["p50_us"]), ".0f"), fmt(r["p50_x"], ".2f"), fmt(num(r["p99_us"]), ".0f"),
-                    r["errors"], r["mc_miss_pct"]])
+                    r["errors"], r["mc_miss_pct"], r["mc_new_conns"]])
     return out
 
 
@@ -201,6 +201,9 @@ def main(argv):
         "- **L1**: map `hotl1` = `hot` plus `l1_ttl = 5`, `l1_size = 100000`, `l1_negative_ttl = 0`."
         + (" **L1: not available** in this build (the server refuses the options), rows show n/a."
            if facts.get("l1") == "0" else ""),
+        "- **new memcached conns**: connections memcached accepted during the row (its `total_connections`"
+        " delta, minus the 3 stats probes; for *memcached direct* these are loadgen's own): a pooled client"
+        " that reuses its connections keeps this near the connection count; far more means connect/close churn.",
         "- **x direct**: the row's rps divided by memcached direct rps at the same connection count;"
         " **p50 x direct** likewise for p50 latency.",
         "",
