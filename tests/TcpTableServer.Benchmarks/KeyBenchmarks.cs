@@ -32,7 +32,14 @@ public class KeyBenchmarks
         var endpoint = EndpointSpec.TryParse("inet:127.0.0.1:11211", out _)!;
         _plain = new KeyPreparer(MemcacheSettings.Defaults(endpoint));
         _full = new KeyPreparer(MemcacheSettings.Defaults(endpoint) with { KeyFormat = _prefixed, Domain = _domains });
+
+        // measure the success paths, not an early failure
+        if (ExpandPrefixedOrNull() is null || KeyFormatLabels() is null || !DomainLiteralMatch().AsTask().Result
+            || DomainLiteralMismatch().AsTask().Result || PrepareDomainAndPrefix().AsTask().Result != "aliases:" + Key)
+            throw new InvalidOperationException("bad benchmark setup");
     }
+
+    private string? ExpandPrefixedOrNull() => _prefixed.Expand(Key);
 
     [GlobalCleanup]
     public async Task Cleanup()
@@ -40,24 +47,31 @@ public class KeyBenchmarks
         if (_domains is not null) await _domains.DisposeAsync();
     }
 
-    [Benchmark(Description = "key_format %s")]
-    public string? ExpandIdentity() => _identity.Expand(Key);
+    /// <summary>key_format %s</summary>
+    [Benchmark]
+    public string? KeyFormatIdentity() => _identity.Expand(Key);
 
-    [Benchmark(Description = "key_format aliases:%s")]
-    public string? ExpandPrefixed() => _prefixed.Expand(Key);
+    /// <summary>key_format aliases:%s</summary>
+    [Benchmark]
+    public string? KeyFormatPrefixed() => _prefixed.Expand(Key);
 
-    [Benchmark(Description = "key_format %u@%2.%1/%d")]
-    public string? ExpandLabels() => _labels.Expand(Key);
+    /// <summary>key_format %u@%2.%1/%d</summary>
+    [Benchmark]
+    public string? KeyFormatLabels() => _labels.Expand(Key);
 
-    [Benchmark(Description = "domain: 7 literals, last matches")]
-    public async ValueTask<bool> DomainMatch() => (await _domains!.CheckAsync(Key, default)).Matches;
+    /// <summary>domain: 7 literals, last matches</summary>
+    [Benchmark]
+    public async ValueTask<bool> DomainLiteralMatch() => (await _domains!.CheckAsync(Key, default)).Matches;
 
-    [Benchmark(Description = "domain: 7 literals, none matches")]
-    public async ValueTask<bool> DomainMismatch() => (await _domains!.CheckAsync("user@other.example", default)).Matches;
+    /// <summary>domain: 7 literals, none matches</summary>
+    [Benchmark]
+    public async ValueTask<bool> DomainLiteralMismatch() => (await _domains!.CheckAsync("user@other.example", default)).Matches;
 
-    [Benchmark(Description = "KeyPreparer: defaults")]
-    public async ValueTask<string> PreparePlain() => (await _plain.PrepareAsync(Key, default)).MemcacheKey;
+    /// <summary>KeyPreparer: defaults</summary>
+    [Benchmark]
+    public async ValueTask<string> PrepareDefaults() => (await _plain.PrepareAsync(Key, default)).MemcacheKey;
 
-    [Benchmark(Description = "KeyPreparer: domain + aliases:%s")]
-    public async ValueTask<string> PrepareFull() => (await _full.PrepareAsync(Key, default)).MemcacheKey;
+    /// <summary>KeyPreparer: domain + aliases:%s</summary>
+    [Benchmark]
+    public async ValueTask<string> PrepareDomainAndPrefix() => (await _full.PrepareAsync(Key, default)).MemcacheKey;
 }
