@@ -148,6 +148,25 @@ def plot(rows, workdir, svg):
                     os.path.join(HERE, "latency.gp")], check=True)
 
 
+def reading(rows, dso, facts):
+    """Computed observations for the profile section (no hand-written numbers)."""
+    out = []
+    r = find(rows, "socketmap", "hit", "off", 64)
+    window = num(facts.get("window_s"))
+    if r and num(r["mc_new_conns"]) is not None and num(r["rps"]) and window:
+        new, requests = num(r["mc_new_conns"]), num(r["rps"]) * window
+        out.append(f"- memcached accepted {new:.0f} new connections from the server for about {requests:.0f} lookups"
+                   f" ({new / requests:.2f} per lookup) in the socketmap hit row at 64 connections; a client that"
+                   " keeps its connections opens about 0 per lookup. Each new one is a connect + close in the"
+                   " kernel on both sides.")
+    for line in dso.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[1] == "[kernel.kallsyms]":
+            out.append(f"- {parts[0]} of the server's CPU samples are in the kernel (sockets, scheduling);"
+                       " the managed code (JIT frames) and the runtime are the rest.")
+    return out + [""] if out else []
+
+
 def read(path):
     try:
         with open(path) as f:
@@ -177,6 +196,7 @@ def main(argv):
         f" at commit `{facts.get('commit', '?')}` (.NET SDK {facts.get('dotnet', '?')}). Do not edit by hand: rerun"
         " `scripts/bench` (a few minutes; `--quick` for 1 and 64 connections only).",
         "",
+        *([facts["note"], ""] if facts.get("note") else []),
         f"Machine: {facts.get('cpu', '?')} cores; load average before the report: {facts.get('load_avg', '?')}."
         " loadgen, memcached and the server share these cores, so absolute numbers are low and"
         " noisy when anything else runs; the ratios to direct memcached, measured seconds apart in"
@@ -241,6 +261,7 @@ def main(argv):
             "",
             "## Where the time goes (perf, socketmap hit, 64 connections)",
             "",
+            *reading(rows, dso, facts),
             "`perf record -F 999 -g` on the server process (JIT symbols through `DOTNET_PerfMapEnabled=1`),"
             " self time, whole machine shares it with loadgen and memcached:",
             "",
