@@ -4,6 +4,8 @@ set terminal svg size 1100,460 dynamic enhanced font "sans,11" background "white
 set output out
 set logscale xy
 set xtics (1, 16, 64, 256, 1024)
+set xrange [0.8:1400]
+set format y "10^{%L}"
 set xlabel "concurrent connections (closed loop, 1 request in flight each)"
 set ylabel "latency (µs, log scale)"
 set grid xtics ytics mytics lc rgb "#dddddd"
