@@ -197,7 +197,7 @@ def main(argv):
         " `scripts/bench` (a few minutes; `--quick` for 1 and 64 connections only).",
         "",
         *([facts["note"], ""] if facts.get("note") else []),
-        f"Machine: {facts.get('cpu', '?')} cores; load average before the report: {facts.get('load_avg', '?')}."
+        f"Machine: {facts.get('cpu', '?')} cores; load average (1, 5, 15 min) at the end of the run: {facts.get('load_avg', '?')}."
         " loadgen, memcached and the server share these cores, so absolute numbers are low and"
         " noisy when anything else runs; the ratios to direct memcached, measured seconds apart in"
         " the same run, are the meaningful figures.",
