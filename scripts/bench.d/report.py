@@ -87,7 +87,7 @@ def targets(rows, facts):
     def ratio(what, r, key, goal, higher):
         v = r[key] if r else None
         if v is None:
-            out.append((what, f"{'>=' if higher else '<='} {goal}", "not measured", "n/a"))
+            out.append((what, f"{'>=' if higher else '<='} {goal} x", "not measured (L1: not available)" if "L1" in what else "not measured", "n/a"))
             return
         ok = v >= goal if higher else v <= goal
         miss = "" if ok else f" (missed by {abs(v - goal) / goal * 100:.0f}%)"
