@@ -15,10 +15,11 @@ internal sealed class MemcachedRequest : IValueTaskSource<Reply>
 
     private ManualResetValueTaskSourceCore<Reply> _core;
 
-    private MemcachedRequest() =>
-        // The pipeline's reader completes requests; their continuations (the rest of a
-        // client request) run on the thread pool so the reader goes on with the next reply.
-        _core.RunContinuationsAsynchronously = true;
+    // The pipeline's reader completes requests and runs their continuations inline (the
+    // rest of a client request up to its next await: writing the reply, flushing it to
+    // Kestrel), saving one thread-pool hop per request. Callers must therefore never block
+    // synchronously on memcached inside such a continuation.
+    private MemcachedRequest() => _core.RunContinuationsAsynchronously = false;
 
     public MemcachedCommand Command { get; private set; }
 
