@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using TcpTableServer.Config;
 using TcpTableServer.Tables;
@@ -47,6 +48,7 @@ public sealed class MemcacheTable : ITable
     }
 
     /// <summary>Lookup with the outcome matrix of spec 3.4.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<LookupResult> LookupAsync(string key, CancellationToken ct = default)
     {
         var k = await _keys.PrepareAsync(key, ct).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Connections;
@@ -30,6 +31,7 @@ public sealed class TcpTableConnectionHandler(
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     protected override async ValueTask<int> AnswerAsync(TcpRequest request, PipeWriter output, string connectionId)
     {
         var ct = CancellationToken.None; // the table's own timeouts bound every operation

@@ -1,0 +1,272 @@
+using System.Net.Sockets;
+using TcpTableServer.Config;
+
+namespace TcpTableServer.Memcache;
+
+/// <summary>
+/// One persistent memcached connection shared by many concurrent command attempts (issue 5):
+/// commands are appended to a send buffer and written by whoever finds no write in
+/// progress, so commands queued meanwhile go out together in one send (pipelined single-key
+/// commands: each command's bytes are exactly those of spec 3.8). One reader matches the
+/// replies to the waiting attempts strictly in FIFO order. A reply that fails its attempt, a
+/// reply followed by garbage (V31), EOF, a socket error or an overdue attempt (the map's
+/// <c>timeout</c>, counted from the moment the command was queued on a connected socket)
+/// closes the connection: the attempt at the head gets its own verdict, every other attempt
+/// in flight fails with an I/O error, and each follows its own retry policy (spec 3.9).
+/// A pipeline never reconnects; the client replaces a closed one.
+/// </summary>
+internal sealed class MemcachedPipeline
+{
+    private const int InitialBufferSize = 16 * 1024;
+
+    private readonly object _lock = new();
+    private readonly Queue<MemcachedRequest> _inFlight = new();
+    private readonly MemcachedReplyParser _parser;
+    private readonly long _timeoutMs;
+    private readonly Action<MemcachedPipeline> _closed;
+    private readonly int _flags, _ttl;
+    private Socket? _socket;
+    private Timer? _deadlineTimer;
+    private byte[] _pending = new byte[InitialBufferSize];
+    private byte[] _sending = new byte[InitialBufferSize];
+    private int _pendingLength, _count;
+    private bool _connected, _flushing, _aborted, _isClosed;
+    private byte[] _receive;
+    private int _start, _end;
+
+    /// <param name="parser">the reply parser of the table (its limits and warning texts)</param>
+    /// <param name="timeout">per-attempt deadline; null: none</param>
+    /// <param name="flags">flags of every set</param>
+    /// <param name="ttl">ttl of every set</param>
+    /// <param name="closed">called once when the connection is closed, before any attempt on it completes</param>
+    public MemcachedPipeline(MemcachedReplyParser parser, TimeSpan? timeout, int flags, int ttl, Action<MemcachedPipeline> closed)
+    {
+        _parser = parser;
+        _timeoutMs = timeout is { } t ? (long)t.TotalMilliseconds : 0;
+        _flags = flags;
+        _ttl = ttl;
+        _closed = closed;
+        _receive = new byte[Math.Max(InitialBufferSize, parser.LineSizeLimit + 2)];
+    }
+
+    /// <summary>Attempts queued or sent and not yet answered (approximate outside the lock).</summary>
+    public int InFlight => Volatile.Read(ref _count);
+
+    /// <summary>True once the connection is closed; no attempt can be queued any more.</summary>
+    public bool IsClosed => Volatile.Read(ref _isClosed);
+
+    /// <summary>Connects and then reads replies until the connection closes (fire and forget).</summary>
+    public async Task RunAsync(EndpointSpec endpoint, TimeSpan? connectTimeout)
+    {
+        Socket socket;
+        try
+        {
+            socket = await MemcachedConnection.ConnectAsync(endpoint, connectTimeout).ConfigureAwait(false);
+        }
+        catch (Exception e) when (MemcachedConnection.IsIoFailure(e))
+        {
+            string reason = e is OperationCanceledException ? "Connection timed out" : e.Message;
+            Close(null, new Reply(Verdict.ConnectFailed, 0, null, $"connect to {endpoint.Display}: {reason}"));
+            return;
+        }
+
+        bool flush;
+        lock (_lock)
+        {
+            _socket = socket;
+            _connected = true;
+            if (_timeoutMs > 0)
+            {
+                long deadline = Environment.TickCount64 + _timeoutMs;
+                foreach (var r in _inFlight) r.Deadline = deadline;
+                long period = Math.Clamp(_timeoutMs / 8, 10, 250);
+                _deadlineTimer = new Timer(static s => ((MemcachedPipeline)s!).CheckDeadline(), this, period, period);
+            }
+            flush = StartFlushLocked();
+        }
+        if (_aborted) socket.Dispose();
+        if (flush) _ = FlushAsync();
+        await ReadLoopAsync(socket).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Queues one command attempt; false when the connection is already closed (the caller
+    /// picks another). The command bytes are written on the caller's thread when no other
+    /// write is in progress.
+    /// </summary>
+    public bool TryEnqueue(MemcachedRequest request, string key, string? value)
+    {
+        bool flush;
+        lock (_lock)
+        {
+            if (_isClosed) return false;
+            int max = MemcachedCommandWriter.MaxLength(request.Command, key, value);
+            if (_pending.Length - _pendingLength < max)
+                Array.Resize(ref _pending, Math.Max(_pending.Length * 2, _pendingLength + max));
+            _pendingLength += MemcachedCommandWriter.Write(
+                _pending.AsSpan(_pendingLength), request.Command, key, value, _flags, _ttl);
+            if (_connected && _timeoutMs > 0) request.Deadline = Environment.TickCount64 + _timeoutMs;
+            _inFlight.Enqueue(request);
+            _count++;
+            flush = StartFlushLocked();
+        }
+        if (flush) _ = FlushAsync();
+        return true;
+    }
+
+    /// <summary>Closes the connection (a timeout, a canceled caller, a disposed client); the reader fails what is in flight.</summary>
+    public void Abort()
+    {
+        Socket? socket;
+        lock (_lock)
+        {
+            _aborted = true;
+            socket = _socket;
+        }
+        socket?.Dispose();
+    }
+
+    private bool StartFlushLocked()
+    {
+        if (!_connected || _flushing || _pendingLength == 0) return false;
+        _flushing = true;
+        return true;
+    }
+
+    /// <summary>Sends the queued commands, batch after batch, until nothing is queued.</summary>
+    private async Task FlushAsync()
+    {
+        var socket = _socket!;
+        while (true)
+        {
+            byte[] batch;
+            int length;
+            lock (_lock)
+            {
+                if (_pendingLength == 0 || _isClosed)
+                {
+                    _flushing = false;
+                    return;
+                }
+                batch = _pending;
+                length = _pendingLength;
+                _pending = _sending;
+                _pendingLength = 0;
+                _sending = batch;
+            }
+            try
+            {
+                var data = batch.AsMemory(0, length);
+                while (!data.IsEmpty)
+                {
+                    int n = await socket.SendAsync(data, SocketFlags.None).ConfigureAwait(false);
+                    data = data[n..];
+                }
+            }
+            catch (Exception e) when (MemcachedConnection.IsIoFailure(e))
+            {
+                lock (_lock) _flushing = false;
+                Abort();
+                return;
+            }
+        }
+    }
+
+    private void CheckDeadline()
+    {
+        bool overdue;
+        lock (_lock) overdue = _inFlight.TryPeek(out var head) && Environment.TickCount64 > head.Deadline;
+        if (overdue) Abort();
+    }
+
+    /// <summary>Matches replies to the attempts in FIFO order until the connection closes.</summary>
+    private async Task ReadLoopAsync(Socket socket)
+    {
+        bool eof = false;
+        while (true)
+        {
+            while (true)
+            {
+                MemcachedRequest? head;
+                lock (_lock) head = _inFlight.Count > 0 ? _inFlight.Peek() : null;
+                if (head is null)
+                {
+                    if (eof || _start != _end)   // memcached closed, or unsolicited bytes: unusable (3.9 POLICY)
+                    {
+                        Close(null, default);
+                        return;
+                    }
+                    break;
+                }
+                var status = _parser.TryParse(head.Command, _receive.AsSpan(_start, _end - _start), eof,
+                    out Reply reply, out int consumed);
+                if (status == ParseStatus.NeedMoreData) break;
+                _start += consumed;
+                if (reply.Verdict != Verdict.Done)
+                {
+                    Close(head, reply);
+                    return;
+                }
+                lock (_lock)
+                {
+                    _inFlight.Dequeue();
+                    _count--;
+                }
+                head.Complete(reply);
+            }
+
+            PrepareReceive();
+            try
+            {
+                int n = await socket.ReceiveAsync(_receive.AsMemory(_end), SocketFlags.None).ConfigureAwait(false);
+                if (n == 0) eof = true;
+                _end += n;
+            }
+            catch (Exception e) when (MemcachedConnection.IsIoFailure(e))
+            {
+                eof = true;
+            }
+        }
+    }
+
+    /// <summary>Makes room at the end of the receive buffer: compacts, or grows when a reply needs more.</summary>
+    private void PrepareReceive()
+    {
+        if (_start == _end) _start = _end = 0;
+        if (_end < _receive.Length) return;
+        if (_start > 0)
+        {
+            Buffer.BlockCopy(_receive, _start, _receive, 0, _end - _start);
+            _end -= _start;
+            _start = 0;
+            return;
+        }
+        Array.Resize(ref _receive, _receive.Length * 2);
+    }
+
+    /// <summary>
+    /// Closes the connection once: <paramref name="head"/> (already taken off the queue by
+    /// the caller when not null) gets <paramref name="headReply"/>; all other attempts get
+    /// <paramref name="headReply"/> when there is no head (connect failure), else an I/O error.
+    /// </summary>
+    private void Close(MemcachedRequest? head, Reply headReply)
+    {
+        MemcachedRequest[] rest;
+        Socket? socket;
+        lock (_lock)
+        {
+            if (head is not null) _inFlight.Dequeue();
+            _isClosed = true;
+            rest = [.. _inFlight];
+            _inFlight.Clear();
+            _count = 0;
+            socket = _socket;
+            _deadlineTimer?.Dispose();
+        }
+        socket?.Dispose();
+        _closed(this);
+        head?.Complete(headReply);
+        var others = head is null && headReply.Verdict == Verdict.ConnectFailed ? headReply : Reply.Failed(_parser.IoError);
+        foreach (var r in rest) r.Complete(others);
+    }
+}

@@ -1,0 +1,201 @@
+using TcpTableServer.Tables;
+
+namespace TcpTableServer.Memcache;
+
+/// <summary>The three commands of spec 3.8.</summary>
+internal enum MemcachedCommand : byte { Get, Set, Delete }
+
+/// <summary>How one attempt of a command ended (spec 3.9 attempt loop).</summary>
+internal enum Verdict : byte
+{
+    /// <summary>A definitive answer; the connection stays.</summary>
+    Done,
+    /// <summary>A definitive answer, but the connection must be closed (V31).</summary>
+    DoneThenClose,
+    /// <summary>A failed attempt: close, pause, retry on a new connection.</summary>
+    Failed,
+    /// <summary>Connecting failed: the attempt loop stops at once (V17).</summary>
+    ConnectFailed,
+}
+
+/// <summary>
+/// The outcome of one attempt: a verdict, the result (<see cref="LookupStatus"/> for get,
+/// <see cref="UpdateStatus"/> for set and delete, as a byte), the value of a hit, and the
+/// warning to log should a failed attempt be a retry (spec 3.10).
+/// </summary>
+internal readonly record struct Reply(Verdict Verdict, byte Status, string? Value = null, string? Warning = null)
+{
+    public static Reply Failed(string warning) => new(Verdict.Failed, 0, null, warning);
+}
+
+/// <summary>Parse state of a reply that may not be complete in the buffer yet.</summary>
+internal enum ParseStatus : byte { NeedMoreData, Complete }
+
+/// <summary>
+/// Parses memcached replies straight from the receive buffer (spec 3.8, 3.9): line reading
+/// with <c>line_size_limit</c>, <c>VALUE</c> lines scanned like sscanf, data blocks of at most
+/// <c>data_size_limit</c> bytes followed by exactly CR LF. Allocation free except for a found
+/// value and for warning texts. With <c>eof</c> set, missing bytes will never arrive and the
+/// incomplete reply gets its failure verdict.
+/// </summary>
+internal sealed class MemcachedReplyParser(int lineSizeLimit, int dataSizeLimit, string tableName)
+{
+    private readonly string _ioError = $"database {tableName}: I/O error";
+    private readonly string _dictName = tableName.StartsWith("memcache:", StringComparison.Ordinal) ? tableName[9..] : tableName;
+    private static readonly Reply NotFound = new(Verdict.Done, (byte)LookupStatus.NotFound);
+    private static readonly Reply Stored = new(Verdict.Done, (byte)UpdateStatus.Success);
+    private static readonly Reply Deleted = new(Verdict.Done, (byte)UpdateStatus.Success);
+    private static readonly Reply DeleteNotFound = new(Verdict.Done, (byte)UpdateStatus.Fail);
+
+    /// <summary>The warning of an attempt that failed on I/O (also for requests failed by a teardown).</summary>
+    public string IoError => _ioError;
+
+    /// <summary>Bytes a complete reply may need beyond the data block (for buffer sizing).</summary>
+    public int LineSizeLimit => lineSizeLimit;
+
+    /// <summary>Parses the reply to <paramref name="command"/> at the start of <paramref name="input"/>.</summary>
+    public ParseStatus TryParse(MemcachedCommand command, ReadOnlySpan<byte> input, bool eof, out Reply reply, out int consumed)
+    {
+        reply = default;
+        consumed = 0;
+        var status = TryReadLine(input, eof, out var line, out int used);
+        if (status == LineStatus.NeedMoreData) return ParseStatus.NeedMoreData;
+        if (status == LineStatus.Error)
+        {
+            reply = Reply.Failed(_ioError);
+            return ParseStatus.Complete;
+        }
+        consumed = used;
+        reply = command switch
+        {
+            MemcachedCommand.Set => line.SequenceEqual("STORED"u8) ? Stored
+                : Reply.Failed($"database {tableName}: update failed: {Display(line, 100)}"),
+            MemcachedCommand.Delete => line.SequenceEqual("DELETED"u8) ? Deleted
+                : line.SequenceEqual("NOT_FOUND"u8) ? DeleteNotFound
+                : Reply.Failed($"database {tableName}: delete failed: {Display(line, 30)}"),
+            _ => default,
+        };
+        if (command != MemcachedCommand.Get) return ParseStatus.Complete;
+        if (line.SequenceEqual("END"u8))
+        {
+            reply = NotFound;
+            return ParseStatus.Complete;
+        }
+        if (!TryScanValueLine(line, out long length) || length < 0 || length > dataSizeLimit)
+        {
+            reply = Reply.Failed($"{_dictName}: unexpected memcache server reply: {Display(line, 30)}");
+            return ParseStatus.Complete;
+        }
+        return TryParseBlock(input[used..], (int)length, eof, ref reply, ref consumed);
+    }
+
+    /// <summary>The data block, its CR LF, and the END line that must follow (V31).</summary>
+    private ParseStatus TryParseBlock(ReadOnlySpan<byte> rest, int length, bool eof, ref Reply reply, ref int consumed)
+    {
+        if (rest.Length < length + 2)
+        {
+            if (!eof && (rest.Length <= length || rest[length] == (byte)'\r')) return ParseStatus.NeedMoreData;
+            reply = Reply.Failed($"{_dictName}: EOF receiving memcache server reply");
+            return ParseStatus.Complete;
+        }
+        if (rest[length] != (byte)'\r' || rest[length + 1] != (byte)'\n')
+        {
+            reply = Reply.Failed($"{_dictName}: EOF receiving memcache server reply");
+            return ParseStatus.Complete;
+        }
+        var end = TryReadLine(rest[(length + 2)..], eof, out var endLine, out int used);
+        if (end == LineStatus.NeedMoreData) return ParseStatus.NeedMoreData;
+
+        ReadOnlySpan<byte> data = rest[..length];
+        int nul = data.IndexOf((byte)0);
+        string value = Octets.FromBytes(nul < 0 ? data : data[..nul]);
+        bool clean = end == LineStatus.Line && endLine.SequenceEqual("END"u8);
+        reply = new Reply(clean ? Verdict.Done : Verdict.DoneThenClose, (byte)LookupStatus.Found, value);
+        consumed += length + 2 + used;
+        return ParseStatus.Complete;
+    }
+
+    private enum LineStatus : byte { NeedMoreData, Line, Error }
+
+    /// <summary>
+    /// Spec 3.9: at most line_size_limit bytes up to LF; at the limit a CR must be followed
+    /// by LF. The content loses the LF and one preceding CR and is cut at a NUL.
+    /// </summary>
+    private LineStatus TryReadLine(ReadOnlySpan<byte> input, bool eof, out ReadOnlySpan<byte> line, out int consumed)
+    {
+        line = default;
+        consumed = 0;
+        int window = Math.Min(input.Length, lineSizeLimit);
+        int lf = input[..window].IndexOf((byte)'\n');
+        int contentEnd;
+        if (lf >= 0)
+        {
+            contentEnd = lf;
+            consumed = lf + 1;
+        }
+        else if (input.Length < lineSizeLimit)
+        {
+            return eof ? LineStatus.Error : LineStatus.NeedMoreData;
+        }
+        else if (input[lineSizeLimit - 1] != (byte)'\r')
+        {
+            return LineStatus.Error;
+        }
+        else if (input.Length == lineSizeLimit)
+        {
+            return eof ? LineStatus.Error : LineStatus.NeedMoreData;
+        }
+        else if (input[lineSizeLimit] != (byte)'\n')
+        {
+            return LineStatus.Error;
+        }
+        else
+        {
+            contentEnd = lineSizeLimit;
+            consumed = lineSizeLimit + 1;
+        }
+        line = input[..contentEnd];
+        if (!line.IsEmpty && line[^1] == (byte)'\r') line = line[..^1];
+        int nul = line.IndexOf((byte)0);
+        if (nul >= 0) line = line[..nul];
+        return LineStatus.Line;
+    }
+
+    private static string Display(ReadOnlySpan<byte> line, int max) =>
+        Octets.ToDisplay(Octets.FromBytes(line.Length <= max ? line : line[..max]));
+
+    /// <summary>
+    /// <c>sscanf(line, "VALUE %*s %*s %ld", &amp;n) == 1</c>: literal "VALUE", two
+    /// whitespace-separated tokens (not checked), then a signed decimal; the rest is ignored.
+    /// </summary>
+    public static bool TryScanValueLine(ReadOnlySpan<byte> line, out long length)
+    {
+        length = 0;
+        if (!line.StartsWith("VALUE"u8)) return false;
+        int i = 5;
+        for (int token = 0; token < 2; token++)
+        {
+            SkipSpace(line, ref i);
+            int start = i;
+            while (i < line.Length && !IsSpace(line[i])) i++;
+            if (i == start) return false;
+        }
+        SkipSpace(line, ref i);
+        bool negative = false;
+        if (i < line.Length && line[i] is (byte)'+' or (byte)'-') negative = line[i++] == (byte)'-';
+        int digits = i;
+        long n = 0;
+        for (; i < line.Length && line[i] is >= (byte)'0' and <= (byte)'9'; i++)
+            n = n > (long.MaxValue - 9) / 10 ? long.MaxValue : n * 10 + (line[i] - '0');
+        if (i == digits) return false;
+        length = negative ? -n : n;
+        return true;
+    }
+
+    private static bool IsSpace(byte c) => c is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\v' or (byte)'\f' or (byte)'\r';
+
+    private static void SkipSpace(ReadOnlySpan<byte> s, ref int i)
+    {
+        while (i < s.Length && IsSpace(s[i])) i++;
+    }
+}

@@ -1,0 +1,55 @@
+using System.Collections.Concurrent;
+using System.Threading.Tasks.Sources;
+
+namespace TcpTableServer.Memcache;
+
+/// <summary>
+/// One command attempt waiting in a <see cref="MemcachedPipeline"/>: its command (which reply
+/// to parse), its deadline, and a reusable awaitable completion. Instances are pooled, so an
+/// attempt allocates no Task.
+/// </summary>
+internal sealed class MemcachedRequest : IValueTaskSource<Reply>
+{
+    private const int MaxPooled = 1024;
+    private static readonly ConcurrentQueue<MemcachedRequest> Pool = new();
+
+    private ManualResetValueTaskSourceCore<Reply> _core;
+
+    // The pipeline's reader completes requests and runs their continuations inline (the
+    // rest of a client request up to its next await: writing the reply, flushing it to
+    // Kestrel), saving one thread-pool hop per request. Callers must therefore never block
+    // synchronously on memcached inside such a continuation.
+    private MemcachedRequest() => _core.RunContinuationsAsynchronously = false;
+
+    public MemcachedCommand Command { get; private set; }
+
+    /// <summary><see cref="Environment.TickCount64"/> after which the attempt times out (long.MaxValue: never).</summary>
+    public long Deadline { get; set; }
+
+    public static MemcachedRequest Rent(MemcachedCommand command)
+    {
+        if (!Pool.TryDequeue(out var request)) request = new MemcachedRequest();
+        request.Command = command;
+        request.Deadline = long.MaxValue;
+        return request;
+    }
+
+    /// <summary>The awaitable of this use of the request.</summary>
+    public ValueTask<Reply> Task => new(this, _core.Version);
+
+    public void Complete(Reply reply) => _core.SetResult(reply);
+
+    /// <summary>Takes the result and returns the request to the pool (call exactly once per use).</summary>
+    public Reply GetResult(short token)
+    {
+        var reply = _core.GetResult(token);
+        _core.Reset();
+        if (Pool.Count < MaxPooled) Pool.Enqueue(this);
+        return reply;
+    }
+
+    public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+    public void OnCompleted(Action<object?> continuation, object? state, short token,
+        ValueTaskSourceOnCompletedFlags flags) => _core.OnCompleted(continuation, state, token, flags);
+}

@@ -1,0 +1,108 @@
+using System.Text;
+using TcpTableServer.Memcache;
+using TcpTableServer.Tables;
+using TcpTableServer.Tests.Support;
+
+namespace TcpTableServer.Tests.Memcache;
+
+/// <summary>
+/// Issue 5: requests of many callers multiplexed on a few pipelined memcached connections,
+/// replies matched in FIFO order, a fault failing every request in flight on that connection.
+/// </summary>
+public class MemcachedPipelineTests
+{
+    private const int Many = 1000;
+
+    [Test]
+    public async Task Issue5_1000_concurrent_lookups_answered_correctly_by_real_memcached()
+    {
+        await using var rig = new VectorRig(Backend.Real);
+        for (int i = 0; i < Many; i++) rig.Seed($"k{i}", $"value-{i}-" + new string('x', i % 300));
+        var t = rig.Open("C");
+        var results = await Task.WhenAll(Enumerable.Range(0, Many + 10).Select(i => t.LookupAsync($"k{i}").AsTask()));
+        for (int i = 0; i < Many; i++)
+            Assert.That(results[i], Is.EqualTo(LookupResult.Found($"value-{i}-" + new string('x', i % 300))), $"k{i}");
+        for (int i = Many; i < Many + 10; i++) Assert.That(results[i], Is.EqualTo(LookupResult.NotFound), $"k{i}");
+    }
+
+    [Test]
+    public async Task Issue5_concurrent_commands_share_at_most_two_connections_each_command_sent_once()
+    {
+        await using var rig = new VectorRig(Backend.Fake);
+        for (int i = 0; i < Many; i++) rig.Seed($"k{i}", $"v{i}");
+        var t = rig.Open("C");
+        var lookups = Enumerable.Range(0, Many).Select(i => t.LookupAsync($"k{i}").AsTask());
+        var updates = Enumerable.Range(0, 100).Select(i => t.UpdateAsync($"u{i}", $"w{i}").AsTask());
+        var found = await Task.WhenAll(lookups);
+        var stored = await Task.WhenAll(updates);
+        for (int i = 0; i < Many; i++) Assert.That(found[i], Is.EqualTo(LookupResult.Found($"v{i}")));
+        Assert.That(stored, Is.All.EqualTo(UpdateResult.Success));
+
+        var traffic = rig.Fake.Connections;
+        Assert.That(traffic, Has.Count.InRange(1, MemcachedClient.ConnectionsPerEndpoint));
+        var lines = traffic.SelectMany(c => c.Split("\r\n", StringSplitOptions.RemoveEmptyEntries)).ToList();
+        for (int i = 0; i < Many; i++) Assert.That(lines.Count(l => l == $"get k{i}"), Is.EqualTo(1), $"get k{i}");
+        for (int i = 0; i < 100; i++) Assert.That(lines.Count(l => l == $"set u{i} 0 3600 {($"w{i}").Length}"), Is.EqualTo(1));
+        Assert.That(rig.Logs.Warnings, Is.Empty);
+    }
+
+    [Test]
+    public async Task Issue5_sequential_commands_keep_one_connection_in_order()
+    {
+        await using var rig = new VectorRig(Backend.Fake);
+        var t = rig.Open("C");
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.That(await t.UpdateAsync("k", $"{i}"), Is.EqualTo(UpdateResult.Success));
+            Assert.That(await t.LookupAsync("k"), Is.EqualTo(LookupResult.Found($"{i}")));
+        }
+        var expected = new StringBuilder();
+        for (int i = 0; i < 5; i++) expected.Append($"set k 0 3600 1\r\n{i}\r\nget k\r\n");
+        rig.AssertTraffic(expected.ToString());
+    }
+
+    [Test]
+    public async Task Issue5_V28_close_mid_batch_fails_every_request_in_flight_then_each_retries_on_a_new_connection()
+    {
+        await using var rig = new VectorRig(Backend.Fake);
+        for (int i = 0; i < 50; i++) rig.Seed($"k{i}", $"v{i}");
+        rig.Fake.Inject(FakeMemcached.CloseConnection);
+        var t = rig.Open("C", "retry_pause = 1");
+        var results = await Task.WhenAll(Enumerable.Range(0, 50).Select(i => t.LookupAsync($"k{i}").AsTask()));
+        for (int i = 0; i < 50; i++) Assert.That(results[i], Is.EqualTo(LookupResult.Found($"v{i}")), $"k{i}");
+        Assert.That(rig.Elapsed.TotalSeconds, Is.InRange(0.95, 2.5), "the failed requests paused retry_pause once");
+        Assert.That(rig.Fake.Connections, Has.Count.GreaterThanOrEqualTo(2), "retries use a new connection");
+        Assert.That(rig.Logs.Warnings, Is.Empty, "a first failure is silent (3.9)");
+    }
+
+    [Test]
+    public async Task Issue5_timeout_of_the_head_fails_every_request_in_flight_with_it()
+    {
+        await using var rig = new VectorRig(Backend.Fake);
+        for (int i = 0; i < 20; i++) rig.Seed($"k{i}", $"v{i}");
+        rig.Fake.Inject(Enumerable.Repeat(FakeMemcached.NoReply, 20).ToArray());   // a stalled memcached
+        var t = rig.Open("C", "timeout = 1", "max_try = 1");
+        var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => t.LookupAsync($"k{i}").AsTask()));
+        Assert.That(rig.Elapsed.TotalSeconds, Is.InRange(0.9, 1.9), "per-request deadline = timeout, not 20 x timeout");
+        Assert.That(results, Is.All.EqualTo(LookupResult.TempError));
+        Assert.That(rig.Logs.Warnings, Is.Empty, "max_try = 1: nothing logged (V38)");
+        Assert.That(await t.LookupAsync("k3"), Is.EqualTo(LookupResult.Found("v3")), "a new connection serves the next request");
+    }
+
+    [Test]
+    public void Issue5_reply_split_at_every_byte_is_parsed_only_when_complete()
+    {
+        var parser = new MemcachedReplyParser(1024, 10240, "memcache:/etc/postfix/plain.cf");
+        byte[] reply = Encoding.Latin1.GetBytes("VALUE k 0 5\r\na\r\nbc\r\nEND\r\nEND\r\n");
+        int complete = reply.Length - 5;
+        for (int n = 0; n < complete; n++)
+            Assert.That(parser.TryParse(MemcachedCommand.Get, reply.AsSpan(0, n), false, out _, out _),
+                Is.EqualTo(ParseStatus.NeedMoreData), $"{n} bytes");
+        Assert.That(parser.TryParse(MemcachedCommand.Get, reply, false, out var hit, out int used), Is.EqualTo(ParseStatus.Complete));
+        Assert.That((hit.Verdict, hit.Value, used), Is.EqualTo((Verdict.Done, "a\r\nbc", complete)));
+        Assert.That(parser.TryParse(MemcachedCommand.Get, reply.AsSpan(used), false, out var miss, out _), Is.EqualTo(ParseStatus.Complete));
+        Assert.That(miss.Verdict, Is.EqualTo(Verdict.Done));
+        Assert.That(parser.TryParse(MemcachedCommand.Get, reply.AsSpan(0, complete - 2), true, out var cut, out _), Is.EqualTo(ParseStatus.Complete));
+        Assert.That(cut.Verdict, Is.EqualTo(Verdict.DoneThenClose), "V31: value kept, connection closed at EOF before END");
+    }
+}
