@@ -113,7 +113,7 @@ def targets(rows, facts):
     else:
         miss = "" if rss <= 100 else f" (missed by {rss - 100:.0f} MB)"
         out.append(("RSS with 10 000 idle connections", "<= 100 MB",
-                    f"{rss:.0f} MB ({facts.get('rss_before_mb', '?')} MB before they opened)",
+                    f"{rss:.0f} MB ({facts.get('rss_before_mb', '?')} MB before they opened; {facts.get('c10k_what', 'dll')})",
                     ("met" if rss <= 100 else "MISSED") + miss))
     ratio("miss served from the lmdb backup, 64 connections: socketmap rps vs direct memcached",
           find(rows, "socketmap", "miss", "off", 64), "rps_x", 0.5, True)
@@ -242,7 +242,7 @@ def main(argv):
         md.append(f"| {what} | {goal} | {got} | {verdict} |")
     md += [
         "",
-        "10 000 connections, on a freshly started server: one loadgen run holds 10 000 connections nearly idle"
+        f"10 000 connections, on a freshly started server ({facts.get('c10k_what', 'dll')}): one loadgen run holds 10 000 connections nearly idle"
         " (20 requests/s in total) and the server's VmRSS is read from /proc mid-run"
         f" ({facts.get('idle10k_connected', '?')} connected, {facts.get('idle10k_errors', '?')} errors;"
         f" {facts.get('rss_before_mb', '?')} MB before they opened). Then one loadgen run opens them all at once (no ramp) and drives them closed loop"
