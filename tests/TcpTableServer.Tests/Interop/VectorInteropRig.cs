@@ -37,34 +37,8 @@ public enum BackupKind
 internal sealed class VectorInteropRig : IDisposable
 {
     public static readonly IReadOnlyDictionary<string, (string Name, string[] Lines)> Configs =
-        new Dictionary<string, (string, string[])>
+        new Dictionary<string, (string, string[])>(SpecConfigurations.All)
         {
-            ["A"] = ("aliases", ["memcache = {mc}", "key_format = aliases:%s"]),
-            ["B"] = ("backed", ["memcache = {mc}", "key_format = aliases:%s", "backup = {backup}", "ttl = 600", "flags = 7"]),
-            ["C"] = ("plain", ["memcache = {mc}"]),
-            ["D"] = ("dom", ["memcache = {mc}", "domain = example.com, example.net"]),
-            ["D2"] = ("dombk", ["memcache = {mc}", "domain = example.com", "backup = {backup}"]),
-            ["E"] = ("user", ["memcache = {mc}", "key_format = u:%u"]),
-            ["F"] = ("domainpart", ["memcache = {mc}", "key_format = d:%d"]),
-            ["G"] = ("parts", ["memcache = {mc}", "key_format = %2.%1"]),
-            ["H"] = ("digest", ["memcache = {mc}", "key_format = aliases:%s", "key_digest = sha256"]),
-            ["I"] = ("small", ["memcache = {mc}", "data_size_limit = 5", "backup = {backup}"]),
-            ["I0"] = ("small0", ["memcache = {mc}", "data_size_limit = 5"]),
-            ["J"] = ("retry3", ["memcache = {mc}", "max_try = 3", "retry_pause = 2"]),
-            ["K"] = ("down", ["memcache = {down}", "key_format = aliases:%s"]),
-            ["K2"] = ("downbk", ["memcache = {down}", "key_format = aliases:%s", "backup = {backup}"]),
-            ["L"] = ("once", ["memcache = {mc}", "max_try = 1"]),
-            ["M"] = ("lines", ["memcache = {mc}", "line_size_limit = 12"]),
-            ["N"] = ("spacefmt", ["memcache = {mc}", "key_format = a %s"]),
-            ["O"] = ("emptyfmt", ["memcache = {mc}", "key_format ="]),
-            ["P"] = ("pct", ["memcache = {mc}", "key_format = %s%%"]),
-            ["Q"] = ("negdom", ["memcache = {mc}", "domain = !example.com"]),
-            ["R"] = ("exdom", ["memcache = {mc}", "domain = !bad.example.com, example.com"]),
-            ["S"] = ("ttl60d", ["memcache = {mc}", "ttl = 5184000"]),
-            ["T"] = ("bkerr", ["memcache = {mc}", "key_format = aliases:%s", "backup = fail:backup"]),
-            ["U"] = ("domerr", ["memcache = {mc}", "domain = fail:domains, example.com"]),
-            ["V"] = ("bkerrdown", ["memcache = {down}", "key_format = aliases:%s", "backup = fail:backup"]),
-            ["W"] = ("negflags", ["memcache = {mc}", "flags = -1"]),
             // not in 7.2: see the class comment
             ["B-nokey"] = ("backed_nokey", ["memcache = {mc}", "key_format = aliases:%s", "backup = {nokey}", "ttl = 600", "flags = 7"]),
             ["K2-nokey"] = ("downbk_nokey", ["memcache = {down}", "key_format = aliases:%s", "backup = {nokey}"]),

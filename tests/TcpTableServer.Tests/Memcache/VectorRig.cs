@@ -22,35 +22,7 @@ public enum Backend
 /// </summary>
 internal sealed class VectorRig : IAsyncDisposable
 {
-    private static readonly Dictionary<string, (string Name, string[] Lines)> Configs = new()
-    {
-        ["A"] = ("aliases", ["memcache = {mc}", "key_format = aliases:%s"]),
-        ["B"] = ("backed", ["memcache = {mc}", "key_format = aliases:%s", "backup = {backup}", "ttl = 600", "flags = 7"]),
-        ["C"] = ("plain", ["memcache = {mc}"]),
-        ["D"] = ("dom", ["memcache = {mc}", "domain = example.com, example.net"]),
-        ["D2"] = ("dombk", ["memcache = {mc}", "domain = example.com", "backup = {backup}"]),
-        ["E"] = ("user", ["memcache = {mc}", "key_format = u:%u"]),
-        ["F"] = ("domainpart", ["memcache = {mc}", "key_format = d:%d"]),
-        ["G"] = ("parts", ["memcache = {mc}", "key_format = %2.%1"]),
-        ["H"] = ("digest", ["memcache = {mc}", "key_format = aliases:%s", "key_digest = sha256"]),
-        ["I"] = ("small", ["memcache = {mc}", "data_size_limit = 5", "backup = {backup}"]),
-        ["I0"] = ("small0", ["memcache = {mc}", "data_size_limit = 5"]),
-        ["J"] = ("retry3", ["memcache = {mc}", "max_try = 3", "retry_pause = 2"]),
-        ["K"] = ("down", ["memcache = {down}", "key_format = aliases:%s"]),
-        ["K2"] = ("downbk", ["memcache = {down}", "key_format = aliases:%s", "backup = {backup}"]),
-        ["L"] = ("once", ["memcache = {mc}", "max_try = 1"]),
-        ["M"] = ("lines", ["memcache = {mc}", "line_size_limit = 12"]),
-        ["N"] = ("spacefmt", ["memcache = {mc}", "key_format = a %s"]),
-        ["O"] = ("emptyfmt", ["memcache = {mc}", "key_format ="]),
-        ["P"] = ("pct", ["memcache = {mc}", "key_format = %s%%"]),
-        ["Q"] = ("negdom", ["memcache = {mc}", "domain = !example.com"]),
-        ["R"] = ("exdom", ["memcache = {mc}", "domain = !bad.example.com, example.com"]),
-        ["S"] = ("ttl60d", ["memcache = {mc}", "ttl = 5184000"]),
-        ["T"] = ("bkerr", ["memcache = {mc}", "key_format = aliases:%s", "backup = {failbackup}"]),
-        ["U"] = ("domerr", ["memcache = {mc}", "domain = fail:domains, example.com"]),
-        ["V"] = ("bkerrdown", ["memcache = {down}", "key_format = aliases:%s", "backup = {failbackup}"]),
-        ["W"] = ("negflags", ["memcache = {mc}", "flags = -1"]),
-    };
+    private static IReadOnlyDictionary<string, (string Name, string[] Lines)> Configs => SpecConfigurations.All;
 
     private const string BackupSpec = "texthash:/etc/postfix/backup";
     private const string FailingBackupSpec = "fail:backup";
@@ -88,7 +60,7 @@ internal sealed class VectorRig : IAsyncDisposable
         var (name, lines) = Configs[id];
         var resolved = lines.Concat(extra).Select(l => l
             .Replace("{mc}", Endpoint).Replace("{down}", "inet:" + Down)
-            .Replace("{backup}", BackupSpec).Replace("{failbackup}", FailingBackupSpec)).ToArray();
+            .Replace("{backup}", BackupSpec)).ToArray();
         var table = MemcacheTable.Open($"/etc/postfix/{name}.cf", Cf.Params(resolved), Tables, "/etc/postfix", Logs);
         _opened.Add(table);
         _clock.Restart();
