@@ -9,6 +9,7 @@ internal sealed class ConfigRun(CfTemplate cf, List<string> corpus, string dir, 
     private const string SeedPrefix = "cached-";
     private readonly PostmapBatch _batch = new(postfix.ConfigDir);
     private Func<string, string> _ourKey = k => k;
+    private readonly HashSet<string> _seededKeys = new(StringComparer.Ordinal);
 
     public async Task RunAsync()
     {
@@ -65,8 +66,7 @@ internal sealed class ConfigRun(CfTemplate cf, List<string> corpus, string dir, 
             report.Deletes += deletes.Count;
         }
 
-        CompareCache("socketmap side", mcPf, mcSm);
-        CompareCache("tcp side", mcPf, mcTcp);
+        CompareCaches(mcPf, [mcSm, mcTcp], ["socketmap side", "tcp side"]);
         if (cf.HasLmdbBackup)
         {
             var a = postfix.Dump("lmdb:" + pf.BackupFile);
@@ -91,6 +91,7 @@ internal sealed class ConfigRun(CfTemplate cf, List<string> corpus, string dir, 
         }
         await PostfixDict(seedCf, ops);
         var items = Items(pf);
+        _seededKeys.UnionWith(items.Keys);
         foreach (var (key, item) in items)
             foreach (var mc in ours) mc.Set(_ourKey(key), item.Value, item.Flags);
         return items.Count;
@@ -98,8 +99,7 @@ internal sealed class ConfigRun(CfTemplate cf, List<string> corpus, string dir, 
 
     private static Dictionary<string, (string Value, int Flags)> Items(MemcachedProcess mc)
     {
-        var keys = mc.Keys();
-        keys.UnionWith(mc.Keys()); // metadump may skip an item: list twice
+        var keys = ListKeys(mc);
         var items = new Dictionary<string, (string, int)>(StringComparer.Ordinal);
         foreach (var k in keys)
             if (mc.Get(k) is { } v) items[k] = v;
@@ -144,26 +144,42 @@ internal sealed class ConfigRun(CfTemplate cf, List<string> corpus, string dir, 
 
     private static string Status(int s) => s switch { 0 => "SUCCESS", 1 => "FAIL", -1 => "ERROR", _ => "(postfix driver stopped)" };
 
-    private void CompareCache(string side, MemcachedProcess pfMc, MemcachedProcess ourMc)
+    /// <summary>
+    /// Final cache items of the three sides. memcached's metadump may skip items, so every
+    /// key any side lists (plus every seeded key) is read back from every side with get.
+    /// </summary>
+    private void CompareCaches(MemcachedProcess pfMc, MemcachedProcess[] ourMcs, string[] sides)
     {
-        var pf = Items(pfMc);
-        var ours = Items(ourMc);
-        var matched = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var (key, item) in pf)
+        var listed = new HashSet<string>(_seededKeys, StringComparer.Ordinal);
+        foreach (var mc in ourMcs.Prepend(pfMc)) listed.UnionWith(ListKeys(mc));
+        for (int s = 0; s < ourMcs.Length; s++)
         {
-            var ourKey = _ourKey(key);
-            matched.Add(ourKey);
-            var o = ours.TryGetValue(ourKey, out var v) ? v : ((string, int)?)null;
-            report.CacheItemsCompared++;
-            if (o == item) continue;
-            CacheDifference(side, key, item, o);
+            var matched = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var key in listed)
+            {
+                var item = pfMc.Get(key);
+                if (item is null && _ourKey(key) != key) continue; // an item of ours listed under its digest
+                var ourKey = _ourKey(key);
+                matched.Add(ourKey);
+                var o = ourMcs[s].Get(ourKey);
+                if (item is null && o is null) continue;
+                report.CacheItemsCompared++;
+                if (o != item) CacheDifference(sides[s], key, item, o);
+            }
+            foreach (var key in listed)
+            {
+                if (matched.Contains(key) || ourMcs[s].Get(key) is not { } o) continue;
+                report.CacheItemsCompared++;
+                CacheDifference(sides[s], key, null, o);
+            }
         }
-        foreach (var (key, item) in ours)
-        {
-            if (matched.Contains(key)) continue;
-            report.CacheItemsCompared++;
-            CacheDifference(side, key, null, item);
-        }
+    }
+
+    private static HashSet<string> ListKeys(MemcachedProcess mc)
+    {
+        var keys = mc.Keys();
+        for (int i = 0; i < 2; i++) keys.UnionWith(mc.Keys()); // metadump may skip an item: list three times
+        return keys;
     }
 
     private void CacheDifference(string side, string key, (string Value, int Flags)? pf, (string Value, int Flags)? ours)
