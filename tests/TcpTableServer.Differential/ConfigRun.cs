@@ -11,6 +11,18 @@ internal sealed class ConfigRun(CfTemplate cf, List<string> corpus, string dir, 
     private Func<string, string> _ourKey = k => k;
     private readonly HashSet<string> _seededKeys = new(StringComparer.Ordinal);
 
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+    private readonly List<string> _phases = [];
+
+    /// <summary>Seconds per phase, for the progress line.</summary>
+    public string Timing => string.Join(", ", _phases);
+
+    private void Phase(string name)
+    {
+        _phases.Add($"{name} {_clock.Elapsed.TotalSeconds:F1}s");
+        _clock.Restart();
+    }
+
     public async Task RunAsync()
     {
         using var mcPf = MemcachedProcess.Start();
@@ -22,6 +34,7 @@ internal sealed class ConfigRun(CfTemplate cf, List<string> corpus, string dir, 
         var tcp = cf.WriteSide(Path.Combine(dir, "tcp"), mcTcp.Endpoint, postfix);
 
         int seeded = await SeedAsync(mcPf, [mcSm, mcTcp]);
+        Phase("seed");
 
         int smPort = FreePort.Next(), putPort = FreePort.Next(), tcpPort = FreePort.Next();
         string smMap = cf.Name, tcpMap = cf.Name + "_tcp";
@@ -37,9 +50,13 @@ internal sealed class ConfigRun(CfTemplate cf, List<string> corpus, string dir, 
 
         using (var server = ServerProcess.Serve(ini, smPort, putPort, tcpPort))
         {
+            Phase("server");
             var expected = await _batch.LookupAsync(corpus, "memcache:" + pf.Cf);
+            Phase("postfix");
             var viaSm = await _batch.LookupAsync(corpus, $"socketmap:inet:127.0.0.1:{smPort}:{smMap}");
+            Phase("socketmap");
             var viaTcp = await _batch.LookupAsync(corpus, $"tcp:127.0.0.1:{tcpPort}");
+            Phase("tcp");
             Count(expected);
             CompareAnswers("socketmap", expected, viaSm);
             CompareAnswers("tcp", expected, viaTcp);
@@ -53,17 +70,22 @@ internal sealed class ConfigRun(CfTemplate cf, List<string> corpus, string dir, 
                 CompareStatuses("update", "tcp put, socketmap side", updates.Select(u => u.Key).ToList(), pfStatus, smStatus);
                 CompareStatuses("update", "tcp put, tcp side", updates.Select(u => u.Key).ToList(), pfStatus, tcpStatus);
                 report.Updates += updates.Count;
+                Phase("updates");
             }
         } // the server stops before our CLI deletes open the same backups
 
         if (deletes.Count > 0)
         {
             var pfStatus = await PostfixDict(pf.Cf, deletes.Select(k => $"d\t{k}"));
-            var smStatus = deletes.Select(k => CliDelete(ini, smMap, k)).ToList();
-            var tcpStatus = deletes.Select(k => CliDelete(ini, tcpMap, k)).ToList();
+            // one CLI process per key and side; the two sides' processes run side by side
+            var sides = await Task.WhenAll(
+                Task.Run(() => deletes.Select(k => CliDelete(ini, smMap, k)).ToList()),
+                Task.Run(() => deletes.Select(k => CliDelete(ini, tcpMap, k)).ToList()));
+            var (smStatus, tcpStatus) = (sides[0], sides[1]);
             CompareStatuses("delete", "CLI, socketmap side", deletes, pfStatus, smStatus);
             CompareStatuses("delete", "CLI, tcp side", deletes, pfStatus, tcpStatus);
             report.Deletes += deletes.Count;
+            Phase("deletes");
         }
 
         CompareCaches(mcPf, [mcSm, mcTcp], ["socketmap side", "tcp side"]);
@@ -73,6 +95,7 @@ internal sealed class ConfigRun(CfTemplate cf, List<string> corpus, string dir, 
             CompareBackup("socketmap side", a, postfix.Dump("lmdb:" + sm.BackupFile));
             CompareBackup("tcp side", a, postfix.Dump("lmdb:" + tcp.BackupFile));
         }
+        Phase("compare");
     }
 
     /// <summary>

@@ -40,9 +40,10 @@ public sealed class Harness(DiffOptions options, TextWriter progress)
             {
                 var sw = Stopwatch.StartNew();
                 int before = _report.Differences;
-                await new ConfigRun(t, corpus, work[t.Name], postfix, options, _report).RunAsync();
+                var run = new ConfigRun(t, corpus, work[t.Name], postfix, options, _report);
+                await run.RunAsync();
                 _report.Configurations.Add(t.Name);
-                progress.WriteLine($"{t.Name}: {corpus.Count} keys, {_report.Differences - before} differences ({sw.Elapsed.TotalSeconds:F1} s)");
+                progress.WriteLine($"{t.Name}: {corpus.Count} keys, {_report.Differences - before} differences ({sw.Elapsed.TotalSeconds:F1} s: {run.Timing})");
             }
         }
         finally

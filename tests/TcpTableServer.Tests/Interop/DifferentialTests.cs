@@ -22,7 +22,7 @@ public sealed class DifferentialTests
         {
             Keys = 3000,
             Updates = 20,
-            Deletes = 2,
+            Deletes = 1,
             Configs = [.. Directory.GetFiles(Path.Combine(Repo.Root(), "tests", "differential"), "*.cf").Order(StringComparer.Ordinal)],
         };
         var report = await new Harness(options, TestContext.Out).RunAsync();
