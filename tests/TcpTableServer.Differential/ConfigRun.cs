@@ -124,8 +124,9 @@ internal sealed class ConfigRun(CfTemplate cf, List<string> corpus, string dir, 
     {
         var keys = ListKeys(mc);
         var items = new Dictionary<string, (string, int)>(StringComparer.Ordinal);
+        using var reader = new CacheReader(mc);
         foreach (var k in keys)
-            if (mc.Get(k) is { } v) items[k] = v;
+            if (reader.Get(k) is { } v) items[k] = v;
         return items;
     }
 
@@ -175,27 +176,41 @@ internal sealed class ConfigRun(CfTemplate cf, List<string> corpus, string dir, 
     {
         var listed = new HashSet<string>(_seededKeys, StringComparer.Ordinal);
         foreach (var mc in ourMcs.Prepend(pfMc)) listed.UnionWith(ListKeys(mc));
+        if (cf.KeyDigest is not null) listed.UnionWith(PostfixKeys()); // our items are listed under digests only
+        using var pfReader = new CacheReader(pfMc);
         for (int s = 0; s < ourMcs.Length; s++)
         {
+            using var ourReader = new CacheReader(ourMcs[s]);
             var matched = new HashSet<string>(StringComparer.Ordinal);
             foreach (var key in listed)
             {
-                var item = pfMc.Get(key);
+                var item = pfReader.Get(key);
                 if (item is null && _ourKey(key) != key) continue; // an item of ours listed under its digest
                 var ourKey = _ourKey(key);
                 matched.Add(ourKey);
-                var o = ourMcs[s].Get(ourKey);
+                var o = ourReader.Get(ourKey);
                 if (item is null && o is null) continue;
                 report.CacheItemsCompared++;
                 if (o != item) CacheDifference(sides[s], key, item, o);
             }
             foreach (var key in listed)
             {
-                if (matched.Contains(key) || ourMcs[s].Get(key) is not { } o) continue;
+                if (matched.Contains(key) || ourReader.Get(key) is not { } o) continue;
                 report.CacheItemsCompared++;
                 CacheDifference(sides[s], key, null, o);
             }
         }
+    }
+
+    /// <summary>The undigested memcached keys Postfix 3.7 uses for the corpus (key_format of the folded key, spec 4.2).</summary>
+    private IEnumerable<string> PostfixKeys()
+    {
+        var format = TcpTableServer.Memcache.KeyFormat.Parse(cf.Value("key_format") ?? "%s", out _);
+        if (format is null) yield break;
+        foreach (var key in corpus)
+            if (format.Expand(TcpTableServer.Tables.Octets.FoldAscii(key)) is { Length: > 0 and <= 250 } m
+                && !m.Any(c => c is '\0' or ' ' or '\t' or '\n' or '\v' or '\f' or '\r'))
+                yield return m; // keys memcached could hold
     }
 
     private static HashSet<string> ListKeys(MemcachedProcess mc)

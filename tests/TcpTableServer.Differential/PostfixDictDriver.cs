@@ -46,7 +46,7 @@ public static class PostfixDictDriver
         dict_register(name, dict);
         using var stdin = new StreamReader(Console.OpenStandardInput(), Encoding.Latin1);
         using var stdout = new StreamWriter(Console.OpenStandardOutput(), Encoding.Latin1) { AutoFlush = true };
-        while (stdin.ReadLine() is { } line)
+        foreach (var line in stdin.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries)) // LF only: keys may hold CR
         {
             var f = line.Split('\t');
             int r = f[0] == "u" ? dict_update(name, Z(f[1]), Z(f[2])) : dict_delete(name, Z(f[1]));

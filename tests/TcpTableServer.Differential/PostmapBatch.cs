@@ -27,7 +27,8 @@ public sealed class PostmapBatch(string configDir)
             var (parsed, stderr, exit) = await RunAsync(keys, start, table);
             for (int i = 0; i < parsed.Count; i++) answers[start + i] = parsed[i];
             int next = start + parsed.Count;
-            if (next >= keys.Count && exit == 0) break;
+            if (next >= keys.Count) break;
+            if (!stderr.Contains("fatal:", StringComparison.Ordinal) && exit == 0) throw new InvalidOperationException($"postmap -q - {table}: output ended after {next} keys");
             if (!stderr.Contains("query error", StringComparison.Ordinal))
                 throw new InvalidOperationException($"postmap -q - {table} failed (exit {exit}) after {next} keys: {stderr.Trim()}");
             answers[next] = Answer.Error;   // the key postmap stopped at
@@ -47,7 +48,18 @@ public sealed class PostmapBatch(string configDir)
         };
         foreach (var a in new[] { "-c", configDir, "-q", "-", table, "static:" + Sentinel }) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
-        var stderrTask = p.StandardError.ReadToEndAsync();
+        // Postfix sleeps a second after "fatal:" before it exits (msg_fatal): the answers before
+        // the error are already out, so end it at once instead of waiting a second per error
+        var stderrTask = Task.Run(async () =>
+        {
+            var sb = new StringBuilder();
+            while (await p.StandardError.ReadLineAsync() is { } line)
+            {
+                sb.Append(line).Append('\n');
+                if (line.Contains("fatal:", StringComparison.Ordinal)) { try { p.Kill(); } catch (InvalidOperationException) { } }
+            }
+            return sb.ToString();
+        });
         var stdoutTask = ReadAllAsync(p.StandardOutput.BaseStream);
         var writer = Task.Run(async () =>
         {
