@@ -107,7 +107,7 @@ internal sealed class ConfigRun(CfTemplate cf, List<string> corpus, string dir, 
     {
         var seedCf = cf.WriteSide(Path.Combine(dir, "seed"), pf.Endpoint, postfix, withBackup: false).Cf;
         var ops = new List<string>();
-        for (int i = 0; i < corpus.Count; i += 11)
+        for (int i = 0; i < corpus.Count; i += 29)
         {
             if (corpus[i].Contains('\t')) continue;
             ops.Add($"u\t{corpus[i]}\t{SeedPrefix}{i}{(i % 5 == 0 ? " " + new string('v', 80) : "")}");
