@@ -125,8 +125,9 @@ public static class MemcachedDump
     {
         var dump = System.Text.Encoding.Latin1.GetString(mc.Raw("lru_crawler metadump all\r\n"u8.ToArray(), "END\r\n"));
         var keys = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var line in dump.Split("\r\n"))
+        foreach (var raw in dump.Split('\n')) // metadump ends its lines with a bare LF, END with CRLF
         {
+            var line = raw.TrimEnd('\r');
             if (!line.StartsWith("key=", StringComparison.Ordinal)) continue;
             var enc = line[4..line.IndexOf(' ')];
             keys.Add(System.Text.Encoding.Latin1.GetString(System.Web.HttpUtility.UrlDecodeToBytes(enc, System.Text.Encoding.Latin1)));

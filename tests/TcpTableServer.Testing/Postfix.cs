@@ -63,7 +63,7 @@ public sealed class Postfix
     public Result PostmapChecked(IEnumerable<string> args, string? stdin = null)
     {
         var r = Postmap(args, stdin);
-        if (r.ExitCode > 1) Assert.Fail($"postmap {string.Join(' ', args)} failed ({r.ExitCode}): {r.Stderr}");
+        if (r.ExitCode > 1) throw new InvalidOperationException($"postmap {string.Join(' ', args)} failed ({r.ExitCode}): {r.Stderr}");
         return r;
     }
 
