@@ -13,6 +13,18 @@ public static class FreePort
         return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
-    /// <summary>A port on which nothing listens (connection refused), for "memcached down" vectors.</summary>
-    public static int Closed() => Next();
+    private static readonly List<Socket> Reserved = [];
+
+    /// <summary>
+    /// A port on which nothing listens (connection refused), for "memcached down" vectors.
+    /// The port stays bound, never listening, for the life of the process, so that no later
+    /// <see cref="Next"/> (ours or another process's) can hand it to a listener.
+    /// </summary>
+    public static int Closed()
+    {
+        var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        lock (Reserved) Reserved.Add(s);
+        return ((IPEndPoint)s.LocalEndPoint!).Port;
+    }
 }
