@@ -9,51 +9,67 @@ namespace TcpTableServer.Protocols;
 /// transport when the host asks the connection to close (graceful shutdown) or when the
 /// connection stayed idle for the idle timeout (spec 1.5, 2.6). The loop then sees a
 /// canceled <see cref="ReadResult"/>, answers what it already holds and returns.
+/// The idle clock is a timestamp and a flag checked by the shared <see cref="IdleSweeper"/>,
+/// so arming and disarming it per request is two plain field writes.
 /// </summary>
 internal sealed class ReadWatch : IDisposable
 {
-    private readonly CancellationTokenSource? _idle;
-    private readonly TimeSpan _timeout;
+    private readonly PipeReader _input;
+    private readonly IdleSweeper? _sweeper;
     private readonly CancellationToken _closeRequested;
     private readonly CancellationTokenRegistration _closeRegistration;
-    private readonly CancellationTokenRegistration _idleRegistration;
+    private long _armedAt;
+    private bool _reading;
+    private bool _expired;
 
     /// <param name="idleTimeout">null, zero, negative or infinite: never time out.</param>
     public ReadWatch(ConnectionContext connection, TimeSpan? idleTimeout)
     {
-        PipeReader input = connection.Transport.Input;
+        _input = connection.Transport.Input;
         var lifetime = connection.Features.Get<IConnectionLifetimeNotificationFeature>();
         if (lifetime is not null)
         {
             _closeRequested = lifetime.ConnectionClosedRequested;
-            _closeRegistration = _closeRequested.Register(CancelRead, input);
+            _closeRegistration = _closeRequested.Register(static s => ((PipeReader)s!).CancelPendingRead(), _input);
         }
         if (idleTimeout is { } t && t > TimeSpan.Zero && t != Timeout.InfiniteTimeSpan)
         {
-            _timeout = t;
-            _idle = new CancellationTokenSource();
-            _idleRegistration = _idle.Token.Register(CancelRead, input);
+            _sweeper = IdleSweeper.For(t);
+            _sweeper.Add(this);
         }
     }
+
+    /// <summary>Position in the sweeper's list; owned by <see cref="IdleSweeper"/>.</summary>
+    internal int Slot { get; set; } = -1;
 
     /// <summary>The host asked to close the connection (graceful shutdown).</summary>
     public bool StopRequested => _closeRequested.IsCancellationRequested;
 
     /// <summary>The idle timeout expired.</summary>
-    public bool IdleExpired => _idle?.IsCancellationRequested == true;
+    public bool IdleExpired => Volatile.Read(ref _expired);
 
     /// <summary>Starts the idle clock; call right before waiting for input.</summary>
-    public void Arm() => _idle?.CancelAfter(_timeout);
+    public void Arm()
+    {
+        Volatile.Write(ref _armedAt, Environment.TickCount64);
+        Volatile.Write(ref _reading, true);
+    }
 
     /// <summary>Stops the idle clock; call as soon as input arrived.</summary>
-    public void Disarm() => _idle?.CancelAfter(Timeout.InfiniteTimeSpan);
+    public void Disarm() => Volatile.Write(ref _reading, false);
+
+    /// <summary>Called by the sweeper: cancels the read once input has been awaited too long.</summary>
+    internal void ExpireIfIdle(long now, long timeoutMs)
+    {
+        if (!Volatile.Read(ref _reading) || Volatile.Read(ref _expired)) return;
+        if (now - Volatile.Read(ref _armedAt) < timeoutMs) return;
+        Volatile.Write(ref _expired, true);
+        _input.CancelPendingRead();
+    }
 
     public void Dispose()
     {
         _closeRegistration.Dispose();
-        _idleRegistration.Dispose();
-        _idle?.Dispose();
+        _sweeper?.Remove(this);
     }
-
-    private static void CancelRead(object? input) => ((PipeReader)input!).CancelPendingRead();
 }

@@ -205,6 +205,29 @@ public class SocketmapEndToEndTests
     }
 
     [Test]
+    public async Task Spec2_6_IdleTimeoutCountsFromTheLastRequestOfEachConnection()
+    {
+        await using var host = await Serve(idle: TimeSpan.FromMilliseconds(300));
+        using var gone = await host.ConnectAsync();
+        using var busy = await host.ConnectAsync();
+        using var idle = await host.ConnectAsync();
+        gone.Close(); // leaves the shared idle sweeper while the others stay registered
+        var clock = Stopwatch.StartNew();
+        Task<byte[]> idleEnd = idle.ReceiveToEndAsync();
+        while (clock.Elapsed < TimeSpan.FromMilliseconds(900))
+        {
+            Assert.That(await Exchange(busy, "24:aliases user@example.com,", 24), Is.EqualTo("20:OK alice@example.org,"),
+                $"busy connection answered at {clock.ElapsedMilliseconds} ms");
+            await Task.Delay(100);
+        }
+        Assert.That(idleEnd.IsCompleted, Is.True, "the idle connection was closed meanwhile");
+        Assert.That(await idleEnd, Is.Empty);
+        var quiet = Stopwatch.StartNew();
+        Assert.That(await busy.ReceiveToEndAsync(), Is.Empty);
+        Assert.That(quiet.Elapsed, Is.GreaterThanOrEqualTo(TimeSpan.FromMilliseconds(200)));
+    }
+
+    [Test]
     public async Task Spec2_6_UnixSocketListener()
     {
         string dir = Directory.CreateTempSubdirectory("tts-").FullName;

@@ -1,0 +1,68 @@
+using System.Collections.Concurrent;
+
+namespace TcpTableServer.Protocols;
+
+/// <summary>
+/// One coarse timer per idle-timeout value for the whole process (spec 1.5, 2.6): every
+/// tick it walks the registered <see cref="ReadWatch"/>es and expires those that have been
+/// waiting for input longer than the timeout. A request therefore costs two field writes
+/// (<see cref="ReadWatch.Arm"/>, <see cref="ReadWatch.Disarm"/>) instead of two timer
+/// reschedules, and an idle connection holds no timer of its own.
+/// A connection is closed between timeout and timeout + one tick (a quarter of the
+/// timeout, at most one second) after its last input.
+/// </summary>
+internal sealed class IdleSweeper
+{
+    private static readonly ConcurrentDictionary<long, IdleSweeper> Sweepers = new();
+
+    private readonly long _timeoutMs;
+    private readonly Lock _gate = new();
+    private ReadWatch?[] _watches = new ReadWatch?[16];
+    private int _count;
+    private readonly Timer _timer;
+
+    private IdleSweeper(long timeoutMs)
+    {
+        _timeoutMs = timeoutMs;
+        long period = Math.Clamp(timeoutMs / 4, 1, 1000);
+        _timer = new Timer(static s => ((IdleSweeper)s!).Sweep(), this, period, period);
+    }
+
+    /// <summary>The shared sweeper for <paramref name="timeout"/> (created on first use).</summary>
+    public static IdleSweeper For(TimeSpan timeout) =>
+        Sweepers.GetOrAdd(Math.Max(1, (long)timeout.TotalMilliseconds), static ms => new IdleSweeper(ms));
+
+    /// <summary>Adds a watch; returns its slot for <see cref="Remove"/>.</summary>
+    public void Add(ReadWatch watch)
+    {
+        lock (_gate)
+        {
+            if (_count == _watches.Length) Array.Resize(ref _watches, _count * 2);
+            watch.Slot = _count;
+            _watches[_count++] = watch;
+        }
+    }
+
+    public void Remove(ReadWatch watch)
+    {
+        lock (_gate)
+        {
+            int slot = watch.Slot;
+            if (slot < 0) return;
+            ReadWatch last = _watches[--_count]!;
+            _watches[slot] = last;
+            last.Slot = slot;
+            _watches[_count] = null;
+            watch.Slot = -1;
+        }
+    }
+
+    private void Sweep()
+    {
+        long now = Environment.TickCount64;
+        lock (_gate)
+        {
+            for (int i = 0; i < _count; i++) _watches[i]!.ExpireIfIdle(now, _timeoutMs);
+        }
+    }
+}
