@@ -22,11 +22,12 @@ public sealed class KeyFormat
     public string Template { get; }
 
     /// <summary>True when the template is exactly <c>%s</c>: the expansion step is bypassed (4.1).</summary>
-    public bool IsIdentity => Template == "%s";
+    public bool IsIdentity { get; }
 
     private KeyFormat(string template, Part[] parts)
     {
         Template = template;
+        IsIdentity = template == "%s";
         _parts = parts;
         foreach (var p in parts)
         {
@@ -88,30 +89,36 @@ public sealed class KeyFormat
     {
         if (IsIdentity) return key;
         int at = key.LastIndexOf('@');
-        string? local = at < 0 ? null : key[..at];
-        string? domain = at < 0 ? null : key[(at + 1)..];
-
-        if (_usesDomain && string.IsNullOrEmpty(domain)) return null;
-        if (_usesUser && local is { Length: 0 }) return null;
+        if (_usesDomain && (at < 0 || at == key.Length - 1)) return null; // no or empty domain
+        if (_usesUser && at == 0) return null;                             // empty localpart
         string[] labels = [];
         if (_maxLabel > 0)
         {
-            labels = domain!.Split('.', StringSplitOptions.RemoveEmptyEntries);
+            labels = key[(at + 1)..].Split('.', StringSplitOptions.RemoveEmptyEntries);
             if (labels.Length < _maxLabel) return null;
         }
 
-        var sb = new StringBuilder(key.Length + 16);
-        foreach (var p in _parts)
+        // one allocation: the result (the hit path of issue 5; labels are the rare case)
+        int length = 0;
+        foreach (var p in _parts) length += Piece(p, key, at, labels).Length;
+        return string.Create(length, (this, key, at, labels), static (span, st) =>
         {
-            sb.Append(p.Kind switch
+            foreach (var p in st.Item1._parts)
             {
-                Kind.Literal => p.Text,
-                Kind.Whole => key,
-                Kind.User => local ?? key,
-                Kind.Domain => domain,
-                _ => labels[labels.Length - p.Label],
-            });
-        }
-        return sb.ToString();
+                var piece = Piece(p, st.key, st.at, st.labels);
+                piece.CopyTo(span);
+                span = span[piece.Length..];
+            }
+        });
     }
+
+    /// <summary>One part's text: literal, whole key, localpart (whole key without '@'), domain, label.</summary>
+    private static ReadOnlySpan<char> Piece(Part p, string key, int at, string[] labels) => p.Kind switch
+    {
+        Kind.Literal => p.Text,
+        Kind.Whole => key,
+        Kind.User => at < 0 ? key : key.AsSpan(0, at),
+        Kind.Domain => key.AsSpan(at + 1),
+        _ => labels[labels.Length - p.Label],
+    };
 }
