@@ -58,21 +58,9 @@ public sealed class L1CacheEndToEndTests
         Assert.That(fresh, Is.EqualTo("v2"), "after l1_ttl the new item is seen");
         Assert.That(seenAt, Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(L1TtlSeconds)), "never before l1_ttl");
 
-        Assert.That(SendRaw(tcp, "put user@example.com v3\n"), Is.EqualTo("200 ok\n"));
+        Assert.That(RawSocket.Exchange(tcp, "put user@example.com v3\n"), Is.EqualTo("200 ok\n"));
         Assert.That(Query("user@example.com"), Is.EqualTo("v3"), "a put on this server drops its L1 entry");
         Assert.That(mc.Get("a:user@example.com"), Is.EqualTo(("v3", 0)));
         Assert.That(server.Terminate(), Is.EqualTo(0), server.Stderr);
-    }
-
-    private static string SendRaw(int port, string request)
-    {
-        using var c = new TcpClient("127.0.0.1", port);
-        var s = c.GetStream();
-        s.Write(Encoding.Latin1.GetBytes(request));
-        c.Client.Shutdown(SocketShutdown.Send);
-        s.ReadTimeout = 10000;
-        var buf = new MemoryStream();
-        try { s.CopyTo(buf); } catch (IOException) { }
-        return Encoding.Latin1.GetString(buf.ToArray());
     }
 }

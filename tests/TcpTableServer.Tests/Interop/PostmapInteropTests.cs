@@ -178,9 +178,9 @@ public sealed class PostmapInteropTests
     {
         _mc.Set("aliases:garbage@example.com", "still-serving");
         // socketmap: a framing error closes the connection without a reply (S18)
-        Assert.That(SendRaw(_socketmapPort, "xx:garbage,,,\n"), Is.Empty);
+        Assert.That(RawSocket.Exchange(_socketmapPort, "xx:garbage,,,\n"), Is.Empty);
         // tcp: a garbage line gets 400 bad-request and the connection stays usable (S04)
-        Assert.That(SendRaw(_tcpAliases, "HELLO there\n"), Is.EqualTo("400 bad-request\n"));
+        Assert.That(RawSocket.Exchange(_tcpAliases, "HELLO there\n"), Is.EqualTo("400 bad-request\n"));
         foreach (var table in new[] { Socketmap("aliases"), Tcp(_tcpAliases) })
             Assert.That(Q("garbage@example.com", table).Stdout, Is.EqualTo("still-serving\n"), table);
     }
@@ -188,9 +188,9 @@ public sealed class PostmapInteropTests
     [Test]
     public void S12_TcpPut_WhenAllowed_UpdatesMemcached()
     {
-        Assert.That(SendRaw(_tcpAliases, "put Put-S12@Example.com a%20b\n"), Is.EqualTo("200 ok\n"));
+        Assert.That(RawSocket.Exchange(_tcpAliases, "put Put-S12@Example.com a%20b\n"), Is.EqualTo("200 ok\n"));
         Assert.That(_mc.Get("aliases:put-s12@example.com"), Is.EqualTo(("a b", 0)));
-        Assert.That(SendRaw(_tcpBacked, "put k v\n"), Is.EqualTo("400 bad-request\n"), "S11: put is off by default");
+        Assert.That(RawSocket.Exchange(_tcpBacked, "put k v\n"), Is.EqualTo("400 bad-request\n"), "S11: put is off by default");
     }
 
     /// <summary>
@@ -201,18 +201,5 @@ public sealed class PostmapInteropTests
     {
         Assert.That(r.ExitCode, Is.Not.EqualTo(0), what);
         Assert.That(r.Stderr, Does.Contain("query error"), what);
-    }
-
-    /// <summary>Sends raw bytes, half-closes, returns everything the server answered.</summary>
-    private static string SendRaw(int port, string request)
-    {
-        using var c = new TcpClient("127.0.0.1", port);
-        var s = c.GetStream();
-        s.Write(Encoding.Latin1.GetBytes(request));
-        c.Client.Shutdown(SocketShutdown.Send);
-        s.ReadTimeout = 10000;
-        var buf = new MemoryStream();
-        try { s.CopyTo(buf); } catch (IOException) { }
-        return Encoding.Latin1.GetString(buf.ToArray());
     }
 }

@@ -54,7 +54,7 @@ public sealed class VectorInteropRealMemcachedTests
     [Test]
     public void V73_Ttl60dItemExpiresAtOnce_TcpPutThenPostmap([Values] Protocol p)
     {
-        Assert.That(VectorInteropRig.Raw(_rig.TcpPort("ttl60d"), "put k8 v\n"), Is.EqualTo("200 ok\n"), "memcached answered STORED");
+        Assert.That(RawSocket.Exchange(_rig.TcpPort("ttl60d"), "put k8 v\n"), Is.EqualTo("200 ok\n"), "memcached answered STORED");
         Outcome.NotFound.AssertPostmap(_rig.Query(p, "ttl60d", "k8").Result, p);
         Assert.That(_mc.Get("k8"), Is.Null);
     }
@@ -65,7 +65,7 @@ public sealed class VectorInteropRealMemcachedTests
         Assert.That(_rig.Cli("put", "aliases", "User@Example.com", "alice").ExitCode, Is.EqualTo(0));
         Assert.That(_mc.Get("aliases:user@example.com"), Is.EqualTo(("alice", 0)));
         Assert.That(VectorInteropRig.RemainingTtl(_mc, "aliases:user@example.com"), Is.InRange(3590, 3600));
-        Assert.That(VectorInteropRig.Raw(_rig.TcpPort("aliases"), "put Other@Example.com bob\n"), Is.EqualTo("200 ok\n"));
+        Assert.That(RawSocket.Exchange(_rig.TcpPort("aliases"), "put Other@Example.com bob\n"), Is.EqualTo("200 ok\n"));
         Assert.That(_mc.Get("aliases:other@example.com"), Is.EqualTo(("bob", 0)));
         Assert.That(VectorInteropRig.RemainingTtl(_mc, "aliases:other@example.com"), Is.InRange(3590, 3600));
         foreach (var p in new[] { Protocol.Socketmap, Protocol.Tcp })
@@ -84,7 +84,7 @@ public sealed class VectorInteropRealMemcachedTests
     [Test]
     public void V81_NegativeFlagsRejectedByMemcached_TcpPut()
     {
-        Assert.That(VectorInteropRig.Raw(_rig.TcpPort("negflags"), "put k v\n"), Is.EqualTo("400 temporary-failure\n"));
+        Assert.That(RawSocket.Exchange(_rig.TcpPort("negflags"), "put k v\n"), Is.EqualTo("400 temporary-failure\n"));
         Assert.That(_mc.Get("k"), Is.Null);
         _rig.AssertWarning("update failed: CLIENT_ERROR bad command line format");
     }

@@ -220,19 +220,6 @@ internal sealed class VectorInteropRig : IDisposable
         Assert.That(LogSinceMark().Split('\n').Where(l => l.StartsWith("warn", StringComparison.Ordinal)), Is.Empty, "server warnings");
     }
 
-    /// <summary>Sends raw bytes to <paramref name="port"/>, half-closes, returns everything answered until the server closes.</summary>
-    public static string Raw(int port, string octets, int timeoutMs = 10000)
-    {
-        using var c = new TcpClient("127.0.0.1", port);
-        var s = c.GetStream();
-        s.Write(Encoding.Latin1.GetBytes(octets));
-        c.Client.Shutdown(SocketShutdown.Send);
-        s.ReadTimeout = timeoutMs;
-        var buf = new MemoryStream();
-        try { s.CopyTo(buf); } catch (IOException) { }
-        return Encoding.Latin1.GetString(buf.ToArray());
-    }
-
     /// <summary>Remaining ttl in seconds of an item on a real memcached (meta get), -1 = never expires, null = absent.</summary>
     public static int? RemainingTtl(MemcachedProcess mc, string key)
     {

@@ -63,7 +63,7 @@ public sealed class VectorInteropUpdateTests
             return (r.Elapsed, r.Stderr);
         }
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        string reply = VectorInteropRig.Raw(_server.TcpPort(map), $"put {Hex(key)} {Hex(value)}\n");
+        string reply = RawSocket.Exchange(_server.TcpPort(map), $"put {Hex(key)} {Hex(value)}\n");
         var elapsed = clock.Elapsed;
         string want = expected switch { Result.Success => "200 ok\n", Result.Fail => "500 not-updated\n", _ => "400 temporary-failure\n" };
         Assert.That(reply, Is.EqualTo(want), "tcp put reply (spec 1.8)");
@@ -168,7 +168,7 @@ public sealed class VectorInteropUpdateTests
     {
         // Spec 1.2/1.8: tcp has no delete request; the server answers 400 bad-request (S04) and touches nothing.
         _fake.Seed("aliases:user@example.com", "alice");
-        Assert.That(VectorInteropRig.Raw(_server.TcpPort("aliases"), "delete USER@example.com\n"), Is.EqualTo("400 bad-request\n"));
+        Assert.That(RawSocket.Exchange(_server.TcpPort("aliases"), "delete USER@example.com\n"), Is.EqualTo("400 bad-request\n"));
         AssertTraffic();
         Assert.That(_fake.Get("aliases:user@example.com"), Is.EqualTo(("alice", 0)));
     }

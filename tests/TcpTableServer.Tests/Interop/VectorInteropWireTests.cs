@@ -85,7 +85,7 @@ public sealed class VectorInteropWireTests
     [TestCase("S23", Sm, "11:aliases a\nb,", "9:NOTFOUND ,")]
     public void S01_to_S23_RawRequestToServerProcess(string id, string listener, string request, string reply)
     {
-        Assert.That(VectorInteropRig.Raw(Port(listener), request), Is.EqualTo(reply), id);
+        Assert.That(RawSocket.Exchange(Port(listener), request), Is.EqualTo(reply), id);
         string[] traffic = id switch
         {
             "S01" => ["get aliases:j\u00c3\u0096rg@example.com\r\n"],
@@ -102,7 +102,7 @@ public sealed class VectorInteropWireTests
     [Test]
     public void S09_TcpReplyLengthLimit()
     {
-        string reply = VectorInteropRig.Raw(_rig.TcpPort("plain"), "get big1\nget big2\nget sp\n");
+        string reply = RawSocket.Exchange(_rig.TcpPort("plain"), "get big1\nget big2\nget sp\n");
         Assert.That(reply, Is.EqualTo($"200 {Big1}\n400 reply-too-long\n400 reply-too-long\n"));
         Assert.That(reply.IndexOf('\n') + 1, Is.EqualTo(4096), "the longest line Postfix accepts");
     }
@@ -110,16 +110,16 @@ public sealed class VectorInteropWireTests
     [Test]
     public void S10_OverLongTcpRequestLineClosesWithoutReply()
     {
-        Assert.That(VectorInteropRig.Raw(_rig.TcpPort("aliases"), new string('a', 70000)), Is.Empty);
+        Assert.That(RawSocket.Exchange(_rig.TcpPort("aliases"), new string('a', 70000)), Is.Empty);
         AssertNoTraffic();
     }
 
     [Test]
     public void S21_SocketmapReplySizeLimit()
     {
-        string reply = VectorInteropRig.Raw(_rig.SocketmapPort, Ns("plainbig b1") + Ns("plainbig b2"));
+        string reply = RawSocket.Exchange(_rig.SocketmapPort, Ns("plainbig b1") + Ns("plainbig b2"));
         Assert.That(reply, Is.EqualTo($"100000:OK {B1},19:TEMP reply-too-long,"));
-        Assert.That(VectorInteropRig.Raw(_rig.TcpPort("plainbig"), "get b1\nget b2\n"),
+        Assert.That(RawSocket.Exchange(_rig.TcpPort("plainbig"), "get b1\nget b2\n"),
             Is.EqualTo("400 reply-too-long\n400 reply-too-long\n"), "over tcp both are too long");
     }
 
@@ -194,9 +194,9 @@ public sealed class VectorInteropWireTests
     {
         // a read-only texthash backup makes the update a configuration error (spec 1.8):
         // over tcp it can only be a 4xx, like a temporary error
-        Assert.That(VectorInteropRig.Raw(_rig.TcpPort("backed"), "put user@example.com v\n"),
+        Assert.That(RawSocket.Exchange(_rig.TcpPort("backed"), "put user@example.com v\n"),
             Is.EqualTo("400 configuration-error\n"));
-        Assert.That(VectorInteropRig.Raw(_rig.TcpPort("down"), "put user@example.com v\n"),
+        Assert.That(RawSocket.Exchange(_rig.TcpPort("down"), "put user@example.com v\n"),
             Is.EqualTo("400 temporary-failure\n"));
         _rig.AssertWarning($"connect to {_rig.DownEndpoint}: Connection refused");
     }
