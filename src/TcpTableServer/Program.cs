@@ -4,14 +4,7 @@ using TcpTableServer.Host;
 // TcpTableServer: a tcp_table(5) and socketmap_table(5) server with memcache_table(5)
 // semantics. Without a verb it serves; the verbs run the same map code without a server.
 
-// Issue 5: socket completions run on the epoll thread instead of hopping to the thread pool
-// (halves the CPU per request; together with Kestrel inline scheduling a request is answered
-// on the thread that received it). Must be set before the first socket exists; an explicit
-// value in the environment wins, TCPTABLESERVER_INLINE=0 turns it off with inline scheduling.
-const string InlineCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
-if (Environment.GetEnvironmentVariable("TCPTABLESERVER_INLINE") != "0"
-    && Environment.GetEnvironmentVariable(InlineCompletions) is null)
-    Environment.SetEnvironmentVariable(InlineCompletions, "1");
+InlineExecution.ConfigureSocketCompletions(); // before any socket exists (issue 5)
 
 var configOption = new Option<string>("--config", "-c")
 {

@@ -21,14 +21,6 @@ namespace TcpTableServer.Host;
 /// </summary>
 public static class ServerCommand
 {
-    /// <summary>
-    /// Issue 5: requests are answered on the socket's own I/O thread (Kestrel inline
-    /// scheduling; set TCPTABLESERVER_INLINE=0 to use the thread pool). Safe here because
-    /// no request path blocks: memcached I/O is asynchronous and backup tables are in-memory
-    /// or lmdb reads.
-    /// </summary>
-    private static readonly bool InlineScheduling = Environment.GetEnvironmentVariable("TCPTABLESERVER_INLINE") != "0";
-
     public static async Task<int> RunAsync(string ini, CancellationToken ct)
     {
         var loggers = Logging.Create(ini);
@@ -84,7 +76,7 @@ public static class ServerCommand
                 .UseSockets(o =>
                 {
                     o.Backlog = 4096; // spec: listen backlog >= 1024 (OS caps at somaxconn)
-                    o.UnsafePreferInlineScheduling = InlineScheduling;
+                    o.UnsafePreferInlineScheduling = InlineExecution.Enabled;
                 })
                 .UseKestrelCore() // no HTTPS/HTTP configuration loading: listeners are connection handlers
                 .ConfigureKestrel(k =>

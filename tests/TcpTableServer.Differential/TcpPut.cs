@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Text;
+using TcpTableServer.Tests.Support;
 
 namespace TcpTableServer.Differential;
 
@@ -10,20 +11,10 @@ public static class TcpPut
     {
         using var c = new TcpClient("127.0.0.1", port);
         var s = c.GetStream();
-        s.Write(Encoding.Latin1.GetBytes($"put {Encode(key)} {Encode(value)}\n"));
+        s.Write(Encoding.Latin1.GetBytes($"put {TcpQuote.Encode(key)} {TcpQuote.Encode(value)}\n"));
         var reply = new List<byte>();
         int b;
         while ((b = s.ReadByte()) >= 0 && b != '\n') reply.Add((byte)b);
         return reply.Count >= 3 ? reply[0] switch { (byte)'2' => 0, (byte)'5' => 1, _ => -1 } : -1;
-    }
-
-    /// <summary>The Postfix client's request encoding (spec 1.3).</summary>
-    public static string Encode(string octets)
-    {
-        var sb = new StringBuilder();
-        foreach (char c in octets)
-            if (c is > ' ' and < '\x7f' and not '%') sb.Append(c);
-            else sb.Append('%').Append(((int)c).ToString("X2"));
-        return sb.ToString();
     }
 }

@@ -77,24 +77,4 @@ public sealed class Postfix
     /// <summary>`postmap -s TABLE`: every entry as "key\tvalue", sorted (ordinal).</summary>
     public string[] Dump(string table) =>
         [.. PostmapChecked(["-s", table]).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal)];
-
-    /// <summary>
-    /// Many keys in one postmap process: `postmap -q - TABLE` reads keys from stdin and prints
-    /// "key&lt;TAB&gt;value" for found ones.
-    /// </summary>
-    public Dictionary<string, string> QueryMany(IEnumerable<string> keys, string table)
-    {
-        var r = Postmap(["-q", "-", table], string.Join("\n", keys) + "\n", 300);
-        // a lookup error ends `postmap -q -` ("fatal: ... query error"): the rest would look "not found"
-        if (r.Stderr.Contains("fatal:", StringComparison.Ordinal))
-            throw new InvalidOperationException($"postmap -q - {table}: {r.Stderr}");
-        var found = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var line in r.Stdout.Split('\n'))
-        {
-            int tab = line.IndexOf('\t');
-            if (tab >= 0) found[line[..tab]] = line[(tab + 1)..];
-        }
-        return found;
-    }
-
 }

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace TcpTableServer.Config;
 
 /// <summary>
-/// Value syntax of the server INI file: Postfix-style booleans, whole seconds, listener
+/// Value syntax of the server INI file: Postfix-style booleans, counts, whole seconds with units, listener
 /// endpoints. Every error names the INI file and line.
 /// </summary>
 internal static class IniValues
@@ -20,10 +20,27 @@ internal static class IniValues
     /// <summary>A non-negative decimal integer (digits only) that fits an int.</summary>
     public static int ParseCount(string key, string value, string file, int line)
     {
-        if (value.Length == 0 || !value.All(char.IsAsciiDigit)
-            || !int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int n))
+        if (!IsCount(value, out int n))
             throw new ConfigException($"{key}: bad number \"{value}\" (expected a non-negative decimal integer)", file, line);
         return n;
+    }
+
+    /// <summary>Whole seconds, optionally with a Postfix time unit: "5", "5s", "2m", "1h", "1d".</summary>
+    public static TimeSpan ParseSeconds(string key, string value, string file, int line)
+    {
+        int unit = value.Length == 0 ? 0 : value[^1] switch { 's' => 1, 'm' => 60, 'h' => 3600, 'd' => 86400, _ => 0 };
+        string digits = unit == 0 ? value : value[..^1];
+        unit = Math.Max(unit, 1);
+        if (!IsCount(digits, out int n) || (long)n * unit > int.MaxValue)
+            throw new ConfigException($"{key}: bad time value \"{value}\" (expected whole seconds such as 5 or 5s; units s, m, h, d)", file, line);
+        return TimeSpan.FromSeconds((long)n * unit);
+    }
+
+    private static bool IsCount(string value, out int n)
+    {
+        n = 0;
+        return value.Length > 0 && value.All(char.IsAsciiDigit)
+            && int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out n);
     }
 
     /// <summary>

@@ -159,10 +159,10 @@ public static class ServerConfigLoader
                     allowPut = IniValues.ParseBool(e.Key, v, ini, e.Line);
                     break;
                 case "l1_ttl":
-                    l1.Ttl = ParseSeconds(e.Key, v, ini, e.Line);
+                    l1.Ttl = IniValues.ParseSeconds(e.Key, v, ini, e.Line);
                     break;
                 case "l1_negative_ttl":
-                    l1.NegativeTtl = ParseSeconds(e.Key, v, ini, e.Line);
+                    l1.NegativeTtl = IniValues.ParseSeconds(e.Key, v, ini, e.Line);
                     l1.NegativeTtlLine = e.Line;
                     break;
                 case "l1_size":
@@ -196,18 +196,6 @@ public static class ServerConfigLoader
                     ini, NegativeTtlLine, section);
             return null;
         }
-    }
-
-    /// <summary>Whole seconds, optionally with a Postfix time unit: "5", "5s", "2m", "1h", "1d".</summary>
-    private static TimeSpan ParseSeconds(string key, string value, string file, int line)
-    {
-        int unit = value.Length > 0 ? value[^1] switch { 's' => 1, 'm' => 60, 'h' => 3600, 'd' => 86400, _ => 0 } : 0;
-        string digits = unit == 0 ? value : value[..^1];
-        if (digits.Length == 0 || !digits.All(char.IsAsciiDigit)
-            || !int.TryParse(digits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n)
-            || (long)n * Math.Max(unit, 1) > int.MaxValue)
-            throw new ConfigException($"{key}: bad time value \"{value}\" (expected whole seconds such as 5 or 5s; units s, m, h, d)", file, line);
-        return TimeSpan.FromSeconds((long)n * Math.Max(unit, 1));
     }
 
     /// <summary>Reads a .cf file; a missing/unreadable file is reported at the INI line that names it.</summary>

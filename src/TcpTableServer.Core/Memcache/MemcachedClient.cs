@@ -159,10 +159,6 @@ public sealed class MemcachedClient : IAsyncDisposable
                 if (ReferenceEquals(_lanes[i], pipeline)) _lanes[i] = null;
     }
 
-    /// <summary><c>sscanf(line, "VALUE %*s %*s %ld", &amp;n) == 1</c> (spec 3.8), for an octet string.</summary>
-    internal static bool TryScanValueLine(string line, out long length) =>
-        MemcachedReplyParser.TryScanValueLine(Octets.ToBytes(line), out length);
-
     public ValueTask DisposeAsync()
     {
         MemcachedPipeline?[] open;

@@ -32,7 +32,7 @@ internal sealed class IdleSweeper
     public static IdleSweeper For(TimeSpan timeout) =>
         Sweepers.GetOrAdd(Math.Max(1, (long)timeout.TotalMilliseconds), static ms => new IdleSweeper(ms));
 
-    /// <summary>Adds a watch; returns its slot for <see cref="Remove"/>.</summary>
+    /// <summary>Adds a watch (its slot is kept in <see cref="ReadWatch.Slot"/> for <see cref="Remove"/>).</summary>
     public void Add(ReadWatch watch)
     {
         lock (_gate)
@@ -60,9 +60,14 @@ internal sealed class IdleSweeper
     private void Sweep()
     {
         long now = Environment.TickCount64;
+        List<ReadWatch>? expired = null;
         lock (_gate)
         {
-            for (int i = 0; i < _count; i++) _watches[i]!.ExpireIfIdle(now, _timeoutMs);
+            for (int i = 0; i < _count; i++)
+                if (_watches[i]!.TryExpire(now, _timeoutMs)) (expired ??= []).Add(_watches[i]!);
         }
+        // Outside the lock: with inline scheduling, cancelling a read runs that connection's
+        // loop on this thread, and its end removes the watch from this very list.
+        if (expired is not null) foreach (var w in expired) w.CancelRead();
     }
 }

@@ -58,14 +58,17 @@ internal sealed class ReadWatch : IDisposable
     /// <summary>Stops the idle clock; call as soon as input arrived.</summary>
     public void Disarm() => Volatile.Write(ref _reading, false);
 
-    /// <summary>Called by the sweeper: cancels the read once input has been awaited too long.</summary>
-    internal void ExpireIfIdle(long now, long timeoutMs)
+    /// <summary>Called by the sweeper: marks the watch expired once input has been awaited too long.</summary>
+    internal bool TryExpire(long now, long timeoutMs)
     {
-        if (!Volatile.Read(ref _reading) || Volatile.Read(ref _expired)) return;
-        if (now - Volatile.Read(ref _armedAt) < timeoutMs) return;
+        if (!Volatile.Read(ref _reading) || Volatile.Read(ref _expired)) return false;
+        if (now - Volatile.Read(ref _armedAt) < timeoutMs) return false;
         Volatile.Write(ref _expired, true);
-        _input.CancelPendingRead();
+        return true;
     }
+
+    /// <summary>Ends the pending read (after <see cref="TryExpire"/>).</summary>
+    internal void CancelRead() => _input.CancelPendingRead();
 
     public void Dispose()
     {

@@ -63,16 +63,12 @@ public sealed class VectorInteropUpdateTests
             return (r.Elapsed, r.Stderr);
         }
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        string reply = RawSocket.Exchange(_server.TcpPort(map), $"put {Hex(key)} {Hex(value)}\n");
+        string reply = RawSocket.Exchange(_server.TcpPort(map), $"put {TcpQuote.Encode(key)} {TcpQuote.Encode(value)}\n");
         var elapsed = clock.Elapsed;
         string want = expected switch { Result.Success => "200 ok\n", Result.Fail => "500 not-updated\n", _ => "400 temporary-failure\n" };
         Assert.That(reply, Is.EqualTo(want), "tcp put reply (spec 1.8)");
         return (elapsed, "");
     }
-
-    /// <summary>The client's %XX rule (spec 1.3) for the put arguments.</summary>
-    private static string Hex(string octets) => string.Concat(octets.Select(c =>
-        c > ' ' && c < '\x7f' && c != '%' ? c.ToString() : $"%{(int)c:X2}"));
 
     private void AssertTraffic(params string[] connections) =>
         Assert.That(() => _fake.Connections, Is.EqualTo(connections).After(2000, 20), "memcached traffic per connection");

@@ -16,7 +16,7 @@ public class MemcachedClientTests
     [TestCase("VALUE k 0 99999999999999999999999", long.MaxValue)]
     public void Section3_8_value_line_is_scanned_like_sscanf(string line, long expected)
     {
-        Assert.That(MemcachedClient.TryScanValueLine(line, out long n), Is.True);
+        Assert.That(MemcachedReplyParser.TryScanValueLine(Octets.ToBytes(line), out long n), Is.True);
         Assert.That(n, Is.EqualTo(expected));
     }
 
@@ -26,7 +26,7 @@ public class MemcachedClientTests
     [TestCase("value k 0 3")]
     [TestCase("VALUE")]
     public void Section3_8_value_line_without_length_is_unexpected(string line) =>
-        Assert.That(MemcachedClient.TryScanValueLine(line, out _), Is.False);
+        Assert.That(MemcachedReplyParser.TryScanValueLine(Octets.ToBytes(line), out _), Is.False);
 
     [Test]
     public async Task Section3_9_stale_pooled_connection_is_replaced_without_retry_pause()
