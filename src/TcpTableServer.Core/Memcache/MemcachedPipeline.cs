@@ -5,9 +5,11 @@ namespace TcpTableServer.Memcache;
 
 /// <summary>
 /// One persistent memcached connection shared by many concurrent command attempts (issue 5):
-/// commands are appended to a send buffer and written by whoever finds no write in
-/// progress, so commands queued meanwhile go out together in one send (pipelined single-key
-/// commands: each command's bytes are exactly those of spec 3.8). One reader matches the
+/// commands are appended to a send buffer. A command on an idle connection is written at
+/// once by its caller; while sent commands wait for replies, new ones stay in the buffer
+/// and the reader writes them all in one send after consuming the replies it has (a cork:
+/// one memcached read and write serve many client requests under load). The commands are
+/// pipelined single-key commands, each exactly the bytes of spec 3.8. One reader matches the
 /// replies to the waiting attempts strictly in FIFO order. A reply that fails its attempt, a
 /// reply followed by garbage (V31), EOF, a socket error or an overdue attempt (the map's
 /// <c>timeout</c>, counted from the moment the command was queued on a connected socket)
@@ -29,7 +31,7 @@ internal sealed class MemcachedPipeline
     private Timer? _deadlineTimer;
     private byte[] _pending = new byte[InitialBufferSize];
     private byte[] _sending = new byte[InitialBufferSize];
-    private int _pendingLength, _count;
+    private int _pendingLength, _count, _unsent;
     private bool _connected, _flushing, _aborted, _isClosed;
     private byte[] _receive;
     private int _start, _end;
@@ -82,7 +84,7 @@ internal sealed class MemcachedPipeline
                 long period = Math.Clamp(_timeoutMs / 8, 10, 250);
                 _deadlineTimer = new Timer(static s => ((MemcachedPipeline)s!).CheckDeadline(), this, period, period);
             }
-            flush = StartFlushLocked();
+            flush = StartFlushLocked(eager: true);
         }
         if (_aborted) socket.Dispose();
         if (flush) _ = FlushAsync();
@@ -108,7 +110,8 @@ internal sealed class MemcachedPipeline
             if (_connected && _timeoutMs > 0) request.Deadline = Environment.TickCount64 + _timeoutMs;
             _inFlight.Enqueue(request);
             _count++;
-            flush = StartFlushLocked();
+            _unsent++;
+            flush = StartFlushLocked(eager: true);
         }
         if (flush) _ = FlushAsync();
         return true;
@@ -126,9 +129,17 @@ internal sealed class MemcachedPipeline
         socket?.Dispose();
     }
 
-    private bool StartFlushLocked()
+    /// <summary>
+    /// Whether the caller must start <see cref="FlushAsync"/>. Eager (a new command): only
+    /// when no sent command is still waiting for its reply; otherwise the command waits in
+    /// the send buffer and the reader sends it with everything queued meanwhile once it has
+    /// consumed the replies at hand (not eager). One memcached write then carries the
+    /// commands of many client requests under load, while a lone request goes out at once.
+    /// </summary>
+    private bool StartFlushLocked(bool eager)
     {
         if (!_connected || _flushing || _pendingLength == 0) return false;
+        if (eager && _inFlight.Count > _unsent) return false;
         _flushing = true;
         return true;
     }
@@ -152,6 +163,7 @@ internal sealed class MemcachedPipeline
                 length = _pendingLength;
                 _pending = _sending;
                 _pendingLength = 0;
+                _unsent = 0;
                 _sending = batch;
             }
             try
@@ -215,6 +227,9 @@ internal sealed class MemcachedPipeline
                 head.Complete(reply);
             }
 
+            bool flush;
+            lock (_lock) flush = StartFlushLocked(eager: false);
+            if (flush) _ = FlushAsync();
             PrepareReceive();
             try
             {

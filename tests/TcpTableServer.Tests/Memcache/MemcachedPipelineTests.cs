@@ -62,6 +62,37 @@ public class MemcachedPipelineTests
     }
 
     [Test]
+    public async Task Issue5_commands_queued_while_replies_are_outstanding_go_out_together_when_they_arrive()
+    {
+        await using var rig = new VectorRig(Backend.Fake);
+        for (int i = 0; i < 50; i++) rig.Seed($"k{i}", $"v{i}");
+        var t = rig.Open("C");
+        Assert.That(await t.LookupAsync("warm"), Is.EqualTo(LookupResult.NotFound), "one connection, open and idle");
+        // This continuation runs on the connection's reader, which sends whatever was queued
+        // meanwhile once it returns: let it go back to waiting for replies first.
+        await Task.Delay(100);
+        Task<LookupResult[]> all;
+        using (rig.Fake.HoldReplies())
+        {
+            all = Task.WhenAll(Enumerable.Range(0, 50).Select(i => t.LookupAsync($"k{i}").AsTask()));
+            await Task.Delay(300);
+            // Without the cork the warm connection writes each command as it comes (about half
+            // of the 50). With it, the first goes out at once and the rest wait for its reply.
+            Assert.That(GetsOn(rig.Fake, 0), Is.EqualTo(1), () => "while no reply came: " + rig.Fake.Connections[0]);
+            await Task.Delay(200);
+            Assert.That(GetsOn(rig.Fake, 0), Is.EqualTo(1), "still waiting");
+        }
+        var results = await all;
+        for (int i = 0; i < 50; i++) Assert.That(results[i], Is.EqualTo(LookupResult.Found($"v{i}")), $"k{i}");
+        Assert.That(Gets(rig.Fake), Is.EqualTo(50), "each command sent exactly once");
+        Assert.That(rig.Logs.Warnings, Is.Empty);
+
+        static int Gets(FakeMemcached fake) => fake.Connections.Sum(Count);
+        static int GetsOn(FakeMemcached fake, int connection) => Count(fake.Connections[connection]);
+        static int Count(string traffic) => traffic.Split("\r\n").Count(l => l.StartsWith("get k", StringComparison.Ordinal));
+    }
+
+    [Test]
     public async Task Issue5_V28_close_mid_batch_fails_every_request_in_flight_then_each_retries_on_a_new_connection()
     {
         await using var rig = new VectorRig(Backend.Fake);
@@ -86,6 +117,8 @@ public class MemcachedPipelineTests
         Assert.That(rig.Elapsed.TotalSeconds, Is.InRange(0.9, 1.9), "per-request deadline = timeout, not 20 x timeout");
         Assert.That(results, Is.All.EqualTo(LookupResult.TempError));
         Assert.That(rig.Logs.Warnings, Is.Empty, "max_try = 1: nothing logged (V38)");
+        rig.Fake.Reset();   // commands still queued behind the stalled head never reached it: drop their NoReply
+        rig.Seed("k3", "v3");
         Assert.That(await t.LookupAsync("k3"), Is.EqualTo(LookupResult.Found("v3")), "a new connection serves the next request");
     }
 

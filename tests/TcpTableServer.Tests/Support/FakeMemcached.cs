@@ -35,6 +35,7 @@ public sealed class FakeMemcached : IAsyncDisposable
     private readonly List<Task> _tasks = [];
     private readonly List<TcpClient> _clients = [];
     private readonly Task _acceptLoop;
+    private TaskCompletionSource _replies = Released();
 
     public int Port { get; }
     public string Endpoint => $"inet:127.0.0.1:{Port}";
@@ -51,6 +52,29 @@ public sealed class FakeMemcached : IAsyncDisposable
     public void Inject(params string[] replies)
     {
         lock (_script) foreach (var r in replies) _script.Enqueue(r);
+    }
+
+    /// <summary>
+    /// Holds every reply (commands are still received and recorded) until the returned
+    /// handle is disposed, as a memcached busy with the first commands of a batch.
+    /// </summary>
+    public IDisposable HoldReplies()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _replies, gate);
+        return new Release(gate);
+    }
+
+    private static TaskCompletionSource Released()
+    {
+        var done = new TaskCompletionSource();
+        done.SetResult();
+        return done;
+    }
+
+    private sealed class Release(TaskCompletionSource gate) : IDisposable
+    {
+        public void Dispose() => gate.TrySetResult();
     }
 
     /// <summary>Stores an item as if a client had sent <c>set</c> (ttl 0).</summary>
@@ -135,6 +159,7 @@ public sealed class FakeMemcached : IAsyncDisposable
         var stream = client.GetStream();
         var pending = new List<byte>();
         var chunk = new byte[65536];
+        var writes = Task.CompletedTask;   // replies held back by HoldReplies, written in order
         try
         {
             while (true)
@@ -152,11 +177,29 @@ public sealed class FakeMemcached : IAsyncDisposable
                     string? reply;
                     lock (_script) reply = _script.Count > 0 ? _script.Dequeue() : null;
                     reply ??= Execute(command.Line, command.Data);
-                    if (reply == CloseConnection) return;
+                    if (reply == CloseConnection)
+                    {
+                        await writes;
+                        return;
+                    }
                     if (reply == NoReply) continue;
-                    await stream.WriteAsync(Encoding.Latin1.GetBytes(reply), _stop.Token);
+                    var bytes = Encoding.Latin1.GetBytes(reply);
+                    var gate = Volatile.Read(ref _replies).Task;
+                    if (gate.IsCompleted && writes.IsCompleted) await stream.WriteAsync(bytes, _stop.Token);
+                    else writes = WriteLaterAsync(writes, gate, stream, bytes);   // keep reading meanwhile
                 }
             }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException) { }
+    }
+
+    private async Task WriteLaterAsync(Task previous, Task gate, NetworkStream stream, byte[] reply)
+    {
+        try
+        {
+            await previous;
+            await gate.WaitAsync(_stop.Token);
+            await stream.WriteAsync(reply, _stop.Token);
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException) { }
     }
