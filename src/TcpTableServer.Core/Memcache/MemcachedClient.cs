@@ -109,7 +109,7 @@ public sealed class MemcachedClient : IAsyncDisposable
     /// <summary>One attempt: queued on a connection, answered by its reader.</summary>
     private ValueTask<Reply> SendAsync(MemcachedCommand command, string key, string? value, CancellationToken ct)
     {
-        var request = MemcachedRequest.Rent(command);
+        var request = MemcachedRequest.Rent(command, key);
         MemcachedPipeline pipeline;
         bool created;
         do pipeline = Pick(out created);

@@ -5,6 +5,14 @@ namespace TcpTableServer.Memcache;
 /// <summary>The three commands of spec 3.8.</summary>
 internal enum MemcachedCommand : byte { Get, Set, Delete }
 
+/// <summary>
+/// Where a <c>get</c> attempt sits in its command line: alone (<c>get k</c>, the exact bytes
+/// of spec 3.8), or one key of a multi-key <c>get k1 k2 ...</c> that the pipeline formed from
+/// gets queued together (issue 5): its reply is a <c>VALUE</c> block if the key is found, and
+/// the last key also reads the <c>END</c>.
+/// </summary>
+internal enum GetGroup : byte { Single, Member, Last }
+
 /// <summary>How one attempt of a command ended (spec 3.9 attempt loop).</summary>
 internal enum Verdict : byte
 {
@@ -86,11 +94,61 @@ internal sealed class MemcachedReplyParser(int lineSizeLimit, int dataSizeLimit,
             reply = Reply.Failed($"{_dictName}: unexpected memcache server reply: {Display(line, 30)}");
             return ParseStatus.Complete;
         }
-        return TryParseBlock(input[used..], (int)length, eof, ref reply, ref consumed);
+        return TryParseBlock(input[used..], (int)length, eof, true, ref reply, ref consumed);
     }
 
-    /// <summary>The data block, its CR LF, and the END line that must follow (V31).</summary>
-    private ParseStatus TryParseBlock(ReadOnlySpan<byte> rest, int length, bool eof, ref Reply reply, ref int consumed)
+    /// <summary>
+    /// The part of a multi-key <c>get</c> reply that answers <paramref name="key"/>: a
+    /// <c>VALUE</c> block naming it (Found), or nothing when the next line is <c>END</c> or a
+    /// block of a later key (NotFound, nothing consumed). The <see cref="GetGroup.Last"/> key
+    /// also consumes the <c>END</c>, which must follow, as after a single get (V31); a block of
+    /// any other key before it is an unexpected reply.
+    /// </summary>
+    public ParseStatus TryParseGrouped(string key, bool last, ReadOnlySpan<byte> input, bool eof, out Reply reply, out int consumed)
+    {
+        reply = default;
+        consumed = 0;
+        var status = TryReadLine(input, eof, out var line, out int used);
+        if (status == LineStatus.NeedMoreData) return ParseStatus.NeedMoreData;
+        if (status == LineStatus.Error)
+        {
+            reply = Reply.Failed(_ioError);
+            return ParseStatus.Complete;
+        }
+        if (line.SequenceEqual("END"u8))
+        {
+            if (last) consumed = used;
+            reply = NotFound;
+            return ParseStatus.Complete;
+        }
+        if (!TryScanValueLine(line, out long length) || length < 0 || length > dataSizeLimit
+            || (last && !ValueKeyIs(line, key)))
+        {
+            reply = Reply.Failed($"{_dictName}: unexpected memcache server reply: {Display(line, 30)}");
+            consumed = used;
+            return ParseStatus.Complete;
+        }
+        if (!last && !ValueKeyIs(line, key))
+        {
+            reply = NotFound;   // the block of a later key
+            return ParseStatus.Complete;
+        }
+        consumed = used;
+        return TryParseBlock(input[used..], (int)length, eof, last, ref reply, ref consumed);
+    }
+
+    /// <summary>Whether the first token after "VALUE " is <paramref name="key"/> (octets).</summary>
+    private static bool ValueKeyIs(ReadOnlySpan<byte> line, string key)
+    {
+        if (line.Length < 6 + key.Length + 1 || line[5] != (byte)' ' || line[6 + key.Length] != (byte)' ') return false;
+        var token = line.Slice(6, key.Length);
+        for (int i = 0; i < token.Length; i++)
+            if (token[i] != key[i]) return false;
+        return true;
+    }
+
+    /// <summary>The data block, its CR LF, and (<paramref name="end"/>) the END line that must follow (V31).</summary>
+    private ParseStatus TryParseBlock(ReadOnlySpan<byte> rest, int length, bool eof, bool end, ref Reply reply, ref int consumed)
     {
         if (rest.Length < length + 2)
         {
@@ -103,13 +161,18 @@ internal sealed class MemcachedReplyParser(int lineSizeLimit, int dataSizeLimit,
             reply = Reply.Failed($"{_dictName}: EOF receiving memcache server reply");
             return ParseStatus.Complete;
         }
-        var end = TryReadLine(rest[(length + 2)..], eof, out var endLine, out int used);
-        if (end == LineStatus.NeedMoreData) return ParseStatus.NeedMoreData;
+        bool clean = true;
+        int used = 0;
+        if (end)
+        {
+            var endStatus = TryReadLine(rest[(length + 2)..], eof, out var endLine, out used);
+            if (endStatus == LineStatus.NeedMoreData) return ParseStatus.NeedMoreData;
+            clean = endStatus == LineStatus.Line && endLine.SequenceEqual("END"u8);
+        }
 
         ReadOnlySpan<byte> data = rest[..length];
         int nul = data.IndexOf((byte)0);
         string value = Octets.FromBytes(nul < 0 ? data : data[..nul]);
-        bool clean = end == LineStatus.Line && endLine.SequenceEqual("END"u8);
         reply = new Reply(clean ? Verdict.Done : Verdict.DoneThenClose, (byte)LookupStatus.Found, value);
         consumed += length + 2 + used;
         return ParseStatus.Complete;

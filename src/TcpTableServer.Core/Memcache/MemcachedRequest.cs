@@ -23,13 +23,21 @@ internal sealed class MemcachedRequest : IValueTaskSource<Reply>
 
     public MemcachedCommand Command { get; private set; }
 
+    /// <summary>The memcached key (a get's reply names it when several keys share one line).</summary>
+    public string Key { get; private set; } = "";
+
+    /// <summary>Alone on its line, or one key of a multi-key get (set by the pipeline).</summary>
+    public GetGroup Group { get; set; }
+
     /// <summary><see cref="Environment.TickCount64"/> after which the attempt times out (long.MaxValue: never).</summary>
     public long Deadline { get; set; }
 
-    public static MemcachedRequest Rent(MemcachedCommand command)
+    public static MemcachedRequest Rent(MemcachedCommand command, string key)
     {
         if (!Pool.TryDequeue(out var request)) request = new MemcachedRequest();
         request.Command = command;
+        request.Key = key;
+        request.Group = GetGroup.Single;
         request.Deadline = long.MaxValue;
         return request;
     }

@@ -41,7 +41,8 @@ public class MemcachedPipelineTests
         var traffic = rig.Fake.Connections;
         Assert.That(traffic, Has.Count.InRange(1, MemcachedClient.ConnectionsPerEndpoint));
         var lines = traffic.SelectMany(c => c.Split("\r\n", StringSplitOptions.RemoveEmptyEntries)).ToList();
-        for (int i = 0; i < Many; i++) Assert.That(lines.Count(l => l == $"get k{i}"), Is.EqualTo(1), $"get k{i}");
+        var keys = lines.Where(l => l.StartsWith("get ", StringComparison.Ordinal)).SelectMany(l => l.Split(' ').Skip(1)).ToList();
+        for (int i = 0; i < Many; i++) Assert.That(keys.Count(k => k == $"k{i}"), Is.EqualTo(1), $"get k{i}");
         for (int i = 0; i < 100; i++) Assert.That(lines.Count(l => l == $"set u{i} 0 3600 {($"w{i}").Length}"), Is.EqualTo(1));
         Assert.That(rig.Logs.Warnings, Is.Empty);
     }
@@ -89,7 +90,8 @@ public class MemcachedPipelineTests
 
         static int Gets(FakeMemcached fake) => fake.Connections.Sum(Count);
         static int GetsOn(FakeMemcached fake, int connection) => Count(fake.Connections[connection]);
-        static int Count(string traffic) => traffic.Split("\r\n").Count(l => l.StartsWith("get k", StringComparison.Ordinal));
+        static int Count(string traffic) => traffic.Split("\r\n").Where(l => l.StartsWith("get ", StringComparison.Ordinal))
+            .Sum(l => l.Split(' ').Skip(1).Count(k => k.StartsWith('k')));   // keys, as several can share a get line
     }
 
     [Test]
@@ -137,5 +139,63 @@ public class MemcachedPipelineTests
         Assert.That(miss.Verdict, Is.EqualTo(Verdict.Done));
         Assert.That(parser.TryParse(MemcachedCommand.Get, reply.AsSpan(0, complete - 2), true, out var cut, out _), Is.EqualTo(ParseStatus.Complete));
         Assert.That(cut.Verdict, Is.EqualTo(Verdict.DoneThenClose), "V31: value kept, connection closed at EOF before END");
+    }
+
+    [Test]
+    public async Task Issue5_gets_queued_together_share_one_multi_key_get_and_each_gets_its_own_answer()
+    {
+        await using var rig = new VectorRig(Backend.Fake);
+        for (int i = 0; i < 40; i += 2) rig.Seed($"k{i}", $"v{i}");   // odd keys are misses
+        var t = rig.Open("C");
+        Assert.That(await t.LookupAsync("warm"), Is.EqualTo(LookupResult.NotFound));
+        await Task.Delay(100);   // the reader back to waiting (see the cork test)
+        Task<LookupResult[]> all;
+        using (rig.Fake.HoldReplies())
+        {
+            // k5 twice: a key already on a line starts a new command (its reply would be ambiguous)
+            var keys = Enumerable.Range(0, 40).Select(i => $"k{i}").Append("k5");
+            all = Task.WhenAll(keys.Select(k => t.LookupAsync(k).AsTask()));
+            await Task.Delay(200);
+        }
+        var results = await all;
+        for (int i = 0; i < 40; i++)
+            Assert.That(results[i], Is.EqualTo(i % 2 == 0 ? LookupResult.Found($"v{i}") : LookupResult.NotFound), $"k{i}");
+        Assert.That(results[40], Is.EqualTo(LookupResult.NotFound), "k5 again");
+
+        var lines = rig.Fake.Connections.SelectMany(c => c.Split("\r\n")).Where(l => l.StartsWith("get ", StringComparison.Ordinal)).ToList();
+        Assert.That(lines, Has.Some.Matches<string>(l => l.Split(' ').Length > 3), "several keys on one get line");
+        var keysSent = lines.SelectMany(l => l.Split(' ').Skip(1)).Where(k => k != "warm").ToList();
+        Assert.That(keysSent, Has.Count.EqualTo(41), "every lookup's key sent once");
+        Assert.That(lines, Has.None.Matches<string>(l => l.Split(' ').Count(k => k == "k5") > 1), "no key twice on a line");
+        Assert.That(rig.Logs.Warnings, Is.Empty);
+    }
+
+    [Test]
+    public void Issue5_multi_key_get_reply_is_split_by_key()
+    {
+        var parser = new MemcachedReplyParser(1024, 10240, "memcache:/etc/postfix/plain.cf");
+        // get a b c: b is a miss
+        byte[] reply = Encoding.Latin1.GetBytes("VALUE a 0 2\r\nva\r\nVALUE c 0 2\r\nvc\r\nEND\r\n");
+        int at = 0;
+        Assert.That(parser.TryParseGrouped("a", false, reply, false, out var a, out int used), Is.EqualTo(ParseStatus.Complete));
+        Assert.That((a.Verdict, a.Status, a.Value), Is.EqualTo((Verdict.Done, (byte)LookupStatus.Found, "va")));
+        at += used;
+        Assert.That(parser.TryParseGrouped("b", false, reply.AsSpan(at), false, out var b, out used), Is.EqualTo(ParseStatus.Complete));
+        Assert.That((b.Verdict, b.Status, used), Is.EqualTo((Verdict.Done, (byte)LookupStatus.NotFound, 0)), "c's block is left for c");
+        for (int n = 0; n < reply.Length - at; n++)
+            Assert.That(parser.TryParseGrouped("c", true, reply.AsSpan(at, n), false, out _, out _),
+                Is.EqualTo(ParseStatus.NeedMoreData), $"{n} bytes: the last key waits for END");
+        Assert.That(parser.TryParseGrouped("c", true, reply.AsSpan(at), false, out var c, out used), Is.EqualTo(ParseStatus.Complete));
+        Assert.That((c.Verdict, c.Value, at + used), Is.EqualTo((Verdict.Done, "vc", reply.Length)));
+
+        byte[] end = Encoding.Latin1.GetBytes("END\r\n");
+        Assert.That(parser.TryParseGrouped("x", false, end, false, out var x, out used), Is.EqualTo(ParseStatus.Complete));
+        Assert.That((x.Status, used), Is.EqualTo(((byte)LookupStatus.NotFound, 0)), "END belongs to the last key");
+        Assert.That(parser.TryParseGrouped("y", true, end, false, out var y, out used), Is.EqualTo(ParseStatus.Complete));
+        Assert.That((y.Status, used), Is.EqualTo(((byte)LookupStatus.NotFound, 5)));
+
+        byte[] stray = Encoding.Latin1.GetBytes("VALUE other 0 1\r\nv\r\nEND\r\n");
+        Assert.That(parser.TryParseGrouped("z", true, stray, false, out var z, out _), Is.EqualTo(ParseStatus.Complete));
+        Assert.That(z.Verdict, Is.EqualTo(Verdict.Failed), "a block for a key nobody asked for: unexpected reply, connection closed");
     }
 }
