@@ -275,22 +275,34 @@ def main(argv):
         "",
         "## Why the missed targets are missed (structure, not this run's noise)",
         "",
-        "- **Through memcached, 64 connections.** All three processes share 2 cores; the server adds"
-        " a second socket hop per request (client -> server -> memcached -> server -> client), so at"
-        " saturation it competes with memcached and loadgen for the same CPU. Per request the server"
-        " now makes about 4 syscalls and 0.4-0.6 context switches (strace/perf counters, inline socket"
-        " completions on); about two thirds of its CPU is kernel TCP work and nearly all of it runs on"
-        " the single .NET socket-engine thread. Requests rarely batch into one memcached write because"
-        " each send completes at once and .NET has no end-of-event-loop hook to coalesce without a"
-        " thread hop (tried: batching via the thread pool doubled the context switches).",
-        "- **1 connection p50.** A lookup through the server is two loopback round trips where direct"
-        " memcached is one, so about 2 x direct is the floor for any proxy on the same host; the"
-        " remaining cost is thread wake-ups (strace still shows thread-pool workers spinning in"
-        " `sched_yield` once per request, the next lead).",
-        "- **Miss to the lmdb backup.** Each miss is a memcached `get`, an lmdb read and a synchronous"
-        " write-back `set`, i.e. two memcached round trips per answer, as memcache_table(5) does (the"
-        " reply waits for the refill). The L1 (`l1_negative_ttl`, `l1_ttl`) is the lever for hot keys;"
-        " an asynchronous write-back would trade the Postfix ordering for speed and is not done.",
+        "Figures below were measured on this machine on 2026-11-25 with the cork and the multi-key get,"
+        " separately from this table: CPU per request is each process's"
+        " utime+stime from /proc during a 4 s loadgen run at 64 connections, divided by the requests"
+        " answered.",
+        "",
+        "- **How the hit path got to the target.** The memcached client corks: while a connection has"
+        " commands waiting for replies, new ones wait in its send buffer and the reader sends them in one"
+        " write once it has consumed the replies at hand; gets queued together share one multi-key"
+        " `get k1 k2 ...` line (a lone request is still exactly `get k`). memcached spends about 8.6 us"
+        " per key on pipelined single-key gets and 1.6 us per key in 16-key gets here; through the server"
+        " its CPU per hit fell from 13.7 to 6.8 us, which the server and loadgen now use.",
+        "- **1 connection p50.** One lookup through the server costs three wake-ups (server on the request,"
+        " memcached, server on the reply) besides the client's, where direct memcached costs one; on this"
+        " VM a wake-up is 10-15 us (at 1 connection `_raw_spin_unlock_irqrestore` and"
+        " `finish_task_switch` are 15% of the server's perf samples), so about 1.5 x is the floor with zero"
+        " processing. The thread pool is not on the path (dotnet-counters: about 100 work items/s at"
+        " 10 000 requests/s); one socket-engine thread instead of two"
+        " (`DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT=1`) made no difference beyond noise over 9"
+        " alternating pairs. Busy-polling the memcached socket after a send would save one wake-up at the"
+        " price of a spinning core at low load: not done.",
+        "- **Miss to the lmdb backup.** CPU-bound: per request the server uses about 32 us, memcached"
+        " about 10 us (`get` + refill `set`), loadgen about 10 us, which fills both cores at about"
+        " 36 000 requests/s. About half of the server's time is kernel socket work (`sendto`, which"
+        " includes delivering the reply to the client over loopback, is 36% of its samples); the rest is"
+        " spread thin over the async layers, Kestrel's pipes and lmdb (3%). Not waiting for the refill's"
+        " `STORED` was tried: no gain (CPU, not latency, is the limit), and it would change Postfix's"
+        " ordering; dropped. Next leads: one state machine per request instead of five nested ones,"
+        " span keys (no per-request strings), a reused lmdb read transaction.",
     ]
     md.append("")
     with open(out, "w") as f:
