@@ -64,15 +64,8 @@ internal sealed class MemcachedReplyParser(int lineSizeLimit, int dataSizeLimit,
     /// <summary>Parses the reply to <paramref name="command"/> at the start of <paramref name="input"/>.</summary>
     public ParseStatus TryParse(MemcachedCommand command, ReadOnlySpan<byte> input, bool eof, out Reply reply, out int consumed)
     {
-        reply = default;
         consumed = 0;
-        var status = TryReadLine(input, eof, out var line, out int used);
-        if (status == LineStatus.NeedMoreData) return ParseStatus.NeedMoreData;
-        if (status == LineStatus.Error)
-        {
-            reply = Reply.Failed(_ioError);
-            return ParseStatus.Complete;
-        }
+        if (!TryReadReplyLine(input, eof, out var line, out int used, out reply, out var early)) return early;
         consumed = used;
         reply = command switch
         {
@@ -106,15 +99,8 @@ internal sealed class MemcachedReplyParser(int lineSizeLimit, int dataSizeLimit,
     /// </summary>
     public ParseStatus TryParseGrouped(string key, bool last, ReadOnlySpan<byte> input, bool eof, out Reply reply, out int consumed)
     {
-        reply = default;
         consumed = 0;
-        var status = TryReadLine(input, eof, out var line, out int used);
-        if (status == LineStatus.NeedMoreData) return ParseStatus.NeedMoreData;
-        if (status == LineStatus.Error)
-        {
-            reply = Reply.Failed(_ioError);
-            return ParseStatus.Complete;
-        }
+        if (!TryReadReplyLine(input, eof, out var line, out int used, out reply, out var early)) return early;
         if (line.SequenceEqual("END"u8))
         {
             if (last) consumed = used;
@@ -179,6 +165,17 @@ internal sealed class MemcachedReplyParser(int lineSizeLimit, int dataSizeLimit,
     }
 
     private enum LineStatus : byte { NeedMoreData, Line, Error }
+
+    /// <summary>The first line of a reply; false with the parse status when there is none (yet), or an I/O failure.</summary>
+    private bool TryReadReplyLine(ReadOnlySpan<byte> input, bool eof, out ReadOnlySpan<byte> line, out int used,
+        out Reply reply, out ParseStatus early)
+    {
+        reply = default;
+        var status = TryReadLine(input, eof, out line, out used);
+        early = status == LineStatus.NeedMoreData ? ParseStatus.NeedMoreData : ParseStatus.Complete;
+        if (status == LineStatus.Error) reply = Reply.Failed(_ioError);
+        return status == LineStatus.Line;
+    }
 
     /// <summary>
     /// Spec 3.9: at most line_size_limit bytes up to LF; at the limit a CR must be followed
