@@ -107,24 +107,21 @@ def targets(rows, facts):
         out.append(("10 000 connections opened at once", "0 errors, 0 timeouts",
                     f"{conn} connected, {errs[0]:.0f} errors, {errs[1]:.0f} timeouts",
                     "met" if ok else "MISSED"))
+    def at_most(name, goal, value, limit, unit, measured):
+        if value is None:
+            out.append((name, goal, "not measured", "n/a"))
+        else:
+            miss = "" if value <= limit else f" (missed by {value - limit:.0f} {unit})"
+            out.append((name, goal, measured, ("met" if value <= limit else "MISSED") + miss))
+
     rss = num(facts.get("rss_idle10k_mb"))
-    if rss is None:
-        out.append(("RSS with 10 000 idle connections", "<= 100 MB", "not measured", "n/a"))
-    else:
-        miss = "" if rss <= 100 else f" (missed by {rss - 100:.0f} MB)"
-        out.append(("RSS with 10 000 idle connections", "<= 100 MB",
-                    f"{rss:.0f} MB ({facts.get('rss_before_mb', '?')} MB before they opened; {facts.get('c10k_what', 'dll')})",
-                    ("met" if rss <= 100 else "MISSED") + miss))
+    at_most("RSS with 10 000 idle connections", "<= 100 MB", rss, 100, "MB",
+            f"{rss or 0:.0f} MB ({facts.get('rss_before_mb', '?')} MB before they opened; {facts.get('c10k_what', 'dll')})")
     ratio("miss served from the lmdb backup, 64 connections: socketmap rps vs direct memcached",
           find(rows, "socketmap", "miss", "off", 64), "rps_x", 0.5, True)
     ms = num(facts.get("startup_median_ms"))
-    if ms is None:
-        out.append(("start to first answered request", "<= 150 ms", "not measured", "n/a"))
-    else:
-        miss = "" if ms <= 150 else f" (missed by {ms - 150:.0f} ms)"
-        out.append(("start to first answered request", "<= 150 ms (published binary)",
-                    f"{ms:.0f} ms median, {facts.get('startup_min_ms', '?')} ms best; {facts.get('startup_what', '')}",
-                    ("met" if ms <= 150 else "MISSED") + miss))
+    at_most("start to first answered request", "<= 150 ms (published binary)", ms, 150, "ms",
+            f"{ms or 0:.0f} ms median, {facts.get('startup_min_ms', '?')} ms best; {facts.get('startup_what', '')}")
     return out
 
 

@@ -9,8 +9,9 @@ namespace TcpTableServer.Memcache;
 /// commands are appended to a send buffer. A command on an idle connection is written at
 /// once by its caller; while sent commands wait for replies, new ones stay in the buffer
 /// and the reader writes them all in one send after consuming the replies it has (a cork:
-/// one memcached read and write serve many client requests under load). The commands are
-/// pipelined single-key commands, each exactly the bytes of spec 3.8. One reader matches the
+/// one memcached read and write serve many client requests under load). A command alone is
+/// exactly the bytes of spec 3.8; gets queued together share one multi-key get line
+/// (<see cref="TryJoinGetLineLocked"/>). One reader matches the
 /// replies to the waiting attempts strictly in FIFO order. A reply that fails its attempt, a
 /// reply followed by garbage (V31), EOF, a socket error or an overdue attempt (the map's
 /// <c>timeout</c>, counted from the moment the command was queued on a connected socket)
@@ -36,7 +37,7 @@ internal sealed class MemcachedPipeline
     private byte[] _pending = new byte[InitialBufferSize];
     private byte[] _sending = new byte[InitialBufferSize];
     private int _pendingLength, _count, _unsent;
-    private int _getLineStart = -1, _getLineKeys;   // the last get line in _pending, still open for more keys
+    private int _getLineStart, _getLineKeys;   // the last get line in _pending, open for more keys while _getLineKeys > 0
     private readonly MemcachedRequest[] _getLine = new MemcachedRequest[MaxKeysPerGet];
     private bool _connected, _flushing, _aborted, _isClosed;
     private byte[] _receive;
@@ -129,7 +130,7 @@ internal sealed class MemcachedPipeline
     /// </summary>
     private bool TryJoinGetLineLocked(MemcachedRequest request, string key)
     {
-        if (request.Command != MemcachedCommand.Get || _getLineStart < 0 || _getLineKeys >= MaxKeysPerGet
+        if (request.Command != MemcachedCommand.Get || _getLineKeys is 0 or >= MaxKeysPerGet
             || _pendingLength - _getLineStart + 1 + key.Length > MaxGetLine)
             return false;
         for (int i = 0; i < _getLineKeys; i++)
@@ -149,10 +150,10 @@ internal sealed class MemcachedPipeline
     {
         int start = _pendingLength;
         _pendingLength += MemcachedCommandWriter.Write(_pending.AsSpan(start), request.Command, key, value, _flags, _ttl);
-        bool get = request.Command == MemcachedCommand.Get;
-        _getLineStart = get ? start : -1;
-        _getLineKeys = get ? 1 : 0;
-        if (get) _getLine[0] = request;
+        _getLineKeys = 0;
+        if (request.Command != MemcachedCommand.Get) return;
+        _getLineStart = start;
+        _getLine[_getLineKeys++] = request;
     }
 
     /// <summary>Closes the connection (a timeout, a canceled caller, a disposed client); the reader fails what is in flight.</summary>
@@ -202,8 +203,7 @@ internal sealed class MemcachedPipeline
                 _pending = _sending;
                 _pendingLength = 0;
                 _unsent = 0;
-                _getLineStart = -1;
-                Array.Clear(_getLine);
+                _getLineKeys = 0;   // the line is on its way: no more keys
                 _sending = batch;
             }
             try

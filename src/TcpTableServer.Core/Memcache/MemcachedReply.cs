@@ -107,19 +107,19 @@ internal sealed class MemcachedReplyParser(int lineSizeLimit, int dataSizeLimit,
             reply = NotFound;
             return ParseStatus.Complete;
         }
-        if (!TryScanValueLine(line, out long length) || length < 0 || length > dataSizeLimit
-            || (last && !ValueKeyIs(line, key)))
-        {
-            reply = Reply.Failed($"{_dictName}: unexpected memcache server reply: {Display(line, 30)}");
-            consumed = used;
-            return ParseStatus.Complete;
-        }
-        if (!last && !ValueKeyIs(line, key))
+        bool valid = TryScanValueLine(line, out long length) && length >= 0 && length <= dataSizeLimit;
+        bool mine = valid && ValueKeyIs(line, key);
+        if (valid && !mine && !last)
         {
             reply = NotFound;   // the block of a later key
             return ParseStatus.Complete;
         }
         consumed = used;
+        if (!mine)
+        {
+            reply = Reply.Failed($"{_dictName}: unexpected memcache server reply: {Display(line, 30)}");
+            return ParseStatus.Complete;
+        }
         return TryParseBlock(input[used..], (int)length, eof, last, ref reply, ref consumed);
     }
 

@@ -11,34 +11,9 @@ namespace TcpTableServer.Tests.Interop;
 /// "fatal: ... query error"; over socketmap the TEMP/PERM reason is logged by postmap too.
 /// </summary>
 [TestFixture, Category("Vector"), Category("Interop"), NonParallelizable]
-public sealed class VectorInteropLookupTests
+public sealed class VectorInteropLookupTests() : ScriptedMemcachedFixture(BackupKind.Texthash)
 {
     private static readonly string LongKey = new string('u', 251) + "@example.com";
-
-    private FakeMemcached _fake = null!;
-    private VectorInteropRig _rig = null!;
-
-    [OneTimeSetUp]
-    public void Start()
-    {
-        Assume.That(Postfix.Installed, "postmap is not installed: run scripts/install-deps");
-        _fake = new FakeMemcached();
-        _rig = new VectorInteropRig(_fake.Endpoint, BackupKind.Texthash);
-    }
-
-    [OneTimeTearDown]
-    public async Task Stop()
-    {
-        _rig?.Dispose();
-        if (_fake is not null) await _fake.DisposeAsync();
-    }
-
-    [SetUp]
-    public void Reset()
-    {
-        _fake.Reset();
-        _rig.MarkLog();
-    }
 
     private string Down => _rig.DownEndpoint;
 

@@ -18,37 +18,17 @@ public enum UpdatePath
 /// and the server have their own copies, as Postfix's lmdb needs one writer at a time).
 /// </summary>
 [TestFixture, Category("Vector"), Category("Interop"), NonParallelizable]
-public sealed class VectorInteropUpdateTests
+public sealed class VectorInteropUpdateTests() : ScriptedMemcachedFixture(BackupKind.Lmdb)
 {
-    private FakeMemcached _fake = null!;
-    private VectorInteropRig _server = null!;
     private VectorInteropRig _cli = null!;
 
     [OneTimeSetUp]
-    public void Start()
-    {
-        Assume.That(Postfix.Installed, "postmap is not installed: run scripts/install-deps");
-        _fake = new FakeMemcached();
-        _server = new VectorInteropRig(_fake.Endpoint, BackupKind.Lmdb);
-        _cli = new VectorInteropRig(_fake.Endpoint, BackupKind.Lmdb, serve: false);
-    }
+    public void StartCli() => _cli = new VectorInteropRig(_fake.Endpoint, BackupKind.Lmdb, serve: false);   // after the base's set-up
 
     [OneTimeTearDown]
-    public async Task Stop()
-    {
-        _server?.Dispose();
-        _cli?.Dispose();
-        if (_fake is not null) await _fake.DisposeAsync();
-    }
+    public void StopCli() => _cli?.Dispose();
 
-    [SetUp]
-    public void Reset()
-    {
-        _fake.Reset();
-        _server.MarkLog();
-    }
-
-    private VectorInteropRig Rig(UpdatePath path) => path == UpdatePath.Cli ? _cli : _server;
+    private VectorInteropRig Rig(UpdatePath path) => path == UpdatePath.Cli ? _cli : _rig;
 
     private enum Result { Success, Fail, Error }
 
@@ -63,7 +43,7 @@ public sealed class VectorInteropUpdateTests
             return (r.Elapsed, r.Stderr);
         }
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        string reply = RawSocket.Exchange(_server.TcpPort(map), $"put {TcpQuote.Encode(key)} {TcpQuote.Encode(value)}\n");
+        string reply = RawSocket.Exchange(_rig.TcpPort(map), $"put {TcpQuote.Encode(key)} {TcpQuote.Encode(value)}\n");
         var elapsed = clock.Elapsed;
         string want = expected switch { Result.Success => "200 ok\n", Result.Fail => "500 not-updated\n", _ => "400 temporary-failure\n" };
         Assert.That(reply, Is.EqualTo(want), "tcp put reply (spec 1.8)");
@@ -77,7 +57,7 @@ public sealed class VectorInteropUpdateTests
     private void AssertWarning(UpdatePath path, string log, string warning)
     {
         if (path == UpdatePath.Cli) Assert.That(log, Does.Contain(warning), "CLI warnings");
-        else _server.AssertWarning(warning);
+        else _rig.AssertWarning(warning);
     }
 
     /// <summary>The entries of the map's lmdb backup (`postmap -s`).</summary>
@@ -91,7 +71,7 @@ public sealed class VectorInteropUpdateTests
     public void V73_Ttl60dPassedVerbatimItemExpiresAtOnce([Values] UpdatePath path)
     {
         Put(path, "ttl60d", "k8", "v", Result.Success);
-        var lookup = Rig(path) == _cli ? _cli.Cli("query", "ttl60d", "k8").ExitCode : _server.Query(Protocol.Tcp, "ttl60d", "k8").Result.ExitCode;
+        var lookup = Rig(path) == _cli ? _cli.Cli("query", "ttl60d", "k8").ExitCode : _rig.Query(Protocol.Tcp, "ttl60d", "k8").Result.ExitCode;
         Assert.That(lookup, Is.EqualTo(1), "NOT FOUND: memcached took 5184000 as an absolute time in 1970");
         if (path == UpdatePath.Cli)
             AssertTraffic("set k8 0 5184000 1\r\nv\r\n", "get k8\r\n"); // two CLI processes: two connections
@@ -164,7 +144,7 @@ public sealed class VectorInteropUpdateTests
     {
         // Spec 1.2/1.8: tcp has no delete request; the server answers 400 bad-request (S04) and touches nothing.
         _fake.Seed("aliases:user@example.com", "alice");
-        Assert.That(RawSocket.Exchange(_server.TcpPort("aliases"), "delete USER@example.com\n"), Is.EqualTo("400 bad-request\n"));
+        Assert.That(RawSocket.Exchange(_rig.TcpPort("aliases"), "delete USER@example.com\n"), Is.EqualTo("400 bad-request\n"));
         AssertTraffic();
         Assert.That(_fake.Get("aliases:user@example.com"), Is.EqualTo(("alice", 0)));
     }

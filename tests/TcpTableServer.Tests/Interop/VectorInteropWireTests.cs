@@ -12,36 +12,16 @@ namespace TcpTableServer.Tests.Interop;
 /// configuration files and the same scripted memcached.
 /// </summary>
 [TestFixture, Category("Vector"), Category("Interop"), NonParallelizable]
-public sealed class VectorInteropWireTests
+public sealed class VectorInteropWireTests() : ScriptedMemcachedFixture(BackupKind.Texthash)
 {
     private const string Sm = "socketmap";
     private static readonly string Big1 = new('x', 4091), Big2 = new('x', 4092), Spaces = new(' ', 1364);
     private static readonly string B1 = new('x', 99997), B2 = new('x', 99998);
 
-    private FakeMemcached _fake = null!;
-    private VectorInteropRig _rig = null!;
-
-    [OneTimeSetUp]
-    public void Start()
-    {
-        Assume.That(Postfix.Installed, "postmap is not installed: run scripts/install-deps");
-        _fake = new FakeMemcached();
-        _rig = new VectorInteropRig(_fake.Endpoint, BackupKind.Texthash);
-    }
-
-    [OneTimeTearDown]
-    public async Task Stop()
-    {
-        _rig?.Dispose();
-        if (_fake is not null) await _fake.DisposeAsync();
-    }
-
     [SetUp]
-    public void Reset()
+    public void SeedSpec74()
     {
-        _fake.Reset();
-        _rig.MarkLog();
-        // spec 7.4: configuration A with these items, plus what S09/S20/S21 need
+        // after the base class's reset; spec 7.4: configuration A with these items, plus what S09/S20/S21 need
         _fake.Seed("aliases:user@example.com", "alice@example.org");
         _fake.Seed("aliases:j\u00c3\u0096rg@example.com", "joerg");
         _fake.Seed("user@example.com", "plain-value");

@@ -41,7 +41,7 @@ public class MemcachedPipelineTests
         var traffic = rig.Fake.Connections;
         Assert.That(traffic, Has.Count.InRange(1, MemcachedClient.ConnectionsPerEndpoint));
         var lines = traffic.SelectMany(c => c.Split("\r\n", StringSplitOptions.RemoveEmptyEntries)).ToList();
-        var keys = lines.Where(l => l.StartsWith("get ", StringComparison.Ordinal)).SelectMany(l => l.Split(' ').Skip(1)).ToList();
+        var keys = traffic.SelectMany(GetLines).SelectMany(l => l.Skip(1)).ToList();
         for (int i = 0; i < Many; i++) Assert.That(keys.Count(k => k == $"k{i}"), Is.EqualTo(1), $"get k{i}");
         for (int i = 0; i < 100; i++) Assert.That(lines.Count(l => l == $"set u{i} 0 3600 {($"w{i}").Length}"), Is.EqualTo(1));
         Assert.That(rig.Logs.Warnings, Is.Empty);
@@ -90,8 +90,7 @@ public class MemcachedPipelineTests
 
         static int Gets(FakeMemcached fake) => fake.Connections.Sum(Count);
         static int GetsOn(FakeMemcached fake, int connection) => Count(fake.Connections[connection]);
-        static int Count(string traffic) => traffic.Split("\r\n").Where(l => l.StartsWith("get ", StringComparison.Ordinal))
-            .Sum(l => l.Split(' ').Skip(1).Count(k => k.StartsWith('k')));   // keys, as several can share a get line
+        static int Count(string traffic) => GetLines(traffic).Sum(l => l.Skip(1).Count(k => k.StartsWith('k')));
     }
 
     [Test]
@@ -162,11 +161,11 @@ public class MemcachedPipelineTests
             Assert.That(results[i], Is.EqualTo(i % 2 == 0 ? LookupResult.Found($"v{i}") : LookupResult.NotFound), $"k{i}");
         Assert.That(results[40], Is.EqualTo(LookupResult.NotFound), "k5 again");
 
-        var lines = rig.Fake.Connections.SelectMany(c => c.Split("\r\n")).Where(l => l.StartsWith("get ", StringComparison.Ordinal)).ToList();
-        Assert.That(lines, Has.Some.Matches<string>(l => l.Split(' ').Length > 3), "several keys on one get line");
-        var keysSent = lines.SelectMany(l => l.Split(' ').Skip(1)).Where(k => k != "warm").ToList();
+        var lines = rig.Fake.Connections.SelectMany(GetLines).ToList();
+        Assert.That(lines, Has.Some.Matches<string[]>(l => l.Length > 3), "several keys on one get line");
+        var keysSent = lines.SelectMany(l => l.Skip(1)).Where(k => k != "warm").ToList();
         Assert.That(keysSent, Has.Count.EqualTo(41), "every lookup's key sent once");
-        Assert.That(lines, Has.None.Matches<string>(l => l.Split(' ').Count(k => k == "k5") > 1), "no key twice on a line");
+        Assert.That(lines, Has.None.Matches<string[]>(l => l.Count(k => k == "k5") > 1), "no key twice on a line");
         Assert.That(rig.Logs.Warnings, Is.Empty);
     }
 
@@ -198,4 +197,24 @@ public class MemcachedPipelineTests
         Assert.That(parser.TryParseGrouped("z", true, stray, false, out var z, out _), Is.EqualTo(ParseStatus.Complete));
         Assert.That(z.Verdict, Is.EqualTo(Verdict.Failed), "a block for a key nobody asked for: unexpected reply, connection closed");
     }
+
+    [Test]
+    public void Issue5_V31_and_data_size_limit_hold_for_the_keys_of_a_multi_key_get()
+    {
+        var parser = new MemcachedReplyParser(1024, 4, "memcache:/etc/postfix/plain.cf");
+        byte[] garbage = Encoding.Latin1.GetBytes("VALUE c 0 2\r\nvc\r\nGARBAGE\r\n");
+        Assert.That(parser.TryParseGrouped("c", true, garbage, false, out var c, out _), Is.EqualTo(ParseStatus.Complete));
+        Assert.That((c.Verdict, c.Value), Is.EqualTo((Verdict.DoneThenClose, "vc")), "V31: value kept, connection closed");
+
+        byte[] tooLong = Encoding.Latin1.GetBytes("VALUE a 0 5\r\nvalue\r\nEND\r\n");
+        foreach (bool last in new[] { false, true })
+        {
+            Assert.That(parser.TryParseGrouped("a", last, tooLong, false, out var a, out _), Is.EqualTo(ParseStatus.Complete));
+            Assert.That(a.Verdict, Is.EqualTo(Verdict.Failed), $"last={last}: longer than data_size_limit fails the attempt (3.9)");
+        }
+    }
+
+    /// <summary>The get command lines of some traffic, split into words ("get", key, key, ...).</summary>
+    private static IEnumerable<string[]> GetLines(string traffic) =>
+        traffic.Split("\r\n").Where(l => l.StartsWith("get ", StringComparison.Ordinal)).Select(l => l.Split(' '));
 }
