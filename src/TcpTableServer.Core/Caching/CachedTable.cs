@@ -22,10 +22,15 @@ namespace TcpTableServer.Caching;
 /// </summary>
 public sealed class CachedTable : ITable
 {
-    /// <summary>One inner lookup shared by every caller that asked while it ran.</summary>
+    /// <summary>
+    /// One inner lookup shared by every caller that asked while it ran. Its waiters resume on
+    /// the thread that completes it (the memcached reader, as for any lookup), not through the
+    /// thread pool: every entry expires at its TTL, and a wave of refills should not cost a
+    /// thread switch each (issue 5). The flight's state is settled before it completes.
+    /// </summary>
     private sealed class Flight
     {
-        public readonly TaskCompletionSource<LookupResult> Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public readonly TaskCompletionSource<LookupResult> Done = new();
         public volatile bool Invalidated;
     }
 

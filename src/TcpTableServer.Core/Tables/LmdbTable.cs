@@ -19,8 +19,10 @@ namespace TcpTableServer.Tables;
 /// <item>Writable: update replaces an existing entry (a backup write-back, spec 3.5);
 /// delete answers Success or Fail (spec 3.6); sequence returns all entries (spec 3.7).</item>
 /// <item>MDB_NOLOCK means no in-process reader/writer coordination by LMDB, so every
-/// operation runs under one asynchronous gate (lookups are microseconds). Cross-process
-/// fcntl locking as Postfix's DICT_FLAG_LOCK does is not implemented.</item>
+/// operation runs under one lock. Operations are synchronous and take microseconds, so a
+/// caller that finds the lock taken waits on its own thread: an asynchronous gate would move
+/// its continuation to the thread pool, a thread switch per contended lookup (issue 5).
+/// Cross-process fcntl locking as Postfix's DICT_FLAG_LOCK does is not implemented.</item>
 /// <item>Run-time errors: warning and <see cref="LookupStatus.TempError"/> (Postfix would
 /// exit with a fatal error; a server keeps running).</item>
 /// <item>A missing file is created empty when its directory exists: a backup is a persistent
@@ -39,7 +41,7 @@ public sealed class LmdbTable : ITable
     private readonly LightningEnvironment _env;
     private readonly LightningDatabase _db;
     private readonly ILogger _logger;
-    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly Lock _gate = new();
     private bool _tryWithNul = true, _tryWithoutNul = true;
     private bool _disposed;
 
@@ -95,13 +97,13 @@ public sealed class LmdbTable : ITable
         }
     }
 
-    public async ValueTask<LookupResult> LookupAsync(string key, CancellationToken ct = default)
+    public ValueTask<LookupResult> LookupAsync(string key, CancellationToken ct = default)
     {
+        ct.ThrowIfCancellationRequested();
         byte[] k = KeyBytes(key);
-        await _gate.WaitAsync(ct).ConfigureAwait(false);
-        try
+        lock (_gate)
         {
-            return Run("lookup", LookupResult.TempError, () =>
+            return ValueTask.FromResult(Run("lookup", LookupResult.TempError, () =>
             {
                 using var tx = BeginRead();
                 foreach (bool withNul in TryOrder())
@@ -113,35 +115,33 @@ public sealed class LmdbTable : ITable
                     return LookupResult.Found(CString(value.AsSpan()));
                 }
                 return LookupResult.NotFound;
-            });
+            }));
         }
-        finally { _gate.Release(); }
     }
 
-    public async ValueTask<UpdateResult> UpdateAsync(string key, string value, CancellationToken ct = default)
+    public ValueTask<UpdateResult> UpdateAsync(string key, string value, CancellationToken ct = default)
     {
+        ct.ThrowIfCancellationRequested();
         byte[] k = KeyBytes(key), v = ValueBytes(value);
-        await _gate.WaitAsync(ct).ConfigureAwait(false);
-        try
+        lock (_gate)
         {
             if (_tryWithNul && _tryWithoutNul) _tryWithoutNul = false;    // Postfix's default style
             int trim = _tryWithNul ? 0 : 1;
-            return Run("update", UpdateResult.TempError, () => WriteGrowing("update", tx =>
+            return ValueTask.FromResult(Run("update", UpdateResult.TempError, () => WriteGrowing("update", tx =>
             {
                 Check(tx.Put(_db, k.AsSpan(0, k.Length - trim), v.AsSpan(0, v.Length - trim)), "update");
                 return UpdateResult.Success;
-            }));
+            })));
         }
-        finally { _gate.Release(); }
     }
 
-    public async ValueTask<UpdateResult> DeleteAsync(string key, CancellationToken ct = default)
+    public ValueTask<UpdateResult> DeleteAsync(string key, CancellationToken ct = default)
     {
+        ct.ThrowIfCancellationRequested();
         byte[] k = KeyBytes(key);
-        await _gate.WaitAsync(ct).ConfigureAwait(false);
-        try
+        lock (_gate)
         {
-            return Run("delete", UpdateResult.TempError, () => WriteGrowing("delete", tx =>
+            return ValueTask.FromResult(Run("delete", UpdateResult.TempError, () => WriteGrowing("delete", tx =>
             {
                 foreach (bool withNul in TryOrder())
                 {
@@ -152,17 +152,16 @@ public sealed class LmdbTable : ITable
                     return UpdateResult.Success;
                 }
                 return UpdateResult.Fail;
-            }));
+            })));
         }
-        finally { _gate.Release(); }
     }
 
-    public async ValueTask<SequenceResult> SequenceAsync(CancellationToken ct = default)
+    public ValueTask<SequenceResult> SequenceAsync(CancellationToken ct = default)
     {
-        await _gate.WaitAsync(ct).ConfigureAwait(false);
-        try
+        ct.ThrowIfCancellationRequested();
+        lock (_gate)
         {
-            return Run("sequence", SequenceResult.TempError, () =>
+            return ValueTask.FromResult(Run("sequence", SequenceResult.TempError, () =>
             {
                 var entries = new List<KeyValuePair<string, string>>();
                 using var tx = BeginRead();
@@ -173,22 +172,22 @@ public sealed class LmdbTable : ITable
                     entries.Add(new(CString(k.AsSpan()), CString(v.AsSpan())));
                 }
                 return SequenceResult.Of(entries);
-            });
+            }));
         }
-        finally { _gate.Release(); }
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
-        await _gate.WaitAsync().ConfigureAwait(false);
-        try
+        lock (_gate)
         {
-            if (_disposed) return;
-            _disposed = true;
-            _db.Dispose();
-            _env.Dispose();
+            if (!_disposed)
+            {
+                _disposed = true;
+                _db.Dispose();
+                _env.Dispose();
+            }
         }
-        finally { _gate.Release(); }
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>Runs a write transaction; on MDB_MAP_FULL aborts, doubles the map and retries.</summary>

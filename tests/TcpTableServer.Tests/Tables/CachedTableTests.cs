@@ -317,6 +317,38 @@ public sealed class CachedTableTests
         Assert.That(inner.LookedUp, Has.Count.EqualTo(2), "looked up again after the failed update");
     }
 
+    /// <summary>
+    /// Issue 5: the callers that joined a flight resume on the thread that completed the inner
+    /// lookup (a memcached reader in the server), not on the thread pool.
+    /// </summary>
+    [Test]
+    public async Task Issue5_Coalescing_WaitersResumeOnTheThreadThatCompletedTheLookup()
+    {
+        var inner = new TableDouble().With("k@x", "v");
+        inner.Gate = new TaskCompletionSource();          // completes its waiters inline, like a socket reader
+        await using var table = Over(inner, FiveSeconds);
+        // started off the test's synchronization context, as in the server (no context to post to)
+        Task<LookupResult> first = null!, second = null!;
+        await Task.Run(() =>
+        {
+            first = table.LookupAsync("k@x").AsTask();
+            second = table.LookupAsync("k@x").AsTask();
+        });
+        await inner.Entered.Task;
+        var resumedOn = new System.Collections.Concurrent.ConcurrentBag<int>();
+        var continuations = new[] { first, second }.Select(t => t.ContinueWith(
+            _ => resumedOn.Add(Environment.CurrentManagedThreadId), TaskContinuationOptions.ExecuteSynchronously)).ToArray();
+        int completer = -1;
+        var thread = new Thread(() => { completer = Environment.CurrentManagedThreadId; inner.Gate.SetResult(); });
+        thread.Start();
+        thread.Join();
+        await Task.WhenAll(continuations);
+        Assert.That(await first, Is.EqualTo(LookupResult.Found("v")));
+        Assert.That(await second, Is.EqualTo(LookupResult.Found("v")));
+        Assert.That(inner.LookedUp, Has.Count.EqualTo(1), "one inner lookup for both");
+        Assert.That(resumedOn, Has.Count.EqualTo(2).And.All.EqualTo(completer));
+    }
+
     [Test]
     public async Task Issue5_UpdateDuringAFlight_ItsResultIsNotCached()
     {

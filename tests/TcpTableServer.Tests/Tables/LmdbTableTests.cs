@@ -142,6 +142,42 @@ public sealed class LmdbTableTests
         Assert.That((await table.SequenceAsync()).Entries, Has.Count.EqualTo(20));
     }
 
+    /// <summary>
+    /// Issue 5: a backup lookup is microseconds of synchronous work; a caller that finds another
+    /// operation in progress waits on its own thread and returns a completed result. (An
+    /// asynchronous gate returned a pending task there and resumed the caller on the thread
+    /// pool: a thread switch per contended lookup on the miss path.)
+    /// </summary>
+    [Test]
+    public async Task Issue5_ContendedOperations_CompleteOnTheCallingThread()
+    {
+        await using var table = _factory.Open("lmdb:c", _dir.Path);
+        for (int i = 0; i < 50; i++) Assert.That(await table.UpdateAsync($"k{i}", $"v{i}"), Is.EqualTo(UpdateResult.Success));
+        int pending = 0, lookups = 0, readersDone = 0;
+        var writer = Task.Run(() =>
+        {
+            for (int i = 0; Volatile.Read(ref readersDone) < 2; i++)
+                if (!table.UpdateAsync($"k{i % 50}", $"v{i % 50}").IsCompleted) { Interlocked.Increment(ref pending); break; }
+        });
+        var readers = Enumerable.Range(0, 2).Select(_ => Task.Run(() =>
+        {
+            try
+            {
+                for (int i = 0; i < 5000; i++)
+                {
+                    var r = table.LookupAsync($"K{i % 50}");
+                    if (!r.IsCompleted) { Interlocked.Increment(ref pending); break; }
+                    Assert.That(r.Result, Is.EqualTo(LookupResult.Found($"v{i % 50}")));
+                    Interlocked.Increment(ref lookups);
+                }
+            }
+            finally { Interlocked.Increment(ref readersDone); }
+        })).ToArray();
+        await Task.WhenAll([writer, .. readers]);
+        Assert.That(pending, Is.Zero, "operations that returned before completing");
+        Assert.That(lookups, Is.EqualTo(2 * 5000));
+    }
+
     [Test]
     public async Task RunTimeLmdbError_KeyTooLong_IsTempErrorWithWarning()
     {
