@@ -306,10 +306,10 @@ def main(argv):
         "",
         "## Why the missed targets are missed (structure, not this run's noise)",
         "",
-        "Figures below were measured on this machine on 2026-11-25 with the cork and the multi-key get,"
-        " separately from this table: CPU per request is each process's"
-        " utime+stime from /proc during a 4 s loadgen run at 64 connections, divided by the requests"
-        " answered.",
+        "Figures below were measured on this machine on 2026-11-25, separately from this table: CPU per"
+        " request is each process's utime+stime (or `perf stat` task-clock) during a 4 s loadgen run"
+        " at 64 connections, divided by the requests answered; context switches and system calls per"
+        " request likewise from `perf stat`.",
         "",
         "- **How the hit path got to the target.** The memcached client corks: while a connection has"
         " commands waiting for replies, new ones wait in its send buffer and the reader sends them in one"
@@ -317,23 +317,39 @@ def main(argv):
         " `get k1 k2 ...` line (a lone request is still exactly `get k`). memcached spends about 8.6 us"
         " per key on pipelined single-key gets and 1.6 us per key in 16-key gets here; through the server"
         " its CPU per hit fell from 13.7 to 6.8 us, which the server and loadgen now use.",
-        "- **1 connection p50.** One lookup through the server costs three wake-ups (server on the request,"
-        " memcached, server on the reply) besides the client's, where direct memcached costs one; on this"
-        " VM a wake-up is 10-15 us (at 1 connection `_raw_spin_unlock_irqrestore` and"
-        " `finish_task_switch` are 15% of the server's perf samples), so about 1.5 x is the floor with zero"
-        " processing. The thread pool is not on the path (dotnet-counters: about 100 work items/s at"
-        " 10 000 requests/s); one socket-engine thread instead of two"
-        " (`DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT=1`) made no difference beyond noise over 9"
-        " alternating pairs. Busy-polling the memcached socket after a send would save one wake-up at the"
-        " price of a spinning core at low load: not done.",
-        "- **Miss to the lmdb backup.** CPU-bound: per request the server uses about 32 us, memcached"
-        " about 10 us (`get` + refill `set`), loadgen about 10 us, which fills both cores at about"
-        " 36 000 requests/s. About half of the server's time is kernel socket work (`sendto`, which"
-        " includes delivering the reply to the client over loopback, is 36% of its samples); the rest is"
-        " spread thin over the async layers, Kestrel's pipes and lmdb (3%). Not waiting for the refill's"
-        " `STORED` was tried: no gain (CPU, not latency, is the limit), and it would change Postfix's"
-        " ordering; dropped. Next leads: one state machine per request instead of five nested ones,"
-        " span keys (no per-request strings), a reused lmdb read transaction.",
+        "- **No thread-pool hops on the request path.** `perf stat` on the server showed 0.6 context"
+        " switches per miss request against 0.26 per hit, and the thread pool busy: the lmdb backup's"
+        " asynchronous gate resumed contended lookups on the thread pool. lmdb operations are synchronous"
+        " microseconds, so they now take a plain lock, and callers that join an L1 flight resume on the"
+        " thread that completed it. Per miss request: context switches 0.6 -> 0.4, syscalls 4.3 -> 3.9;"
+        " the thread pool's CPU fell from about 9% of the server's to under 1%.",
+        "- **1 connection p50.** The server's own hop costs what memcached's does: with L1 on, one"
+        " connection's p50 is 0.9-1.0 x direct memcached's. Through memcached a lookup makes two such"
+        " round trips (client -> server, server -> memcached), each with its wake-ups (on this VM a"
+        " wake-up is 10-15 us; at 1 connection `_raw_spin_unlock_irqrestore` and `finish_task_switch` are"
+        " 15% of the server's samples), so about 2 x is the floor for any server that waits for memcached"
+        " the way Postfix does. Tried without effect: one socket-engine thread instead of two"
+        " (`DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT=1`, 9 alternating pairs), keeping both cores busy with"
+        " idle-priority spinners (worse: 2.4-2.8 x). The thread pool is not on the path. Going under"
+        " 1.8 x needs busy-polling the memcached socket after a send, which means reading it outside"
+        " .NET's socket engine (its reader is parked in epoll) and a spinning core at low load: not done.",
+        "- **L1 on hot keys.** The server is the bottleneck and most of its time is the kernel's: the"
+        " `send` of each answer is 44% of its CPU including children (loopback TCP delivers the reply and"
+        " wakes the client inside the sender's system call), about 3.3 system calls per request (receive,"
+        " the receive that finds nothing and arms epoll, send). About 21 us of server CPU per request"
+        " plus 10 us of loadgen fill both cores at about 64 000 requests/s; 0.85 x of a direct memcached"
+        " that measures about 80 000 needs the server at 19 us or less. The remaining user time is spread"
+        " over Kestrel's pipes and socket loop (`DoReceive`, `DoSend`, `Pipe.FlushAsync`) and the"
+        " handler (`AnswerAsync` 6% self, with the L1 lookup inlined).",
+        "- **Miss to the lmdb backup.** CPU-bound: per request the server uses about 34 us, memcached"
+        " about 9-10 us (`get` + refill `set`), loadgen about 11 us. lmdb itself is 3% of the server's"
+        " samples. One memcached connection per table instead of two was measured: on the miss path"
+        " memcached's CPU per request fell 30% and the server's 15% (larger batches), but the hit path"
+        " lost about 8% because one connection's replies are all completed on one socket thread, which"
+        " saturates; two connections kept. Not waiting for the refill's `STORED` was tried: no gain"
+        " (CPU, not latency, is the limit), and it would change Postfix's ordering; dropped. Sending"
+        " a refill on the connection whose reader completed the miss (it joins that reader's next"
+        " batch) made no measurable difference; dropped.",
     ]
     md.append("")
     with open(out, "w") as f:
