@@ -333,7 +333,8 @@ def main(argv):
         " idle-priority spinners (worse: 2.4-2.8 x). The thread pool is not on the path. Going under"
         " 1.8 x needs busy-polling the memcached socket after a send, which means reading it outside"
         " .NET's socket engine (its reader is parked in epoll) and a spinning core at low load: not done.",
-        "- **L1 on hot keys.** The server is the bottleneck and most of its time is the kernel's: the"
+        "- **L1 on hot keys (met or missed with the baseline: 0.78-0.95 x over the runs of 2026-11-25).**"
+        " The server is the bottleneck and most of its time is the kernel's: the"
         " `send` of each answer is 44% of its CPU including children (loopback TCP delivers the reply and"
         " wakes the client inside the sender's system call), about 3.3 system calls per request (receive,"
         " the receive that finds nothing and arms epoll, send). About 21 us of server CPU per request"
