@@ -61,6 +61,9 @@ internal sealed class MemcachedPipeline
     /// <summary>Attempts queued or sent and not yet answered (approximate outside the lock).</summary>
     public int InFlight => Volatile.Read(ref _count);
 
+    /// <summary>Commands queued and not yet written (a batch forming behind replies; approximate outside the lock).</summary>
+    public int Unsent => Volatile.Read(ref _unsent);
+
     /// <summary>True once the connection is closed; no attempt can be queued any more.</summary>
     public bool IsClosed => Volatile.Read(ref _isClosed);
 

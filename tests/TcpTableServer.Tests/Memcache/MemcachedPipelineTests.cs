@@ -140,6 +140,38 @@ public class MemcachedPipelineTests
         Assert.That(cut.Verdict, Is.EqualTo(Verdict.DoneThenClose), "V31: value kept, connection closed at EOF before END");
     }
 
+    /// <summary>
+    /// Issue 5: a request joins a batch already forming on a connection (commands queued behind
+    /// outstanding replies) rather than the connection with the fewest requests in flight: it
+    /// then costs no write and no memcached read of its own.
+    /// </summary>
+    [Test]
+    public async Task Issue5_a_request_joins_the_batch_forming_on_a_connection()
+    {
+        await using var rig = new VectorRig(Backend.Fake);
+        foreach (var k in new[] { "k1", "k2", "k3", "k4" }) rig.Seed(k, "v" + k);
+        var t = rig.Open("C");
+        Assert.That(await t.LookupAsync("warm"), Is.EqualTo(LookupResult.NotFound), "one connection, open and idle");
+        await Task.Delay(100);   // the reader back to waiting (see the cork test)
+        var lookups = new List<Task<LookupResult>>();
+        using (rig.Fake.HoldReplies())
+        {
+            lookups.Add(t.LookupAsync("k1").AsTask());   // connection 0: sent at once
+            await Task.Delay(100);
+            lookups.Add(t.LookupAsync("k2").AsTask());   // connection 0 busy: connection 1 opens and sends it
+            await Task.Delay(300);
+            Assert.That(rig.Fake.Connections, Has.Count.EqualTo(2), "two connections, one get in flight on each");
+            lookups.Add(t.LookupAsync("k3").AsTask());   // queued on connection 0 behind k1's reply
+            lookups.Add(t.LookupAsync("k4").AsTask());   // joins it (the least busy would be connection 1)
+            await Task.Delay(200);
+        }
+        var results = await Task.WhenAll(lookups);
+        Assert.That(results, Is.EqualTo(new[] { "k1", "k2", "k3", "k4" }.Select(k => LookupResult.Found("v" + k))));
+        Assert.That(() => GetLines(rig.Fake.Connections[0]).Select(l => string.Join(' ', l.Skip(1))),
+            Has.Member("k3 k4").After(2000, 20), () => string.Join(" | ", rig.Fake.Connections));
+        Assert.That(GetLines(rig.Fake.Connections[1]).SelectMany(l => l.Skip(1)), Is.EqualTo(new[] { "k2" }));
+    }
+
     [Test]
     public async Task Issue5_gets_queued_together_share_one_multi_key_get_and_each_gets_its_own_answer()
     {
