@@ -151,7 +151,7 @@ public sealed class MemcachedClient : IAsyncDisposable
                     if (free < 0) free = i;
                     continue;
                 }
-                if (lane.Unsent is > 0 and < JoinBatchLimit) { best = lane; free = -1; break; }
+                if (lane.Unsent is > 0 and < JoinBatchLimit) return lane;
                 if (best is null || lane.InFlight < best.InFlight) best = lane;
             }
             if (best is null || (best.InFlight > 0 && free >= 0))

@@ -99,82 +99,67 @@ public sealed class LmdbTable : ITable
 
     public ValueTask<LookupResult> LookupAsync(string key, CancellationToken ct = default)
     {
-        ct.ThrowIfCancellationRequested();
         byte[] k = KeyBytes(key);
-        lock (_gate)
+        return Locked("lookup", LookupResult.TempError, ct, () =>
         {
-            return ValueTask.FromResult(Run("lookup", LookupResult.TempError, () =>
+            using var tx = BeginRead();
+            foreach (bool withNul in TryOrder())
             {
-                using var tx = BeginRead();
-                foreach (bool withNul in TryOrder())
-                {
-                    var (rc, _, value) = tx.Get(_db, withNul ? k : k.AsSpan(0, k.Length - 1));
-                    if (rc == MDBResultCode.NotFound) continue;
-                    Check(rc, "lookup");
-                    Decided(withNul);
-                    return LookupResult.Found(CString(value.AsSpan()));
-                }
-                return LookupResult.NotFound;
-            }));
-        }
+                var (rc, _, value) = tx.Get(_db, withNul ? k : k.AsSpan(0, k.Length - 1));
+                if (rc == MDBResultCode.NotFound) continue;
+                Check(rc, "lookup");
+                Decided(withNul);
+                return LookupResult.Found(CString(value.AsSpan()));
+            }
+            return LookupResult.NotFound;
+        });
     }
 
     public ValueTask<UpdateResult> UpdateAsync(string key, string value, CancellationToken ct = default)
     {
-        ct.ThrowIfCancellationRequested();
         byte[] k = KeyBytes(key), v = ValueBytes(value);
-        lock (_gate)
+        return Locked("update", UpdateResult.TempError, ct, () =>
         {
             if (_tryWithNul && _tryWithoutNul) _tryWithoutNul = false;    // Postfix's default style
             int trim = _tryWithNul ? 0 : 1;
-            return ValueTask.FromResult(Run("update", UpdateResult.TempError, () => WriteGrowing("update", tx =>
+            return WriteGrowing("update", tx =>
             {
                 Check(tx.Put(_db, k.AsSpan(0, k.Length - trim), v.AsSpan(0, v.Length - trim)), "update");
                 return UpdateResult.Success;
-            })));
-        }
+            });
+        });
     }
 
     public ValueTask<UpdateResult> DeleteAsync(string key, CancellationToken ct = default)
     {
-        ct.ThrowIfCancellationRequested();
         byte[] k = KeyBytes(key);
-        lock (_gate)
+        return Locked("delete", UpdateResult.TempError, ct, () => WriteGrowing("delete", tx =>
         {
-            return ValueTask.FromResult(Run("delete", UpdateResult.TempError, () => WriteGrowing("delete", tx =>
+            foreach (bool withNul in TryOrder())
             {
-                foreach (bool withNul in TryOrder())
-                {
-                    var rc = tx.Delete(_db, withNul ? k : k.AsSpan(0, k.Length - 1));
-                    if (rc == MDBResultCode.NotFound) continue;
-                    Check(rc, "delete");
-                    Decided(withNul);
-                    return UpdateResult.Success;
-                }
-                return UpdateResult.Fail;
-            })));
-        }
+                var rc = tx.Delete(_db, withNul ? k : k.AsSpan(0, k.Length - 1));
+                if (rc == MDBResultCode.NotFound) continue;
+                Check(rc, "delete");
+                Decided(withNul);
+                return UpdateResult.Success;
+            }
+            return UpdateResult.Fail;
+        }));
     }
 
-    public ValueTask<SequenceResult> SequenceAsync(CancellationToken ct = default)
-    {
-        ct.ThrowIfCancellationRequested();
-        lock (_gate)
+    public ValueTask<SequenceResult> SequenceAsync(CancellationToken ct = default) =>
+        Locked("sequence", SequenceResult.TempError, ct, () =>
         {
-            return ValueTask.FromResult(Run("sequence", SequenceResult.TempError, () =>
+            var entries = new List<KeyValuePair<string, string>>();
+            using var tx = BeginRead();
+            using var cursor = tx.CreateCursor(_db);
+            for (var (rc, k, v) = cursor.First(); rc != MDBResultCode.NotFound; (rc, k, v) = cursor.Next())
             {
-                var entries = new List<KeyValuePair<string, string>>();
-                using var tx = BeginRead();
-                using var cursor = tx.CreateCursor(_db);
-                for (var (rc, k, v) = cursor.First(); rc != MDBResultCode.NotFound; (rc, k, v) = cursor.Next())
-                {
-                    Check(rc, "sequence");
-                    entries.Add(new(CString(k.AsSpan()), CString(v.AsSpan())));
-                }
-                return SequenceResult.Of(entries);
-            }));
-        }
-    }
+                Check(rc, "sequence");
+                entries.Add(new(CString(k.AsSpan()), CString(v.AsSpan())));
+            }
+            return SequenceResult.Of(entries);
+        });
 
     public ValueTask DisposeAsync()
     {
@@ -235,17 +220,25 @@ public sealed class LmdbTable : ITable
         _env.MapSize = size;
     }
 
-    private T Run<T>(string operation, T error, Func<T> body)
+    /// <summary>
+    /// One operation, under the lock and on the caller's thread (see the class remarks): an
+    /// LMDB run-time error is a warning and <paramref name="error"/>; the result is complete.
+    /// </summary>
+    private ValueTask<T> Locked<T>(string operation, T error, CancellationToken ct, Func<T> body)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        try
+        ct.ThrowIfCancellationRequested();
+        lock (_gate)
         {
-            return body();
-        }
-        catch (Exception e) when (e is LightningException or LmdbError or IOException)
-        {
-            _logger.LogWarning("{Table}: {Operation} failed: {Error}", Name, operation, Describe(e));
-            return error;
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            try
+            {
+                return ValueTask.FromResult(body());
+            }
+            catch (Exception e) when (e is LightningException or LmdbError or IOException)
+            {
+                _logger.LogWarning("{Table}: {Operation} failed: {Error}", Name, operation, Describe(e));
+                return ValueTask.FromResult(error);
+            }
         }
     }
 
