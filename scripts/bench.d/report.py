@@ -33,6 +33,8 @@ def load(results, facts_file):
 def label(r):
     if r["target"] == "memcached":
         return "memcached direct"
+    if r["target"].startswith("floor-"):
+        return f"floor ({r['target'][6:]})"
     l1 = " L1" if r["l1"] == "on" else ""
     return f"{r['proto']} {r['mix']}{l1}"
 
@@ -51,12 +53,13 @@ def fmt(v, spec, na="n/a"):
 
 
 def table(rows):
-    head = ["series", "conns", "rps", "x direct", "p50 µs", "p50 x direct", "p99 µs", "errors", "memcached miss %", "new memcached conns"]
+    head = ["series", "conns", "rps", "x direct", "p50 µs", "p50 x direct", "p99 µs", "errors", "memcached miss %",
+            "new memcached conns", "server CPU µs/req", "memcached CPU µs/req"]
     out = [head]
     for r in rows:
         out.append([label(r), r["conns"], fmt(num(r["rps"]), ".0f"), fmt(r["rps_x"], ".2f"),
                     fmt(num(r["p50_us"]), ".0f"), fmt(r["p50_x"], ".2f"), fmt(num(r["p99_us"]), ".0f"),
-                    r["errors"], r["mc_miss_pct"], r["mc_new_conns"]])
+                    r["errors"], r["mc_miss_pct"], r["mc_new_conns"], r.get("srv_cpu_us", "-"), r.get("mc_cpu_us", "-")])
     return out
 
 
@@ -261,6 +264,9 @@ def main(argv):
         "- **new memcached conns**: connections memcached accepted during the row (its `total_connections`"
         " delta, minus the 3 stats probes; for *memcached direct* these are loadgen's own): a pooled client"
         " that reuses its connections keeps this near the connection count; far more means connect/close churn.",
+        "- **server / memcached CPU µs/req**: the process's utime + stime over the row (warm-up included,"
+        " at full load like the window) divided by its requests (rps x (warm-up + window)); for the floor"
+        " rows the server column is the floor program's. memcached's column is the instance the row used.",
         "- **x direct**: the row's rps divided by memcached direct rps at the same connection count;"
         " **p50 x direct** likewise for p50 latency.",
         *([f"- **Targets** are judged on paired rounds: after the matrix, {len(rounds)} rounds each measure"
@@ -284,6 +290,12 @@ def main(argv):
     ]
     for what, goal, got, verdict in goals:
         md.append(f"| {what} | {goal} | {got} | {verdict} |")
+    if rounds:
+        md += ["", "The paired rounds, row by row:", ""]
+        rtab = [["round"] + tab[0]]
+        for n, rs in rounds.items():
+            rtab += [[n] + row for row in table(rs)[1:]]
+        md.append(markdown(rtab))
     md += [
         "",
         f"10 000 connections, on a freshly started server ({facts.get('c10k_what', 'dll')}): one loadgen run holds 10 000 connections nearly idle"
