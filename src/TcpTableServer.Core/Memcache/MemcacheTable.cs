@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
+using TcpTableServer.Async;
 using TcpTableServer.Config;
 using TcpTableServer.Tables;
 
@@ -48,7 +49,7 @@ public sealed class MemcacheTable : ITable
     }
 
     /// <summary>Lookup with the outcome matrix of spec 3.4.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
     public async ValueTask<LookupResult> LookupAsync(string key, CancellationToken ct = default)
     {
         var k = await _keys.PrepareAsync(key, ct).ConfigureAwait(false);

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
+using TcpTableServer.Async;
 using TcpTableServer.Config;
 using TcpTableServer.Tables;
 
@@ -53,7 +54,7 @@ public sealed class MemcachedClient : IAsyncDisposable
     }
 
     /// <summary><c>get &lt;key&gt;</c>: Found (value cut at the first NUL), NotFound, or TempError.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
     public async ValueTask<LookupResult> GetAsync(string key, CancellationToken ct = default)
     {
         var reply = await RunAsync(MemcachedCommand.Get, key, null, ct).ConfigureAwait(false);
@@ -80,7 +81,7 @@ public sealed class MemcachedClient : IAsyncDisposable
     public ValueTask<UpdateResult> DeleteAsync(string key, CancellationToken ct = default) =>
         UpdateAsync(MemcachedCommand.Delete, key, null, ct);
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
     private async ValueTask<UpdateResult> UpdateAsync(MemcachedCommand command, string key, string? value, CancellationToken ct)
     {
         var reply = await RunAsync(command, key, value, ct).ConfigureAwait(false);
@@ -90,7 +91,7 @@ public sealed class MemcachedClient : IAsyncDisposable
     }
 
     /// <summary>The attempt loop of spec 3.9; the last attempt's reply.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
     private async ValueTask<Reply> RunAsync(MemcachedCommand command, string key, string? value, CancellationToken ct)
     {
         Reply reply = default;

@@ -1,5 +1,5 @@
-using System.Collections.Concurrent;
 using System.Threading.Tasks.Sources;
+using TcpTableServer.Async;
 
 namespace TcpTableServer.Memcache;
 
@@ -10,8 +10,7 @@ namespace TcpTableServer.Memcache;
 /// </summary>
 internal sealed class MemcachedRequest : IValueTaskSource<Reply>
 {
-    private const int MaxPooled = 1024;
-    private static readonly ConcurrentQueue<MemcachedRequest> Pool = new();
+    private static readonly BoundedPool<MemcachedRequest> Pool = new(1024);
 
     private ManualResetValueTaskSourceCore<Reply> _core;
 
@@ -34,7 +33,7 @@ internal sealed class MemcachedRequest : IValueTaskSource<Reply>
 
     public static MemcachedRequest Rent(MemcachedCommand command, string key)
     {
-        if (!Pool.TryDequeue(out var request)) request = new MemcachedRequest();
+        var request = Pool.TryRent() ?? new MemcachedRequest();
         request.Command = command;
         request.Key = key;
         request.Group = GetGroup.Single;
@@ -52,7 +51,7 @@ internal sealed class MemcachedRequest : IValueTaskSource<Reply>
     {
         var reply = _core.GetResult(token);
         _core.Reset();
-        if (Pool.Count < MaxPooled) Pool.Enqueue(this);
+        Pool.Return(this);
         return reply;
     }
 

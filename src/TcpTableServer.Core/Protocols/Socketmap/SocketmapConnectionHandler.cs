@@ -3,6 +3,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
+using TcpTableServer.Async;
 using TcpTableServer.Tables;
 
 namespace TcpTableServer.Protocols.Socketmap;
@@ -44,7 +45,7 @@ public sealed class SocketmapConnectionHandler : PipelinedConnectionHandler<Read
         return FrameStatus.Close;
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
     protected override async ValueTask<int> AnswerAsync(ReadOnlySequence<byte> payload, PipeWriter output, string connectionId)
     {
         var ct = CancellationToken.None; // the table's own timeouts bound every operation

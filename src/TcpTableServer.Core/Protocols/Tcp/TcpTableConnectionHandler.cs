@@ -3,6 +3,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
+using TcpTableServer.Async;
 using TcpTableServer.Tables;
 
 namespace TcpTableServer.Protocols.Tcp;
@@ -31,7 +32,7 @@ public sealed class TcpTableConnectionHandler(
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
     protected override async ValueTask<int> AnswerAsync(TcpRequest request, PipeWriter output, string connectionId)
     {
         var ct = CancellationToken.None; // the table's own timeouts bound every operation
