@@ -51,6 +51,7 @@ internal sealed class MemcachedRequest : IValueTaskSource<Reply>
     {
         var reply = _core.GetResult(token);
         _core.Reset();
+        Key = "";   // a pooled request holds no key string
         Pool.Return(this);
         return reply;
     }
