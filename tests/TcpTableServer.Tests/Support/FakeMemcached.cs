@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -32,6 +33,7 @@ public sealed class FakeMemcached : IAsyncDisposable
     private readonly List<MemoryStream> _received = [];
     private readonly Dictionary<MemoryStream, long> _resetMarks = [];
     private List<MemoryStream>? _usedSinceReset;
+    private readonly List<long> _arrivals = [];   // Stopwatch timestamps of the reads since Reset
     private readonly List<Task> _tasks = [];
     private readonly List<TcpClient> _clients = [];
     private readonly Task _acceptLoop;
@@ -112,6 +114,19 @@ public sealed class FakeMemcached : IAsyncDisposable
     }
 
     /// <summary>
+    /// Time from the first to the last bytes received since <see cref="Reset"/> (null: none):
+    /// the server's pauses between memcached attempts, without its client's start-up or
+    /// anything after the last command.
+    /// </summary>
+    public TimeSpan? TrafficSpan
+    {
+        get
+        {
+            lock (_received) return _arrivals.Count == 0 ? null : Stopwatch.GetElapsedTime(_arrivals[0], _arrivals[^1]);
+        }
+    }
+
+    /// <summary>
     /// Forgets the seeded items, the injected replies not used yet and the traffic recorded
     /// so far, keeping the listener and the open connections (for one long-lived client, such
     /// as a server process with a connection pool, shared by many tests).
@@ -124,6 +139,7 @@ public sealed class FakeMemcached : IAsyncDisposable
         {
             foreach (var m in _received) lock (m) _resetMarks[m] = m.Length;
             _usedSinceReset = [];
+            _arrivals.Clear();
         }
     }
 
@@ -170,6 +186,7 @@ public sealed class FakeMemcached : IAsyncDisposable
                 {
                     if (_usedSinceReset is not null && !_usedSinceReset.Contains(log)) _usedSinceReset.Add(log);
                     lock (log) log.Write(chunk, 0, n);
+                    _arrivals.Add(Stopwatch.GetTimestamp());
                 }
                 pending.AddRange(chunk.AsSpan(0, n));
                 while (TakeCommand(pending) is { } command)
