@@ -109,10 +109,14 @@ def targets(rows, facts, rounds):
     paired rounds when the run has them (the matrix row is shown beside it), else the matrix row."""
     out = []
 
+    def paired_values(where, key):
+        """One row's ratio from every paired round that has it."""
+        return [x[key] for rs in rounds.values() if (x := find(rs, *where)) and x[key] is not None]
+
     def ratio(what, where, key, goal, higher):
         r = find(rows, *where)
         single = r[key] if r else None
-        paired = [x[key] for rs in rounds.values() if (x := find(rs, *where)) and x[key] is not None]
+        paired = paired_values(where, key)
         v = median(paired) if paired else single
         if v is None:
             out.append((what, f"{'>=' if higher else '<='} {goal} x", "not measured (L1: not available)" if "L1" in what else "not measured", "n/a"))
@@ -132,8 +136,7 @@ def targets(rows, facts, rounds):
           ("socketmap", "hit", "off", 1), "p50_x", 1.8, False)
     floors = []
     for target, what in (("floor-block", "blocking"), ("floor-poll", "busy-polling memcached")):
-        paired = [x["p50_x"] for rs in rounds.values()
-                  if (x := find(rs, "tcp", "hit", "-", 1, target)) and x["p50_x"] is not None]
+        paired = paired_values(("tcp", "hit", "-", 1, target), "p50_x")
         if paired:
             floors.append(f"{what} {median(paired):.3f} x ({min(paired):.3f}-{max(paired):.3f})")
     if floors:

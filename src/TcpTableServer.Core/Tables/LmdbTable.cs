@@ -97,69 +97,71 @@ public sealed class LmdbTable : ITable
         }
     }
 
-    public ValueTask<LookupResult> LookupAsync(string key, CancellationToken ct = default)
-    {
-        byte[] k = KeyBytes(key);
-        return Locked("lookup", LookupResult.TempError, ct, () =>
-        {
-            using var tx = BeginRead();
-            foreach (bool withNul in TryOrder())
-            {
-                var (rc, _, value) = tx.Get(_db, withNul ? k : k.AsSpan(0, k.Length - 1));
-                if (rc == MDBResultCode.NotFound) continue;
-                Check(rc, "lookup");
-                Decided(withNul);
-                return LookupResult.Found(CString(value.AsSpan()));
-            }
-            return LookupResult.NotFound;
-        });
-    }
+    // The operations pass their arguments as state to static lambdas: a lookup (the miss path
+    // of every memcache map with an lmdb backup) allocates no closure.
 
-    public ValueTask<UpdateResult> UpdateAsync(string key, string value, CancellationToken ct = default)
-    {
-        byte[] k = KeyBytes(key), v = ValueBytes(value);
-        return Locked("update", UpdateResult.TempError, ct, () =>
-        {
-            if (_tryWithNul && _tryWithoutNul) _tryWithoutNul = false;    // Postfix's default style
-            int trim = _tryWithNul ? 0 : 1;
-            return WriteGrowing("update", tx =>
-            {
-                Check(tx.Put(_db, k.AsSpan(0, k.Length - trim), v.AsSpan(0, v.Length - trim)), "update");
-                return UpdateResult.Success;
-            });
-        });
-    }
+    public ValueTask<LookupResult> LookupAsync(string key, CancellationToken ct = default) =>
+        Locked("lookup", LookupResult.TempError, ct, KeyBytes(key), static (self, k) => self.Find(k));
 
-    public ValueTask<UpdateResult> DeleteAsync(string key, CancellationToken ct = default)
-    {
-        byte[] k = KeyBytes(key);
-        return Locked("delete", UpdateResult.TempError, ct, () => WriteGrowing("delete", tx =>
-        {
-            foreach (bool withNul in TryOrder())
-            {
-                var rc = tx.Delete(_db, withNul ? k : k.AsSpan(0, k.Length - 1));
-                if (rc == MDBResultCode.NotFound) continue;
-                Check(rc, "delete");
-                Decided(withNul);
-                return UpdateResult.Success;
-            }
-            return UpdateResult.Fail;
-        }));
-    }
+    public ValueTask<UpdateResult> UpdateAsync(string key, string value, CancellationToken ct = default) =>
+        Locked("update", UpdateResult.TempError, ct, (KeyBytes(key), ValueBytes(value)), static (self, kv) => self.Put(kv.Item1, kv.Item2));
+
+    public ValueTask<UpdateResult> DeleteAsync(string key, CancellationToken ct = default) =>
+        Locked("delete", UpdateResult.TempError, ct, KeyBytes(key), static (self, k) => self.Remove(k));
 
     public ValueTask<SequenceResult> SequenceAsync(CancellationToken ct = default) =>
-        Locked("sequence", SequenceResult.TempError, ct, () =>
+        Locked("sequence", SequenceResult.TempError, ct, 0, static (self, _) => self.ReadAll());
+
+    private LookupResult Find(byte[] k)
+    {
+        using var tx = BeginRead();
+        foreach (bool withNul in TryOrder())
         {
-            var entries = new List<KeyValuePair<string, string>>();
-            using var tx = BeginRead();
-            using var cursor = tx.CreateCursor(_db);
-            for (var (rc, k, v) = cursor.First(); rc != MDBResultCode.NotFound; (rc, k, v) = cursor.Next())
-            {
-                Check(rc, "sequence");
-                entries.Add(new(CString(k.AsSpan()), CString(v.AsSpan())));
-            }
-            return SequenceResult.Of(entries);
+            var (rc, _, value) = tx.Get(_db, withNul ? k : k.AsSpan(0, k.Length - 1));
+            if (rc == MDBResultCode.NotFound) continue;
+            Check(rc, "lookup");
+            Decided(withNul);
+            return LookupResult.Found(CString(value.AsSpan()));
+        }
+        return LookupResult.NotFound;
+    }
+
+    private UpdateResult Put(byte[] k, byte[] v)
+    {
+        if (_tryWithNul && _tryWithoutNul) _tryWithoutNul = false;    // Postfix's default style
+        int trim = _tryWithNul ? 0 : 1;
+        return WriteGrowing("update", tx =>
+        {
+            Check(tx.Put(_db, k.AsSpan(0, k.Length - trim), v.AsSpan(0, v.Length - trim)), "update");
+            return UpdateResult.Success;
         });
+    }
+
+    private UpdateResult Remove(byte[] k) => WriteGrowing("delete", tx =>
+    {
+        foreach (bool withNul in TryOrder())
+        {
+            var rc = tx.Delete(_db, withNul ? k : k.AsSpan(0, k.Length - 1));
+            if (rc == MDBResultCode.NotFound) continue;
+            Check(rc, "delete");
+            Decided(withNul);
+            return UpdateResult.Success;
+        }
+        return UpdateResult.Fail;
+    });
+
+    private SequenceResult ReadAll()
+    {
+        var entries = new List<KeyValuePair<string, string>>();
+        using var tx = BeginRead();
+        using var cursor = tx.CreateCursor(_db);
+        for (var (rc, k, v) = cursor.First(); rc != MDBResultCode.NotFound; (rc, k, v) = cursor.Next())
+        {
+            Check(rc, "sequence");
+            entries.Add(new(CString(k.AsSpan()), CString(v.AsSpan())));
+        }
+        return SequenceResult.Of(entries);
+    }
 
     public ValueTask DisposeAsync()
     {
@@ -224,7 +226,8 @@ public sealed class LmdbTable : ITable
     /// One operation, under the lock and on the caller's thread (see the class remarks): an
     /// LMDB run-time error is a warning and <paramref name="error"/>; the result is complete.
     /// </summary>
-    private ValueTask<T> Locked<T>(string operation, T error, CancellationToken ct, Func<T> body)
+    private ValueTask<T> Locked<TState, T>(string operation, T error, CancellationToken ct, TState state,
+        Func<LmdbTable, TState, T> body)
     {
         ct.ThrowIfCancellationRequested();
         lock (_gate)
@@ -232,7 +235,7 @@ public sealed class LmdbTable : ITable
             ObjectDisposedException.ThrowIf(_disposed, this);
             try
             {
-                return ValueTask.FromResult(body());
+                return ValueTask.FromResult(body(this, state));
             }
             catch (Exception e) when (e is LightningException or LmdbError or IOException)
             {
@@ -242,11 +245,14 @@ public sealed class LmdbTable : ITable
         }
     }
 
+    private static readonly bool[] BothStyles = [true, false], WithNulOnly = [true], WithoutNulOnly = [false];
+
+    /// <summary>The key styles still undecided, with-NUL first (shared arrays: no allocation per operation).</summary>
     private bool[] TryOrder() => (_tryWithNul, _tryWithoutNul) switch
     {
-        (true, true) => [true, false],
-        (true, false) => [true],
-        _ => [false],
+        (true, true) => BothStyles,
+        (true, false) => WithNulOnly,
+        _ => WithoutNulOnly,
     };
 
     private void Decided(bool withNul)

@@ -33,7 +33,7 @@ public sealed class FakeMemcached : IAsyncDisposable
     private readonly List<MemoryStream> _received = [];
     private readonly Dictionary<MemoryStream, long> _resetMarks = [];
     private List<MemoryStream>? _usedSinceReset;
-    private readonly List<long> _arrivals = [];   // Stopwatch timestamps of the reads since Reset
+    private long _firstArrival, _lastArrival;       // Stopwatch timestamps of the first and last read since Reset (0: none)
     private readonly List<Task> _tasks = [];
     private readonly List<TcpClient> _clients = [];
     private readonly Task _acceptLoop;
@@ -122,7 +122,7 @@ public sealed class FakeMemcached : IAsyncDisposable
     {
         get
         {
-            lock (_received) return _arrivals.Count == 0 ? null : Stopwatch.GetElapsedTime(_arrivals[0], _arrivals[^1]);
+            lock (_received) return _firstArrival == 0 ? null : Stopwatch.GetElapsedTime(_firstArrival, _lastArrival);
         }
     }
 
@@ -139,7 +139,7 @@ public sealed class FakeMemcached : IAsyncDisposable
         {
             foreach (var m in _received) lock (m) _resetMarks[m] = m.Length;
             _usedSinceReset = [];
-            _arrivals.Clear();
+            _firstArrival = _lastArrival = 0;
         }
     }
 
@@ -186,7 +186,8 @@ public sealed class FakeMemcached : IAsyncDisposable
                 {
                     if (_usedSinceReset is not null && !_usedSinceReset.Contains(log)) _usedSinceReset.Add(log);
                     lock (log) log.Write(chunk, 0, n);
-                    _arrivals.Add(Stopwatch.GetTimestamp());
+                    _lastArrival = Stopwatch.GetTimestamp();
+                    if (_firstArrival == 0) _firstArrival = _lastArrival;
                 }
                 pending.AddRange(chunk.AsSpan(0, n));
                 while (TakeCommand(pending) is { } command)
