@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using TcpTableServer.Tables;
 
@@ -6,11 +7,15 @@ namespace TcpTableServer.Memcache;
 /// <summary>The <c>key_digest</c> algorithm (spec 3.1, 3.2 step 5): lowercase hex of the digest.</summary>
 public sealed class KeyDigest
 {
-    private readonly Func<byte[], byte[]> _hash;
+    private delegate int Hash(ReadOnlySpan<byte> source, Span<byte> destination);
+
+    private const int StackKeyLimit = 512;
+
+    private readonly Hash _hash;
 
     public string Name { get; }
 
-    private KeyDigest(string name, Func<byte[], byte[]> hash)
+    private KeyDigest(string name, Hash hash)
     {
         Name = name;
         _hash = hash;
@@ -27,6 +32,27 @@ public sealed class KeyDigest
         _ => null,
     };
 
-    /// <summary>Lowercase hex digest of the octet string <paramref name="key"/>.</summary>
-    public string Apply(string key) => Convert.ToHexStringLower(_hash(Octets.ToBytes(key)));
+    /// <summary>
+    /// Lowercase hex digest of the octet string <paramref name="key"/>; computed on the stack,
+    /// the string of a hot key's digest comes from the <see cref="StringPool"/> (issue 5).
+    /// </summary>
+    public string Apply(string key)
+    {
+        byte[]? rented = null;
+        Span<byte> bytes = key.Length <= StackKeyLimit
+            ? stackalloc byte[StackKeyLimit]
+            : (rented = ArrayPool<byte>.Shared.Rent(key.Length));
+        try
+        {
+            Span<byte> digest = stackalloc byte[64];   // SHA-512, the longest
+            int length = _hash(bytes[..Octets.GetBytes(key, bytes)], digest);
+            Span<char> hex = stackalloc char[128];
+            Convert.TryToHexStringLower(digest[..length], hex, out int written);
+            return StringPool.Get(hex[..written]);
+        }
+        finally
+        {
+            if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
 }

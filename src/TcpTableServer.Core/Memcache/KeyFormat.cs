@@ -1,4 +1,5 @@
 using System.Text;
+using TcpTableServer.Tables;
 
 namespace TcpTableServer.Memcache;
 
@@ -98,18 +99,28 @@ public sealed class KeyFormat
             if (labels.Length < _maxLabel) return null;
         }
 
-        // one allocation: the result (the hit path of issue 5; labels are the rare case)
+        // no allocation for a hot key (the hit path of issue 5; labels are the rare case):
+        // the expansion is built on the stack and its string taken from the pool
         int length = 0;
         foreach (var p in _parts) length += Piece(p, key, at, labels).Length;
-        return string.Create(length, (this, key, at, labels), static (span, st) =>
+        if (length <= StringPool.MaxLength)
         {
-            foreach (var p in st.Item1._parts)
-            {
-                var piece = Piece(p, st.key, st.at, st.labels);
-                piece.CopyTo(span);
-                span = span[piece.Length..];
-            }
-        });
+            Span<char> expanded = stackalloc char[StringPool.MaxLength];
+            expanded = expanded[..length];
+            Fill(expanded, key, at, labels);
+            return StringPool.Get(expanded);
+        }
+        return string.Create(length, (this, key, at, labels), static (span, st) => st.Item1.Fill(span, st.key, st.at, st.labels));
+    }
+
+    private void Fill(Span<char> into, string key, int at, string[] labels)
+    {
+        foreach (var p in _parts)
+        {
+            var piece = Piece(p, key, at, labels);
+            piece.CopyTo(into);
+            into = into[piece.Length..];
+        }
     }
 
     /// <summary>One part's text: literal, whole key, localpart (whole key without '@'), domain, label.</summary>

@@ -158,7 +158,7 @@ internal sealed class MemcachedReplyParser(int lineSizeLimit, int dataSizeLimit,
 
         ReadOnlySpan<byte> data = rest[..length];
         int nul = data.IndexOf((byte)0);
-        string value = Octets.FromBytes(nul < 0 ? data : data[..nul]);
+        string value = StringPool.FromBytes(nul < 0 ? data : data[..nul]);
         reply = new Reply(clean ? Verdict.Done : Verdict.DoneThenClose, (byte)LookupStatus.Found, value);
         consumed += length + 2 + used;
         return ParseStatus.Complete;

@@ -28,11 +28,20 @@ public static class Octets
         int i = 0;
         while (i < s.Length && (s[i] < 'A' || s[i] > 'Z')) i++;
         if (i == s.Length) return s;
-        return string.Create(s.Length, (s, i), static (span, st) =>
+        if (s.Length <= StringPool.MaxLength)
         {
-            st.s.AsSpan().CopyTo(span);
-            for (int j = st.i; j < span.Length; j++)
-                if (span[j] >= 'A' && span[j] <= 'Z') span[j] = (char)(span[j] + 32);
-        });
+            Span<char> folded = stackalloc char[StringPool.MaxLength];
+            folded = folded[..s.Length];
+            Fold(s, i, folded);
+            return StringPool.Get(folded);
+        }
+        return string.Create(s.Length, (s, i), static (span, st) => Fold(st.s, st.i, span));
+    }
+
+    private static void Fold(string s, int from, Span<char> into)
+    {
+        s.AsSpan().CopyTo(into);
+        for (int j = from; j < into.Length; j++)
+            if (into[j] >= 'A' && into[j] <= 'Z') into[j] = (char)(into[j] + 32);
     }
 }

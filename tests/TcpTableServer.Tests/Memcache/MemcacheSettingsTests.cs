@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using TcpTableServer.Config;
 using TcpTableServer.Memcache;
+using TcpTableServer.Tables;
 
 namespace TcpTableServer.Tests.Memcache;
 
@@ -108,4 +109,26 @@ public class MemcacheSettingsTests
     [TestCase("sha512", "", "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e")]
     public void Section3_2_key_digest_is_lowercase_hex(string algorithm, string input, string hex) =>
         Assert.That(KeyDigest.Create(algorithm)!.Apply(input), Is.EqualTo(hex));
+
+    [TestCase(511)]
+    [TestCase(512)]
+    [TestCase(513)]
+    [TestCase(5000)]
+    public void Section3_2_key_digest_of_long_and_non_ascii_keys_hashes_the_octets(int length)
+    {
+        string key = new string('\xe9', length / 2) + new string('a', length - length / 2);
+        string expected = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Octets.ToBytes(key)));
+        Assert.That(KeyDigest.Create("sha256")!.Apply(key), Is.EqualTo(expected));
+    }
+
+    [Test]
+    public void Issue5_key_digest_of_a_hot_key_allocates_nothing()
+    {
+        var digest = KeyDigest.Create("sha256")!;
+        string first = digest.Apply("user@example.com");
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++) digest.Apply("user@example.com");
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero);
+        Assert.That(digest.Apply("user@example.com"), Is.SameAs(first));
+    }
 }

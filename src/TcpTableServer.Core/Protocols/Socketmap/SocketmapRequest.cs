@@ -17,8 +17,8 @@ public readonly ref struct SocketmapRequest
     public ReadOnlySpan<byte> MapName { get; }
     public ReadOnlySpan<byte> Key { get; }
 
-    /// <summary>The key as an octet string (Latin-1 chars = bytes).</summary>
-    public string KeyOctets => Key.IsEmpty ? "" : Octets.FromBytes(Key);
+    /// <summary>The key as an octet string (Latin-1 chars = bytes); a hot key's string is reused (<see cref="StringPool"/>).</summary>
+    public string KeyOctets => StringPool.FromBytes(Key);
 
     /// <summary>False for a payload without a space, or an empty one: <c>PERM bad-request</c> (S15, S16).</summary>
     public static bool TryParse(ReadOnlySpan<byte> payload, out SocketmapRequest request)

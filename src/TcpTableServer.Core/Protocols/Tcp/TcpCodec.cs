@@ -80,7 +80,7 @@ public static class TcpCodec
         try
         {
             if (!HexQuote.TryDecode(encoded, dest, out int written)) return false;
-            octets = Octets.FromBytes(dest[..written]);
+            octets = StringPool.FromBytes(dest[..written]);
             return true;
         }
         finally

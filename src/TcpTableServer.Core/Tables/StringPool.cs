@@ -1,0 +1,54 @@
+using System.Text;
+
+namespace TcpTableServer.Tables;
+
+/// <summary>
+/// A bounded pool of short octet strings for the request path (issue 5: no allocation per
+/// request on the hit path). Keys arrive as bytes and values leave memcached as bytes, but
+/// tables speak strings; the same hot keys and values come back request after request, so
+/// turning their bytes into the string made last time allocates nothing (Kestrel reuses
+/// header strings the same way).
+/// <list type="bullet">
+/// <item>Bounded: <see cref="Sets"/> x <see cref="Ways"/> slots, strings of at most
+/// <see cref="MaxLength"/> chars (a longer one is created and not kept): 512 KiB of slots,
+/// and once every slot is taken about 5 MiB of address-length strings (14 MiB at most).
+/// A full set drops its oldest string.</item>
+/// <item>Lock-free: a slot is one string reference, and a string is returned only after its
+/// content compared equal to the request's, so racing writers can lose or duplicate an
+/// entry (a later allocation) but never hand out a wrong string.</item>
+/// <item>Hashed with the runtime's randomized string hash: crafted keys cannot target a set
+/// (and could only cost allocations anyway).</item>
+/// </list>
+/// </summary>
+public static class StringPool
+{
+    /// <summary>Longest string kept (chars = octets); longer ones are created each time.</summary>
+    public const int MaxLength = 96;
+
+    private const int Ways = 4, Sets = 16384;
+
+    private static readonly string?[] Slots = new string?[Sets * Ways];
+
+    /// <summary>The string of these octets (Latin-1, byte for char), from the pool when it is there.</summary>
+    public static string FromBytes(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length > MaxLength) return Octets.FromBytes(bytes);
+        Span<char> chars = stackalloc char[MaxLength];
+        int n = Encoding.Latin1.GetChars(bytes, chars);
+        return Get(chars[..n]);
+    }
+
+    /// <summary>The string of these chars, from the pool when it is there.</summary>
+    public static string Get(ReadOnlySpan<char> chars)
+    {
+        if (chars.IsEmpty) return "";
+        if (chars.Length > MaxLength) return new string(chars);
+        var set = Slots.AsSpan((string.GetHashCode(chars) & (Sets - 1)) * Ways, Ways);
+        foreach (string? s in set)
+            if (s is not null && chars.SequenceEqual(s)) return s;
+        string created = new(chars);
+        for (int i = Ways - 1; i > 0; i--) set[i] = set[i - 1];
+        set[0] = created;
+        return created;
+    }
+}

@@ -1,0 +1,97 @@
+using System.Text;
+using TcpTableServer.Tables;
+
+namespace TcpTableServer.Tests.Tables;
+
+/// <summary>
+/// The request path's string pool (issue 5: no allocation per request on the hit path):
+/// a hot key or value gets the string made last time, and every answer stays byte-exact
+/// (spec 0: octet strings; V07, V10 non-ASCII keys and values).
+/// </summary>
+[TestFixture]
+public sealed class StringPoolTests
+{
+    private static byte[] Latin1(string s) => Encoding.Latin1.GetBytes(s);
+
+    [Test]
+    public void Issue5_SameOctets_GiveTheSameStringInstance()
+    {
+        string first = StringPool.FromBytes("hot-key@example.com"u8);
+        string again = StringPool.FromBytes("hot-key@example.com"u8);
+        string chars = StringPool.Get("hot-key@example.com");
+        Assert.That(first, Is.EqualTo("hot-key@example.com"));
+        Assert.That(again, Is.SameAs(first));
+        Assert.That(chars, Is.SameAs(first));
+    }
+
+    [Test]
+    public void Issue5_V07_V10_EveryByteValueSurvivesExactly()
+    {
+        for (int b = 0; b < 256; b++)
+        {
+            byte[] bytes = [(byte)'k', (byte)b, (byte)b, (byte)'z'];
+            string s = StringPool.FromBytes(bytes);
+            Assert.That(Latin1(s), Is.EqualTo(bytes), $"byte 0x{b:X2}");
+            Assert.That(StringPool.FromBytes(bytes), Is.SameAs(s));
+        }
+    }
+
+    [Test]
+    public void Issue5_FarMoreStringsThanSlots_EachAnswerIsItsOwnContent()
+    {
+        // 200 000 distinct strings through 65 536 slots: sets overflow and drop their oldest,
+        // and no lookup ever returns another string's content
+        for (int round = 0; round < 2; round++)
+            for (int i = 0; i < 200_000; i++)
+            {
+                string expected = $"user{i}@example.com";
+                Assert.That(StringPool.FromBytes(Latin1(expected)), Is.EqualTo(expected));
+            }
+    }
+
+    [Test]
+    public void Issue5_LongerThanMaxLength_IsExactButNotKept()
+    {
+        string longest = new('a', StringPool.MaxLength);
+        string tooLong = new('b', StringPool.MaxLength + 1);
+        string kept = StringPool.FromBytes(Latin1(longest));
+        Assert.That(StringPool.FromBytes(Latin1(longest)), Is.SameAs(kept));
+        string first = StringPool.FromBytes(Latin1(tooLong));
+        string second = StringPool.FromBytes(Latin1(tooLong));
+        Assert.That(second, Is.EqualTo(tooLong));
+        Assert.That(second, Is.Not.SameAs(first));
+    }
+
+    [Test]
+    public void Issue5_Empty_IsTheEmptyString() =>
+        Assert.That(StringPool.FromBytes([]), Is.SameAs(string.Empty));
+
+    [Test]
+    public void Issue5_RacingThreads_NeverGetAnotherStringsContent()
+    {
+        // 4 threads hammer 20 000 strings (sets overflow, slots are rewritten concurrently)
+        var keys = Enumerable.Range(0, 20_000).Select(i => Latin1($"k{i}@d{i % 7}.example")).ToArray();
+        int wrong = 0;
+        Parallel.For(0, 4, t =>
+        {
+            var random = new Random(t);
+            for (int n = 0; n < 400_000; n++)
+            {
+                byte[] k = keys[random.Next(keys.Length)];
+                if (!Latin1(StringPool.FromBytes(k)).AsSpan().SequenceEqual(k)) Interlocked.Increment(ref wrong);
+            }
+        });
+        Assert.That(wrong, Is.Zero);
+    }
+
+    [Test]
+    public void Issue5_HotStrings_AllocateNothing()
+    {
+        var keys = Enumerable.Range(0, 1000).Select(i => Latin1($"alias{i}@example.org")).ToArray();
+        foreach (var k in keys) StringPool.FromBytes(k);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int round = 0; round < 10; round++)
+            foreach (var k in keys) StringPool.FromBytes(k);
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero);
+    }
+}
