@@ -10,9 +10,13 @@ namespace TcpTableServer.Tables;
 /// header strings the same way).
 /// <list type="bullet">
 /// <item>Bounded: <see cref="Sets"/> x <see cref="Ways"/> slots, strings of at most
-/// <see cref="MaxLength"/> chars (a longer one is created and not kept): 512 KiB of slots,
-/// and once every slot is taken about 5 MiB of address-length strings (14 MiB at most).
-/// A full set drops its oldest string.</item>
+/// <see cref="MaxLength"/> chars (a longer one is created and not kept): 768 KiB of slots
+/// and sightings, and once every slot is taken about 5 MiB of address-length strings
+/// (14 MiB at most). A full set drops its oldest string.</item>
+/// <item>Kept on the second sighting: a string's first miss only records its hash among its
+/// set's last misses, so the one-off keys of ordinary mail traffic never enter the pool. Kept strings live long and
+/// are promoted by the GC; if every one-off key went in, each would be evicted after
+/// surviving a few collections, garbage the GC collects only in its costly old generation.</item>
 /// <item>Lock-free: a slot is one string reference, and a string is returned only after its
 /// content compared equal to the request's, so racing writers can lose or duplicate an
 /// entry (a later allocation) but never hand out a wrong string.</item>
@@ -29,6 +33,9 @@ public static class StringPool
 
     private static readonly string?[] Slots = new string?[Sets * Ways];
 
+    /// <summary>The doorkeeper: per set, the hashes of the last <see cref="Ways"/> strings that missed.</summary>
+    private static readonly int[] Seen = new int[Sets * Ways];
+
     /// <summary>The string of these octets (Latin-1, byte for char), from the pool when it is there.</summary>
     public static string FromBytes(ReadOnlySpan<byte> bytes)
     {
@@ -43,10 +50,20 @@ public static class StringPool
     {
         if (chars.IsEmpty) return "";
         if (chars.Length > MaxLength) return new string(chars);
-        var set = Slots.AsSpan((string.GetHashCode(chars) & (Sets - 1)) * Ways, Ways);
+        int hash = string.GetHashCode(chars);
+        int start = (hash & (Sets - 1)) * Ways;
+        var set = Slots.AsSpan(start, Ways);
         foreach (string? s in set)
             if (s is not null && chars.SequenceEqual(s)) return s;
         string created = new(chars);
+        var seen = Seen.AsSpan(start, Ways);
+        if (!seen.Contains(hash))
+        {
+            // first sighting (or not among the set's last misses): remember the hash only
+            for (int i = Ways - 1; i > 0; i--) seen[i] = seen[i - 1];
+            seen[0] = hash;
+            return created;
+        }
         for (int i = Ways - 1; i > 0; i--) set[i] = set[i - 1];
         set[0] = created;
         return created;

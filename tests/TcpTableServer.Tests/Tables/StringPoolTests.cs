@@ -14,14 +14,28 @@ public sealed class StringPoolTests
     private static byte[] Latin1(string s) => Encoding.Latin1.GetBytes(s);
 
     [Test]
-    public void Issue5_SameOctets_GiveTheSameStringInstance()
+    public void Issue5_SameOctets_GiveTheSameStringInstance_FromTheSecondSightingOn()
     {
         string first = StringPool.FromBytes("hot-key@example.com"u8);
-        string again = StringPool.FromBytes("hot-key@example.com"u8);
+        string second = StringPool.FromBytes("hot-key@example.com"u8);
+        string third = StringPool.FromBytes("hot-key@example.com"u8);
         string chars = StringPool.Get("hot-key@example.com");
         Assert.That(first, Is.EqualTo("hot-key@example.com"));
-        Assert.That(again, Is.SameAs(first));
-        Assert.That(chars, Is.SameAs(first));
+        Assert.That(second, Is.EqualTo(first));
+        Assert.That(second, Is.Not.SameAs(first), "a first sighting is not kept");
+        Assert.That(third, Is.SameAs(second));
+        Assert.That(chars, Is.SameAs(second));
+    }
+
+    [Test]
+    public void Issue5_OneOffStrings_DoNotEnterThePool()
+    {
+        // 100 000 strings seen once each, then a hot string: it is kept on its second sighting,
+        // and none of the one-off strings displaced it (they never entered)
+        StringPool.Get("hot-before-one-offs");
+        string hot = StringPool.Get("hot-before-one-offs");
+        for (int i = 0; i < 100_000; i++) StringPool.Get($"once{i}@example.net");
+        Assert.That(StringPool.Get("hot-before-one-offs"), Is.SameAs(hot));
     }
 
     [Test]
@@ -30,6 +44,7 @@ public sealed class StringPoolTests
         for (int b = 0; b < 256; b++)
         {
             byte[] bytes = [(byte)'k', (byte)b, (byte)b, (byte)'z'];
+            StringPool.FromBytes(bytes);
             string s = StringPool.FromBytes(bytes);
             Assert.That(Latin1(s), Is.EqualTo(bytes), $"byte 0x{b:X2}");
             Assert.That(StringPool.FromBytes(bytes), Is.SameAs(s));
@@ -54,6 +69,7 @@ public sealed class StringPoolTests
     {
         string longest = new('a', StringPool.MaxLength);
         string tooLong = new('b', StringPool.MaxLength + 1);
+        StringPool.FromBytes(Latin1(longest));
         string kept = StringPool.FromBytes(Latin1(longest));
         Assert.That(StringPool.FromBytes(Latin1(longest)), Is.SameAs(kept));
         string first = StringPool.FromBytes(Latin1(tooLong));
@@ -88,7 +104,8 @@ public sealed class StringPoolTests
     public void Issue5_HotStrings_AllocateNothing()
     {
         var keys = Enumerable.Range(0, 1000).Select(i => Latin1($"alias{i}@example.org")).ToArray();
-        foreach (var k in keys) StringPool.FromBytes(k);
+        for (int sighting = 0; sighting < 2; sighting++)
+            foreach (var k in keys) StringPool.FromBytes(k);
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int round = 0; round < 10; round++)
             foreach (var k in keys) StringPool.FromBytes(k);
