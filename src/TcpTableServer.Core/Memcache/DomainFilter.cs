@@ -153,16 +153,17 @@ public sealed class DomainFilter : IAsyncDisposable
     {
         int at = key.LastIndexOf('@');
         if (at <= 0) return DomainCheck.Mismatch;
-        string domain = Octets.FoldAscii(key[(at + 1)..]);
+        string? domain = null;   // folded, made only for a table pattern (a literal compares in place)
         foreach (var p in _patterns)
         {
             bool hit;
             if (p.Table is null)
             {
-                hit = string.Equals(p.Literal, domain, StringComparison.Ordinal);
+                hit = Octets.EqualsFolded(key.AsSpan(at + 1), p.Literal);
             }
             else
             {
+                domain ??= Octets.FoldAscii(key.AsSpan(at + 1));
                 var r = await p.Table.LookupAsync(domain, ct).ConfigureAwait(false);
                 if (r.IsError)
                 {

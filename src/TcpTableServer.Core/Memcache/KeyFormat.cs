@@ -92,15 +92,11 @@ public sealed class KeyFormat
         int at = key.LastIndexOf('@');
         if (_usesDomain && (at < 0 || at == key.Length - 1)) return null; // no or empty domain
         if (_usesUser && at == 0) return null;                             // empty localpart
-        string[] labels = [];
-        if (_maxLabel > 0)
-        {
-            labels = key[(at + 1)..].Split('.', StringSplitOptions.RemoveEmptyEntries);
-            if (labels.Length < _maxLabel) return null;
-        }
+        Span<Range> labels = stackalloc Range[9];                          // %1..%9, from the right
+        if (_maxLabel > 0 && FindLabels(key, at + 1, labels[.._maxLabel]) < _maxLabel) return null;
 
-        // no allocation for a hot key (the hit path of issue 5; labels are the rare case):
-        // the expansion is built on the stack and its string taken from the pool
+        // no allocation for a hot key (the hit path of issue 5): the expansion is built on the
+        // stack and its string taken from the pool
         int length = 0;
         foreach (var p in _parts) length += Piece(p, key, at, labels).Length;
         if (length <= StringPool.MaxLength)
@@ -110,10 +106,28 @@ public sealed class KeyFormat
             Fill(expanded, key, at, labels);
             return StringPool.Get(expanded);
         }
-        return string.Create(length, (this, key, at, labels), static (span, st) => st.Item1.Fill(span, st.key, st.at, st.labels));
+        char[] large = new char[length];
+        Fill(large, key, at, labels);
+        return new string(large);
     }
 
-    private void Fill(Span<char> into, string key, int at, string[] labels)
+    /// <summary>
+    /// The last <c>labels.Length</c> non-empty labels of the domain <c>key[from..]</c>, the
+    /// rightmost first (4.2: split at '.', empty labels dropped); returns how many there are.
+    /// </summary>
+    private static int FindLabels(string key, int from, Span<Range> labels)
+    {
+        int found = 0, end = key.Length;
+        for (int i = key.Length - 1; i >= from - 1 && found < labels.Length; i--)
+        {
+            if (i >= from && key[i] != '.') continue;
+            if (end - (i + 1) > 0) labels[found++] = new Range(i + 1, end);
+            end = i;
+        }
+        return found;
+    }
+
+    private void Fill(Span<char> into, string key, int at, ReadOnlySpan<Range> labels)
     {
         foreach (var p in _parts)
         {
@@ -124,12 +138,12 @@ public sealed class KeyFormat
     }
 
     /// <summary>One part's text: literal, whole key, localpart (whole key without '@'), domain, label.</summary>
-    private static ReadOnlySpan<char> Piece(Part p, string key, int at, string[] labels) => p.Kind switch
+    private static ReadOnlySpan<char> Piece(Part p, string key, int at, ReadOnlySpan<Range> labels) => p.Kind switch
     {
         Kind.Literal => p.Text,
         Kind.Whole => key,
         Kind.User => at < 0 ? key : key.AsSpan(0, at),
         Kind.Domain => key.AsSpan(at + 1),
-        _ => labels[labels.Length - p.Label],
+        _ => key.AsSpan(labels[p.Label - 1]),
     };
 }

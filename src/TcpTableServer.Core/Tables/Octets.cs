@@ -27,21 +27,37 @@ public static class Octets
     {
         int i = 0;
         while (i < s.Length && (s[i] < 'A' || s[i] > 'Z')) i++;
-        if (i == s.Length) return s;
-        if (s.Length <= StringPool.MaxLength)
-        {
-            Span<char> folded = stackalloc char[StringPool.MaxLength];
-            folded = folded[..s.Length];
-            Fold(s, i, folded);
-            return StringPool.Get(folded);
-        }
-        return string.Create(s.Length, (s, i), static (span, st) => Fold(st.s, st.i, span));
+        return i == s.Length ? s : FoldAscii(s.AsSpan());
     }
 
-    private static void Fold(string s, int from, Span<char> into)
+    /// <summary>The folded string of <paramref name="s"/>; a short one comes from the <see cref="StringPool"/>.</summary>
+    public static string FoldAscii(ReadOnlySpan<char> s)
     {
-        s.AsSpan().CopyTo(into);
-        for (int j = from; j < into.Length; j++)
-            if (into[j] >= 'A' && into[j] <= 'Z') into[j] = (char)(into[j] + 32);
+        if (s.Length > StringPool.MaxLength)
+        {
+            char[] large = new char[s.Length];
+            Fold(s, large);
+            return new string(large);
+        }
+        Span<char> folded = stackalloc char[StringPool.MaxLength];
+        folded = folded[..s.Length];
+        Fold(s, folded);
+        return StringPool.Get(folded);
+    }
+
+    /// <summary>Whether <paramref name="s"/> folded (<see cref="FoldAscii(string)"/>) equals <paramref name="folded"/>.</summary>
+    public static bool EqualsFolded(ReadOnlySpan<char> s, ReadOnlySpan<char> folded)
+    {
+        if (s.Length != folded.Length) return false;
+        for (int i = 0; i < s.Length; i++)
+            if (Fold(s[i]) != folded[i]) return false;
+        return true;
+    }
+
+    private static char Fold(char c) => c is >= 'A' and <= 'Z' ? (char)(c + 32) : c;
+
+    private static void Fold(ReadOnlySpan<char> s, Span<char> into)
+    {
+        for (int j = 0; j < s.Length; j++) into[j] = Fold(s[j]);
     }
 }

@@ -186,4 +186,23 @@ public class DomainFilterTests
         Assert.That(table.Requests, Is.EqualTo(new[] { "lookup example.com" }));
         Assert.That(factory.Opened, Is.EqualTo(new[] { ("hash:d", "/etc/postfix") }));
     }
+
+    [TestCase("User@EXAMPLE.com", true)]
+    [TestCase("user@bad.example.com", false)]
+    [TestCase("user@other.org", false)]
+    public async Task Issue5_literal_patterns_match_without_allocating(string key, bool matches)
+    {
+        var filter = Parse("example.net, !bad.example.com, bad.example.com, example.com");
+        Assert.That((await filter.CheckAsync(key, CancellationToken.None)).Matches, Is.EqualTo(matches));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++) await filter.CheckAsync(key, CancellationToken.None);
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero);
+    }
+
+    [TestCase("user@Ex\u00e9mple.COM", "ex\u00e9mple.com", "lookup")]   // bytes >= 0x80 compare exactly (V07)
+    [TestCase("user@EX\u00c9MPLE.com", "ex\u00e9mple.com", "skip")]     // and are not folded (3.3)
+    [TestCase("user@example.co", "example.com", "skip")]
+    [TestCase("user@example.comm", "example.com", "skip")]
+    public async Task Section5_2_literal_comparison_folds_ascii_only(string key, string pattern, string expected) =>
+        Assert.That(await Check(Parse(pattern), key), Is.EqualTo(expected));
 }

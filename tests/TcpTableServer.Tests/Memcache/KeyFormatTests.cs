@@ -224,4 +224,30 @@ public class KeyFormatTests
         Assert.That(KeyFormat.Parse("%S", out _)!.IsIdentity, Is.False);
         Assert.That(KeyFormat.Parse("%s", out _)!.Expand("a b"), Is.EqualTo("a b"));
     }
+
+    [TestCase("%2.%1", "User@Mail.Example.COM")]
+    [TestCase("aliases:%s", "user@example.com")]
+    [TestCase("u:%u@%d", "User@example.com")]
+    [TestCase("%3/%2/%1/%u", "x@a..b.c.")]
+    public void Issue5_expanding_a_hot_key_allocates_nothing(string template, string key)
+    {
+        var format = KeyFormat.Parse(template, out _)!;
+        for (int sighting = 0; sighting < 2; sighting++) format.Expand(Octets.FoldAscii(key));
+        string first = format.Expand(Octets.FoldAscii(key))!;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++) format.Expand(Octets.FoldAscii(key));
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero);
+        Assert.That(format.Expand(Octets.FoldAscii(key)), Is.SameAs(first));
+    }
+
+    [Test]
+    public void Section4_2_long_keys_and_expansions_beyond_the_string_pool_are_exact()
+    {
+        string domain = new string('a', 150) + ".Example..COM.";
+        Assert.That(MemcacheKey("%2-%1", "u@" + domain), Is.EqualTo("example-com"));
+        Assert.That(MemcacheKey("%3", "u@" + domain), Is.EqualTo(new string('a', 150)));
+        string key = new string('K', 60) + "@x.org";
+        Assert.That(MemcacheKey("%s:%s", key), Is.EqualTo(key.ToLowerInvariant() + ":" + key.ToLowerInvariant()));
+        Assert.That(MemcacheKey("%u.%d", key), Is.EqualTo(new string('k', 60) + ".x.org"));
+    }
 }
