@@ -17,6 +17,8 @@ public class CodecBenchmarks
     private readonly ArrayBufferWriter<byte> _writer = new(8192);
     private ReadOnlySequence<byte> _tcpGet, _tcpQuoted, _socketmap;
     private string _value = "";
+    private ReadOnlySequence<byte>[] _coldGets = [];
+    private int _next;
 
     [GlobalSetup]
     public void Setup()
@@ -26,13 +28,25 @@ public class CodecBenchmarks
         const string payload = "aliases user1234@example.com";
         _socketmap = new(Encoding.ASCII.GetBytes($"{payload.Length}:{payload},"));
         _value = "alice@example.org, bob@example.org";
+        // more distinct keys than the string pool remembers: every request is a first sighting
+        _coldGets = Enumerable.Range(0, 1 << 20)
+            .Select(i => new ReadOnlySequence<byte>(Encoding.ASCII.GetBytes($"get user{i}@example.com\n"))).ToArray();
     }
 
-    /// <summary>tcp: parse "get KEY\n" (the key string is the one allocation).</summary>
+    /// <summary>tcp: parse "get KEY\n" of a hot key (its string comes from the string pool).</summary>
     [Benchmark]
     public int TcpParseGet()
     {
         var buffer = _tcpGet;
+        TcpCodec.TryRead(ref buffer, allowPut: false, out var request);
+        return request.Key.Length;
+    }
+
+    /// <summary>tcp: parse "get KEY\n", a key seen once (the key string is allocated, and not kept).</summary>
+    [Benchmark]
+    public int TcpParseGetColdKey()
+    {
+        var buffer = _coldGets[_next++ & (_coldGets.Length - 1)];
         TcpCodec.TryRead(ref buffer, allowPut: false, out var request);
         return request.Key.Length;
     }
