@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using TcpTableServer.Tables;
 
@@ -106,9 +107,16 @@ public sealed class KeyFormat
             Fill(expanded, key, at, labels);
             return StringPool.Get(expanded);
         }
-        char[] large = new char[length];
-        Fill(large, key, at, labels);
-        return new string(large);
+        char[] large = ArrayPool<char>.Shared.Rent(length);
+        try
+        {
+            Fill(large.AsSpan(0, length), key, at, labels);
+            return new string(large, 0, length);
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(large);
+        }
     }
 
     /// <summary>

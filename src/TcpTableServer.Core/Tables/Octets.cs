@@ -33,12 +33,7 @@ public static class Octets
     /// <summary>The folded string of <paramref name="s"/>; a short one comes from the <see cref="StringPool"/>.</summary>
     public static string FoldAscii(ReadOnlySpan<char> s)
     {
-        if (s.Length > StringPool.MaxLength)
-        {
-            char[] large = new char[s.Length];
-            Fold(s, large);
-            return new string(large);
-        }
+        if (s.Length > StringPool.MaxLength) return string.Create(s.Length, s, static (into, from) => Fold(from, into));
         Span<char> folded = stackalloc char[StringPool.MaxLength];
         folded = folded[..s.Length];
         Fold(s, folded);

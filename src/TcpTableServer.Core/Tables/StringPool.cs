@@ -13,8 +13,9 @@ namespace TcpTableServer.Tables;
 /// <see cref="MaxLength"/> chars (a longer one is created and not kept): 1.25 MiB of slots
 /// and sightings, and once every slot is taken about 5 MiB of address-length strings
 /// (14 MiB at most). A full set drops its oldest string.</item>
-/// <item>Cheap to probe: a set's four slots (hash and string) fill one cache line, and a
-/// string is read only when its hash matches. Measured at 64 connections of L1 hits, the
+/// <item>Cheap to probe: a set's four slots (hash and string) are 64 bytes side by side (one
+/// cache line, two where the array's alignment splits them), and a string is read only when
+/// its hash matches. Measured at 64 connections of L1 hits, the
 /// pool costs what the allocations it saves did (an earlier layout, strings alone, read up
 /// to four cache lines per probe and cost 5% more CPU per request).</item>
 /// <item>Kept on the second sighting: a string's first miss only records its hash among its
@@ -22,9 +23,9 @@ namespace TcpTableServer.Tables;
 /// Kept strings live long and are promoted by the GC; if every one-off key went in, each
 /// would be evicted after surviving a few collections, garbage the GC collects only in its
 /// costly old generation.</item>
-/// <item>Lock-free: a slot is one string reference, and a string is returned only after its
-/// content compared equal to the request's, so racing writers can lose or duplicate an
-/// entry (a later allocation) but never hand out a wrong string.</item>
+/// <item>Lock-free: racing writers can lose or duplicate an entry, or leave a slot whose hash
+/// and string come from different writes, but a string is returned only after its content
+/// compared equal to the request's: a race costs an allocation, never a wrong string.</item>
 /// <item>Hashed with the runtime's randomized string hash: crafted keys cannot target a set
 /// (and could only cost allocations anyway).</item>
 /// </list>
@@ -36,7 +37,7 @@ public static class StringPool
 
     private const int Ways = 4, Sets = 16384;
 
-    /// <summary>A slot: the string and its hash, so that a probe reads one cache line per set (4 x 16 bytes).</summary>
+    /// <summary>A slot: the string and its hash, so that a probe reads the set's 64 bytes and at most the matching string.</summary>
     private struct Slot
     {
         public int Hash;

@@ -187,6 +187,18 @@ public class DomainFilterTests
         Assert.That(factory.Opened, Is.EqualTo(new[] { ("hash:d", "/etc/postfix") }));
     }
 
+    [Test]
+    public async Task Section5_1_table_is_searched_with_the_folded_domain_of_any_length()
+    {
+        string domain = new string('d', 100) + ".example.com";
+        var table = new FixedKeyTable("hash:d", (domain, "x"));
+        var factory = new TestTableFactory();
+        factory.Registered["hash:d"] = table;
+        await using var filter = DomainFilter.Parse(Domain("hash:d"), factory, "/etc/postfix", "t", NullLogger.Instance);
+        Assert.That((await filter.CheckAsync("u@" + domain.ToUpperInvariant(), CancellationToken.None)).Matches, Is.True);
+        Assert.That(table.Requests, Is.EqualTo(new[] { "lookup " + domain }));
+    }
+
     [TestCase("User@EXAMPLE.com", true)]
     [TestCase("user@bad.example.com", false)]
     [TestCase("user@other.org", false)]

@@ -249,5 +249,7 @@ public class KeyFormatTests
         string key = new string('K', 60) + "@x.org";
         Assert.That(MemcacheKey("%s:%s", key), Is.EqualTo(key.ToLowerInvariant() + ":" + key.ToLowerInvariant()));
         Assert.That(MemcacheKey("%u.%d", key), Is.EqualTo(new string('k', 60) + ".x.org"));
+        string longKey = new string('K', 120) + "@X.Org";   // folding beyond the pool's length (V03)
+        Assert.That(MemcacheKey("%s", longKey), Is.EqualTo(new string('k', 120) + "@x.org"));
     }
 }
