@@ -404,7 +404,7 @@ def main(argv):
         " 81-97 us against 80-88 us, and no gain at 64 connections (hit 67-74k against 73-85k"
         " requests/s); dropped. What the server adds over the floor is wake-ups, not system calls.",
         "- **L1 on hot keys (met or missed with the baseline: 0.78-0.95 x over the runs of 2026-11-25,"
-        " 0.810-0.923 x in the three runs of 2026-12-01).**"
+        " 0.810-0.923 x in the four runs of 2026-12-01).**"
         " The server is the bottleneck and most of its time is the kernel's: the"
         " `send` of each answer is 44% of its CPU including children (loopback TCP delivers the reply and"
         " wakes the client inside the sender's system call), about 3.3 system calls per request (receive,"
