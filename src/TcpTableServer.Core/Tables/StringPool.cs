@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace TcpTableServer.Tables;
 
 /// <summary>
@@ -54,7 +52,7 @@ public static class StringPool
     {
         if (bytes.Length > MaxLength) return Octets.FromBytes(bytes);
         Span<char> chars = stackalloc char[MaxLength];
-        int n = Encoding.Latin1.GetChars(bytes, chars);
+        int n = Octets.Encoding.GetChars(bytes, chars);
         return Get(chars[..n]);
     }
 

@@ -65,9 +65,8 @@ public sealed class HitPathAllocationTests
             string ok = "OK " + value;
             replies[i] = Encoding.Latin1.GetBytes(tcp ? $"200 {value}\n" : $"{ok.Length}:{ok},");
         }
-        ITable table = rig.Open("A");
-        await using var cached = l1 ? new CachedTable(table, new L1Options(TimeSpan.FromMinutes(5), 1000, TimeSpan.Zero), foldKeys: true) : null;
-        if (cached is not null) table = cached;
+        ITable table = rig.Open("A");   // the rig disposes it (a CachedTable around it only forwards disposal)
+        if (l1) table = new CachedTable(table, new L1Options(TimeSpan.FromMinutes(5), 1000, TimeSpan.Zero), foldKeys: true);
         await using var host = await KestrelTestHost.StartAsync(tcp
             ? new TcpTableConnectionHandler(table, allowPut: false, TimeSpan.Zero, NullLogger<TcpTableConnectionHandler>.Instance)
             : new SocketmapConnectionHandler(new Dictionary<string, ITable> { ["aliases"] = table },
