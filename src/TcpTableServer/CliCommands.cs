@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Logging;
+using TcpTableServer.Caching;
 using TcpTableServer.Config;
+using TcpTableServer.Memcache;
 using TcpTableServer.Tables;
 
 namespace TcpTableServer.Host;
@@ -54,6 +56,13 @@ public static class CliCommands
         {
             var def = ServerConfigLoader.Load(ini, log);
             await using var maps = MapSet.Open(def, loggers);
+            var memcacheMaps = maps.Tables
+                .Select(t => (t.Key, Table: t.Value is CachedTable c ? c.Inner : t.Value))
+                .Where(t => t.Table is MemcacheTable)
+                .Select(t => (t.Key, ((MemcacheTable)t.Table).Settings))
+                .ToList();
+            foreach (string warning in KeyOverlap.SharedKeyWarnings(memcacheMaps))
+                Console.Error.WriteLine($"warning: {warning}");
             Console.WriteLine($"{ini}: ok: {maps.Tables.Count} map(s): {string.Join(", ", maps.Tables.Keys)}");
             return ExitCodes.Found;
         }

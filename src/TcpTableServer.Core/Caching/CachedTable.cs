@@ -56,6 +56,9 @@ public sealed class CachedTable : ITable
 
     public string Name => _inner.Name;
 
+    /// <summary>The table behind the L1 cache.</summary>
+    public ITable Inner => _inner;
+
     /// <summary>The store, for tests and diagnostics.</summary>
     public L1Cache Cache => _cache;
 

@@ -83,6 +83,13 @@ public sealed class KeyFormat
     }
 
     /// <summary>
+    /// The template's shape for static analysis (<see cref="KeyOverlap"/>): literal text as is,
+    /// null for an expansion (%s, %u, %d, %1..%9), whose text depends on the key.
+    /// </summary>
+    public IReadOnlyList<string?> Segments() =>
+        [.. _parts.Select(p => p.Kind == Kind.Literal ? p.Text : null)];
+
+    /// <summary>
     /// Expands the template with the folded key <paramref name="key"/> (4.2). Returns null
     /// when the expansion is suppressed (a skip). The result may be empty or contain
     /// whitespace; the caller applies 3.2 steps 6 and 7.

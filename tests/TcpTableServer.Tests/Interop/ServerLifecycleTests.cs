@@ -128,4 +128,31 @@ public sealed class ServerLifecycleTests
         var ini = Ini(d, "[maps:a]\nconfig = a.cf\n");
         Assert.That(RunToExit("--config", ini, "query", "a", "k").Code, Is.EqualTo(75), "V17");
     }
+
+    [Test]
+    public void Check_warns_when_two_maps_sharing_a_memcached_can_produce_the_same_key()
+    {
+        // Through a shared memcached, map b's tcp put rewrote map a's answer: both used key_format %s.
+        using var d = new TempDir();
+        d.File("a.cf", "memcache = inet:127.0.0.1:11211\n");
+        d.File("b.cf", "memcache = inet:127.0.0.1:11211\nkey_format = b:%s\n");
+        d.File("c.cf", "memcache = inet:127.0.0.1:11211\nkey_format = c:%s\n");
+        var (code, output) = RunToExit("--config", Ini(d, "[maps:a]\nconfig = a.cf\n[maps:b]\nconfig = b.cf\n[maps:c]\nconfig = c.cf\n"), "check");
+        Assert.That(code, Is.EqualTo(0), output);
+        Assert.That(output, Does.Contain("warning: maps a and b share memcached inet:127.0.0.1:11211 and can produce the same memcached key"));
+        Assert.That(output, Does.Contain("warning: maps a and c"), "\"%s\" can produce \"c:x\"");
+        Assert.That(output, Does.Not.Contain("maps b and c"), "distinct prefixes");
+    }
+
+    [Test]
+    public void Check_is_silent_for_maps_with_distinct_prefixes_or_memcacheds()
+    {
+        using var d = new TempDir();
+        d.File("a.cf", "memcache = inet:127.0.0.1:11211\nkey_format = a:%s\n");
+        d.File("b.cf", "memcache = inet:127.0.0.1:11211\nkey_format = b:%s\n");
+        d.File("c.cf", "memcache = inet:127.0.0.1:11212\n");
+        var (code, output) = RunToExit("--config", Ini(d, "[maps:a]\nconfig = a.cf\n[maps:b]\nconfig = b.cf\n[maps:c]\nconfig = c.cf\n"), "check");
+        Assert.That(code, Is.EqualTo(0), output);
+        Assert.That(output, Does.Not.Contain("warning"));
+    }
 }
