@@ -29,6 +29,9 @@ public static class Logging
             candidates.Add(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(iniPath)) ?? ".", "nlog.config"));
         candidates.Add(Path.Combine(AppContext.BaseDirectory, "nlog.config"));
         var file = quiet ? null : candidates.FirstOrDefault(File.Exists);
+        // ${journal-priority}: "<4>" etc. under systemd's journal, nothing otherwise.
+        LogManager.Setup().SetupExtensions(e =>
+            e.RegisterLayoutRenderer("journal-priority", static ev => JournalPriority.Prefix(ev.Level)));
 
         if (file is not null)
             LogManager.Setup().LoadConfigurationFromFile(file, optional: false);
@@ -37,7 +40,7 @@ public static class Logging
             {
                 b.ForLogger("Microsoft.*").WriteToNil(NLog.LogLevel.Warn);
                 b.ForLogger().FilterMinLevel(quiet ? NLog.LogLevel.Warn : NLog.LogLevel.Info)
-                    .WriteToConsole("${level:lowercase=true}: ${logger:shortName=true}: ${message}${onexception:inner= (${exception:format=message})}",
+                    .WriteToConsole("${journal-priority}${level:lowercase=true}: ${logger:shortName=true}: ${message}${onexception:inner= (${exception:format=message})}",
                         stderr: true);
             });
         return LoggerFactory.Create(b =>
