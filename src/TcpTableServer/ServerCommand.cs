@@ -9,6 +9,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using NLog.Extensions.Logging;
 using TcpTableServer.Config;
+using TcpTableServer.Protocols;
 using TcpTableServer.Protocols.Socketmap;
 using TcpTableServer.Protocols.Tcp;
 
@@ -41,7 +42,8 @@ public static class ServerCommand
 
         await using (maps)
         {
-            using var host = Build(def, maps, loggers);
+            var gate = CreateGate(def, log, loggers);
+            using var host = Build(def, maps, gate, loggers);
             try
             {
                 await host.StartAsync(ct);
@@ -63,8 +65,27 @@ public static class ServerCommand
         return ExitCodes.Found;
     }
 
-    private static IHost Build(ServerDefinition def, MapSet maps, ILoggerFactory loggers)
+    /// <summary>
+    /// The connection limit: [server] max_connections, else the file descriptor limit minus
+    /// <see cref="FdLimit.Reserve"/> (the runtime raised the soft limit to the hard one; a
+    /// Native AOT build does it here).
+    /// </summary>
+    private static ConnectionGate CreateGate(ServerDefinition def, ILogger log, ILoggerFactory loggers)
     {
+        FdLimit.Raise();
+        long? fds = FdLimit.Current();
+        int fromFds = FdLimit.DefaultMaxConnections(fds);
+        int max = def.Options.MaxConnections ?? fromFds;
+        if (max > fromFds)
+            log.LogWarning("max_connections = {Max} leaves fewer than {Reserve} of the {Fds} file descriptors for memcached, tables and logs; a process out of descriptors stops serving (raise the limit: LimitNOFILE= in systemd)",
+                max, FdLimit.Reserve, fds);
+        log.LogInformation("connection limit {Max} (file descriptor limit {Fds})", max, fds?.ToString() ?? "none");
+        return new ConnectionGate(max, loggers.CreateLogger("TcpTableServer.Connections"));
+    }
+
+    private static IHost Build(ServerDefinition def, MapSet maps, ConnectionGate gate, ILoggerFactory loggers)
+    {
+        var listeners = new Dictionary<string, ListenerGate>(StringComparer.Ordinal);
         // A bare HostBuilder: no appsettings.json, environment or file-watcher sources (the
         // INI file is the configuration), which keeps start-up short (issue 5: <= 150 ms).
         var builder = new HostBuilder()
@@ -77,43 +98,56 @@ public static class ServerCommand
                 {
                     o.Backlog = 4096; // spec: listen backlog >= 1024 (OS caps at somaxconn)
                     o.UnsafePreferInlineScheduling = InlineExecution.Enabled;
+                    // The most a connection makes the server buffer: one unfinished request of the
+                    // largest size a codec accepts, plus the last socket read (one 4 KiB block).
+                    o.MaxReadBufferSize = SocketmapConnectionHandler.MaxFrameLength + 1;
                 })
+                .ConfigureServices(s => GatedListenerFactory.Register(s, gate, ep =>
+                    listeners.TryGetValue(ep.ToString() ?? "", out var l) ? l : gate.AddListener($"listener {ep}", null)))
                 .UseKestrelCore() // no HTTPS/HTTP configuration loading: listeners are connection handlers
                 .ConfigureKestrel(k =>
                 {
                     k.AddServerHeader = false;
-                    k.Limits.MaxConcurrentConnections = def.Options.MaxConnections;
                     var socketmap = new SocketmapConnectionHandler(maps.Tables, def.Options.SocketmapIdleTimeout,
                         loggers.CreateLogger<SocketmapConnectionHandler>());
                     foreach (var ep in def.SocketmapListeners)
-                        Listen(k, ep, socketmap);
+                        Listen(k, ep, socketmap, gate.AddListener($"socketmap {ep}", ep.MaxConnections), listeners);
                     foreach (var map in def.Maps)
                     {
                         if (map.TcpListener is null) continue;
                         var tcp = new TcpTableConnectionHandler(maps.Tables[map.Name], map.AllowPut,
                             def.Options.TcpIdleTimeout, loggers.CreateLogger<TcpTableConnectionHandler>());
-                        Listen(k, map.TcpListener, tcp);
+                        Listen(k, map.TcpListener, tcp, gate.AddListener($"tcp {map.TcpListener}", map.TcpListener.MaxConnections), listeners);
                     }
                 })
                 .Configure(_ => { })); // no HTTP: every listener ends in a connection handler
         return builder.Build();
     }
 
-    private static void Listen(KestrelServerOptions k, EndpointSpec ep, ConnectionHandler handler)
+    /// <summary>
+    /// Binds <paramref name="ep"/>; every socket address it binds is mapped to
+    /// <paramref name="gate"/> in <paramref name="listeners"/> (keyed as the transport sees them).
+    /// </summary>
+    private static void Listen(KestrelServerOptions k, EndpointSpec ep, ConnectionHandler handler,
+        ListenerGate gate, Dictionary<string, ListenerGate> listeners)
     {
         Action<ListenOptions> pipeline = l => l.Run(handler.OnConnectedAsync);
         if (ep.Kind == EndpointKind.Unix)
         {
             RemoveStaleSocket(ep.Path);
+            listeners[new UnixDomainSocketEndPoint(ep.Path).ToString()] = gate;
             k.ListenUnixSocket(ep.Path, pipeline);
             return;
         }
         int port = ep.PortNumber;
         if (port is < 0 or > 65535) throw new ConfigException($"bad port \"{ep.Port}\" in listener {ep}");
-        if (IPAddress.TryParse(ep.Host, out var ip)) k.Listen(ip, port, pipeline);
-        else if (ep.Host == "localhost") k.ListenLocalhost(port, pipeline);
+        IPAddress[] addresses = IPAddress.TryParse(ep.Host, out var ip) ? [ip]
+            : ep.Host == "localhost" ? [IPAddress.Loopback, IPAddress.IPv6Loopback]
+            : Dns.GetHostAddresses(ep.Host);
+        foreach (var a in addresses) listeners[new IPEndPoint(a, port).ToString()] = gate;
+        if (ep.Host == "localhost" && ip is null) k.ListenLocalhost(port, pipeline);
         else
-            foreach (var a in Dns.GetHostAddresses(ep.Host)) k.Listen(a, port, pipeline);
+            foreach (var a in addresses) k.Listen(a, port, pipeline);
     }
 
     /// <summary>A socket file left by a previous run would make the bind fail; remove it, nothing else.</summary>

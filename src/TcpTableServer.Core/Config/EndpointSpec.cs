@@ -10,6 +10,9 @@ public enum EndpointKind { Inet, Unix }
 /// </summary>
 public sealed record EndpointSpec(EndpointKind Kind, string Host, string Port, string Path)
 {
+    /// <summary>Listeners only: this listener's own connection limit (<c>max_connections=N</c> after the endpoint); null: none.</summary>
+    public int? MaxConnections { get; init; }
+
     public override string ToString() =>
         Kind == EndpointKind.Unix ? $"unix:{Path}"
         : Host.Contains(':') ? $"inet:[{Host}]:{Port}" : $"inet:{Host}:{Port}";

@@ -61,6 +61,44 @@ internal static class IniValues
         return spec with { Port = port.ToString(CultureInfo.InvariantCulture) };
     }
 
+    /// <summary>Options a listener may carry after its endpoint ("name=value").</summary>
+    public static readonly string[] ListenerOptions = ["max_connections"];
+
+    /// <summary>
+    /// A list of listeners, each an endpoint followed by its options:
+    /// <c>inet:127.0.0.1:9000 max_connections=5000, unix:/run/tcptable.sock</c>. Items are split
+    /// at commas and whitespace (Postfix list syntax); a <c>name=value</c> item belongs to the
+    /// endpoint before it.
+    /// </summary>
+    public static List<EndpointSpec> ParseListeners(string key, string value, string baseDirectory, string file, int line)
+    {
+        var listeners = new List<EndpointSpec>();
+        foreach (string item in SplitList(value))
+        {
+            int eq = item.IndexOf('=');
+            int colon = item.IndexOf(':');
+            if (eq < 0 || (colon >= 0 && colon < eq))
+            {
+                listeners.Add(ParseListener(key, item, baseDirectory, file, line));
+                continue;
+            }
+            string name = item[..eq], v = item[(eq + 1)..];
+            if (listeners.Count == 0)
+                throw new ConfigException($"{key}: option \"{item}\" before any listener endpoint", file, line);
+            switch (name)
+            {
+                case "max_connections":
+                    int max = ParseCount($"{key}: {name}", v, file, line);
+                    if (max < 1) throw new ConfigException($"{key}: {name}: must be at least 1", file, line);
+                    listeners[^1] = listeners[^1] with { MaxConnections = max };
+                    break;
+                default:
+                    throw new ConfigException($"{key}: unknown listener option \"{name}\" (known: {string.Join(", ", ListenerOptions)})", file, line);
+            }
+        }
+        return listeners;
+    }
+
     /// <summary>Splits a listener list at commas and whitespace (Postfix list syntax).</summary>
     public static string[] SplitList(string value) =>
         value.Split([',', ' ', '\t'], StringSplitOptions.RemoveEmptyEntries);

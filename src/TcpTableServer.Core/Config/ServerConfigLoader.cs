@@ -97,8 +97,8 @@ public static class ServerConfigLoader
             switch (e.Key)
             {
                 case "socketmap":
-                    foreach (string item in IniValues.SplitList(v))
-                        socketmap.Add(listeners.Add(IniValues.ParseListener(e.Key, item, iniDir, ini, e.Line), e.Line));
+                    foreach (var listener in IniValues.ParseListeners(e.Key, v, iniDir, ini, e.Line))
+                        socketmap.Add(listeners.Add(listener, e.Line));
                     break;
                 case "socketmap_idle_timeout":
                     int sm = IniValues.ParseCount(e.Key, v, ini, e.Line);
@@ -116,7 +116,7 @@ public static class ServerConfigLoader
                     break;
                 case "max_connections":
                     int max = IniValues.ParseCount(e.Key, v, ini, e.Line);
-                    if (max < 1) throw new ConfigException($"{e.Key}: must be at least 1 (leave it out for no limit)", ini, e.Line);
+                    if (max < 1) throw new ConfigException($"{e.Key}: must be at least 1 (leave it out for the default derived from the file descriptor limit)", ini, e.Line);
                     maxConnections = max;
                     break;
                 case "shutdown_timeout":
@@ -151,9 +151,10 @@ public static class ServerConfigLoader
                         if (MemcacheParameterNames.IsMemcache(k)) fromCf[k] = cv;
                     break;
                 case "tcp":
-                    if (IniValues.SplitList(v).Length != 1)
+                    var parsed = IniValues.ParseListeners(e.Key, v, iniDir, ini, e.Line);
+                    if (parsed.Count != 1)
                         throw new ConfigException($"tcp: expected exactly one listener endpoint, got \"{v}\"", ini, e.Line);
-                    tcp = listeners.Add(IniValues.ParseListener(e.Key, v.Trim(), iniDir, ini, e.Line), e.Line);
+                    tcp = listeners.Add(parsed[0], e.Line);
                     break;
                 case "allow_put":
                     allowPut = IniValues.ParseBool(e.Key, v, ini, e.Line);

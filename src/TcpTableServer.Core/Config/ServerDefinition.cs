@@ -7,7 +7,10 @@ public sealed record ServerDefinition(
     IReadOnlyList<MapDefinition> Maps,
     ServerOptions Options);
 
-/// <summary>[server] options besides the listeners.</summary>
+/// <summary>
+/// [server] options besides the listeners. <paramref name="MaxConnections"/> null: the
+/// default derived from the file descriptor limit at start (Protocols/FdLimit).
+/// </summary>
 public sealed record ServerOptions(
     TimeSpan SocketmapIdleTimeout,
     TimeSpan? TcpIdleTimeout,

@@ -21,14 +21,19 @@ public enum FrameStatus : byte
 /// many complete requests as the buffer holds -> answer each, strictly in order -> one
 /// flush per batch (or every 64 KiB of replies) -> AdvanceTo(consumed, examined).
 /// A half-close by the client or a graceful host stop answers what was received, then
-/// returns (S24); an idle timeout ends the connection through <see cref="ReadWatch"/>.
+/// returns (S24); an idle timeout or an eviction at the connection limit ends the connection
+/// through <see cref="ReadWatch"/>. Protocol violations are logged rate limited (<see cref="ProtocolWarnings"/>).
 /// Subclasses are thin: a codec call and an answer.
 /// </summary>
-public abstract class PipelinedConnectionHandler<TRequest>(TimeSpan? idleTimeout, ILogger logger)
+/// <param name="time">clock of the warning throttles (tests); null: the system clock</param>
+public abstract class PipelinedConnectionHandler<TRequest>(
+    TimeSpan? idleTimeout, ILogger logger, string protocol, TimeProvider? time = null)
     : ConnectionHandler
 {
     /// <summary>Replies buffered beyond this are flushed even in the middle of a batch.</summary>
     private const int FlushThreshold = 64 * 1024;
+
+    private readonly ProtocolWarnings _warnings = new(logger, protocol, time);
 
     protected ILogger Logger => logger;
 
@@ -64,7 +69,7 @@ public abstract class PipelinedConnectionHandler<TRequest>(TimeSpan? idleTimeout
                         if (status == FrameStatus.NeedMoreData) break;
                         if (status == FrameStatus.Close)
                         {
-                            ProtocolLog.ProtocolViolation(logger, connection.ConnectionId, violation ?? "framing error");
+                            _warnings.Violation(connection, violation ?? "framing error");
                             close = true;
                             break;
                         }
@@ -82,6 +87,7 @@ public abstract class PipelinedConnectionHandler<TRequest>(TimeSpan? idleTimeout
                 }
                 if (unflushed > 0 && (await output.FlushAsync()).IsCompleted) close = true;
                 if (watch.IdleExpired) ProtocolLog.IdleTimeout(logger, connection.ConnectionId);
+                if (watch.Evicted) ProtocolLog.Evicted(logger, connection.ConnectionId);
                 if (close || result.IsCompleted || result.IsCanceled || watch.StopRequested) return;
             }
         }

@@ -130,6 +130,23 @@ public class ServerConfigLoaderTests
     }
 
     [Test]
+    public void ListenerOptions_MaxConnectionsFollowsItsEndpoint()
+    {
+        var def = Load("""
+            [server]
+            socketmap = inet:127.0.0.1:9000 max_connections=5000, unix:sock,inet:[::1]:9000 max_connections=7
+            [maps:a]
+            tcp = inet:127.0.0.1:9001 max_connections=300
+            """);
+        Assert.That(def.SocketmapListeners.Select(l => (l.ToString(), l.MaxConnections)), Is.EqualTo(new (string, int?)[]
+        {
+            ("inet:127.0.0.1:9000", 5000), ($"unix:{Path.Combine(dir.Path, "sock")}", null), ("inet:[::1]:9000", 7),
+        }));
+        Assert.That(def.Maps[0].TcpListener!.MaxConnections, Is.EqualTo(300));
+        Assert.That(def.Options.MaxConnections, Is.Null, "no [server] max_connections: the default from the descriptor limit");
+    }
+
+    [Test]
     public void Spec15_ShortTcpIdleTimeout_Warns()
     {
         var def = Load("[server]\nsocketmap = inet:127.0.0.1:9000\ntcp_idle_timeout = 60\n[maps:a]\n");
@@ -180,6 +197,10 @@ public class ServerConfigLoaderTests
     [TestCase("[server]\nsocketmap = inet:127.0.0.1:9000\nsocketmap_idle_timeout = 0\n[maps:a]\n", 3, "socketmap_idle_timeout: must be at least 1")]
     [TestCase("[server]\nsocketmap = inet:127.0.0.1:9000\nshutdown_timeout = -1\n[maps:a]\n", 3, "shutdown_timeout: bad number")]
     [TestCase("[server]\nsocketmap = inet:127.0.0.1:9000\nmax_connections = 0\n[maps:a]\n", 3, "max_connections: must be at least 1")]
+    [TestCase("[server]\nsocketmap = max_connections=5 inet:127.0.0.1:9000\n[maps:a]\n", 2, "socketmap: option \"max_connections=5\" before any listener endpoint")]
+    [TestCase("[server]\nsocketmap = inet:127.0.0.1:9000 max_connections=0\n[maps:a]\n", 2, "socketmap: max_connections: must be at least 1")]
+    [TestCase("[server]\nsocketmap = inet:127.0.0.1:9000 max_connections=many\n[maps:a]\n", 2, "max_connections: bad number \"many\"")]
+    [TestCase("[maps:a]\ntcp = inet:127.0.0.1:9001 mode=0660\n", 2, "tcp: unknown listener option \"mode\" (known: max_connections)")]
     [TestCase("[server]\nsocketmap = inet:127.0.0.1:9000\n[maps:aliases]\n[maps:Aliases]\n", 4, "clashes with [maps:aliases] at line 3")]
     [TestCase("[server]\nsocketmap = inet:127.0.0.1:9000\n[maps:a]\n[server]\n", 4, "duplicate section [server] (first at line 1)")]
     [TestCase("[server]\nsocketmap = inet:127.0.0.1:9000\n[maps:a:b]\n", 3, "bad map name \"a:b\"")]

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using TcpTableServer.Protocols;
 
 namespace TcpTableServer.Tests.Support;
 
@@ -18,14 +19,47 @@ public sealed class KestrelTestHost : IAsyncDisposable
 {
     private readonly IHost _host;
 
-    private KestrelTestHost(IHost host, EndPoint endPoint)
+    private KestrelTestHost(IHost host, params EndPoint[] endPoints)
     {
         _host = host;
-        EndPoint = endPoint;
+        EndPoints = endPoints;
     }
 
     /// <summary>Where the server listens: an <see cref="IPEndPoint"/> or a <see cref="UnixDomainSocketEndPoint"/>.</summary>
-    public EndPoint EndPoint { get; }
+    public EndPoint EndPoint => EndPoints[0];
+
+    /// <summary>Every listener, in the order given to <see cref="StartGatedAsync"/>.</summary>
+    public IReadOnlyList<EndPoint> EndPoints { get; }
+
+    /// <summary>
+    /// Starts Kestrel with one loopback listener per handler (each on its own free port) behind
+    /// <paramref name="gate"/>, as the server wires it (GatedListenerFactory): each listener
+    /// with its own limit (null: the gate's only).
+    /// </summary>
+    public static async Task<KestrelTestHost> StartGatedAsync(
+        ConnectionGate gate, params (ConnectionHandler Handler, int? MaxConnections)[] listeners)
+    {
+        var endPoints = listeners.Select(_ => new IPEndPoint(IPAddress.Loopback, FreePort.Next())).ToArray();
+        var gates = new Dictionary<string, ListenerGate>();
+        for (int i = 0; i < listeners.Length; i++)
+            gates[endPoints[i].ToString()] = gate.AddListener($"test listener {i}", listeners[i].MaxConnections);
+        var host = new HostBuilder()
+            .ConfigureLogging(logging => logging.ClearProviders())
+            .ConfigureWebHost(web => web
+                .UseKestrel(options =>
+                {
+                    for (int i = 0; i < listeners.Length; i++)
+                    {
+                        var handler = listeners[i].Handler;
+                        options.Listen(endPoints[i], l => l.Run(handler.OnConnectedAsync));
+                    }
+                })
+                .ConfigureServices(s => GatedListenerFactory.Register(s, gate, ep => gates[ep.ToString()!]))
+                .Configure(_ => { }))
+            .Build();
+        await host.StartAsync();
+        return new KestrelTestHost(host, endPoints);
+    }
 
     /// <summary>Starts Kestrel with <paramref name="handler"/> on 127.0.0.1 (free port) or on <paramref name="unixSocketPath"/>.</summary>
     public static async Task<KestrelTestHost> StartAsync(
@@ -52,13 +86,14 @@ public sealed class KestrelTestHost : IAsyncDisposable
         return new KestrelTestHost(host, endPoint);
     }
 
-    /// <summary>A new client connection to the server.</summary>
-    public async Task<Socket> ConnectAsync()
+    /// <summary>A new client connection to the server (to listener <paramref name="listener"/>).</summary>
+    public async Task<Socket> ConnectAsync(int listener = 0)
     {
-        var socket = EndPoint is UnixDomainSocketEndPoint
+        EndPoint endPoint = EndPoints[listener];
+        var socket = endPoint is UnixDomainSocketEndPoint
             ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
             : new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await socket.ConnectAsync(EndPoint);
+        await socket.ConnectAsync(endPoint);
         return socket;
     }
 

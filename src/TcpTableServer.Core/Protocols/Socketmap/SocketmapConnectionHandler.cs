@@ -22,13 +22,17 @@ public sealed class SocketmapConnectionHandler : PipelinedConnectionHandler<Read
     /// </summary>
     public const int MaxRequestPayload = 1024 * 1024;
 
+    /// <summary>The longest request on the wire: length digits, ':', the payload, ','.</summary>
+    public const int MaxFrameLength = Netstring.MaxLengthDigits + 1 + MaxRequestPayload + 1;
+
     private readonly Dictionary<string, ITable> _maps;
     private readonly Dictionary<string, ITable>.AlternateLookup<ReadOnlySpan<char>> _byName;
     private readonly int _longestName;
 
     public SocketmapConnectionHandler(
-        IReadOnlyDictionary<string, ITable> maps, TimeSpan idleTimeout, ILogger<SocketmapConnectionHandler> logger)
-        : base(idleTimeout, logger)
+        IReadOnlyDictionary<string, ITable> maps, TimeSpan idleTimeout, ILogger<SocketmapConnectionHandler> logger,
+        TimeProvider? time = null)
+        : base(idleTimeout, logger, "socketmap", time)
     {
         _maps = new Dictionary<string, ITable>(maps, StringComparer.Ordinal);
         _byName = _maps.GetAlternateLookup<ReadOnlySpan<char>>();

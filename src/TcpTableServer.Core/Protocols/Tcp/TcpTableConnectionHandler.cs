@@ -16,8 +16,9 @@ namespace TcpTableServer.Protocols.Tcp;
 /// answers what was received and then closes (S24).
 /// </summary>
 public sealed class TcpTableConnectionHandler(
-    ITable table, bool allowPut, TimeSpan? idleTimeout, ILogger<TcpTableConnectionHandler> logger)
-    : PipelinedConnectionHandler<TcpRequest>(idleTimeout, logger)
+    ITable table, bool allowPut, TimeSpan? idleTimeout, ILogger<TcpTableConnectionHandler> logger,
+    TimeProvider? time = null)
+    : PipelinedConnectionHandler<TcpRequest>(idleTimeout, logger, "tcp", time)
 {
     protected override FrameStatus TryRead(ref ReadOnlySequence<byte> buffer, out TcpRequest request, out string? violation)
     {

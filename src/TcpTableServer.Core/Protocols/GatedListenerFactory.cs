@@ -1,0 +1,68 @@
+using System.Net;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace TcpTableServer.Protocols;
+
+/// <summary>
+/// Kestrel's socket transport with a <see cref="ConnectionGate"/> in front of every accept:
+/// each accepted connection is admitted, admitted by evicting the longest idle one, or closed
+/// at once. Kestrel's own accept loop retries at once on every accept error, EMFILE included,
+/// so a process that runs out of file descriptors spins there and grows until the runtime
+/// aborts ("Out of memory."); the gate's limit stays below the descriptor limit
+/// (<see cref="FdLimit"/>), so accept never meets EMFILE.
+/// </summary>
+public sealed class GatedListenerFactory(
+    IConnectionListenerFactory inner, ConnectionGate gate, Func<EndPoint, ListenerGate> listenerFor)
+    : IConnectionListenerFactory, IConnectionListenerFactorySelector
+{
+    /// <summary>
+    /// Replaces the transport registered by UseSockets/UseKestrel with the gated one (call
+    /// after them). <paramref name="listenerFor"/> maps each endpoint Kestrel binds (as
+    /// configured, before port 0 is resolved) to its listener's gate.
+    /// </summary>
+    public static void Register(IServiceCollection services, ConnectionGate gate, Func<EndPoint, ListenerGate> listenerFor) =>
+        services.AddSingleton<IConnectionListenerFactory>(sp => new GatedListenerFactory(
+            ActivatorUtilities.CreateInstance<SocketTransportFactory>(sp), gate, listenerFor));
+
+    public async ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
+    {
+        ListenerGate listener = listenerFor(endpoint);
+        return new GatedListener(await inner.BindAsync(endpoint, cancellationToken), gate, listener);
+    }
+
+    public bool CanBind(EndPoint endpoint) => inner is not IConnectionListenerFactorySelector s || s.CanBind(endpoint);
+
+    private sealed class GatedListener(IConnectionListener inner, ConnectionGate gate, ListenerGate listener) : IConnectionListener
+    {
+        public EndPoint EndPoint => inner.EndPoint;
+
+        public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
+        {
+            while (true)
+            {
+                ConnectionContext? connection = await inner.AcceptAsync(cancellationToken);
+                if (connection is null) return null;
+                switch (gate.TryAdmit(listener, out ReadWatch? victim))
+                {
+                    case Admission.Refused:
+                        listener.LogRefusal(gate.Count);
+                        connection.Abort();
+                        await connection.DisposeAsync();
+                        continue;
+                    case Admission.Evicting:
+                        listener.LogEviction(victim!, gate.Count);
+                        victim!.CancelRead();
+                        break;
+                }
+                connection.Features.Set(listener);
+                return new AdmittedConnection(connection, gate, listener);
+            }
+        }
+
+        public ValueTask UnbindAsync(CancellationToken cancellationToken = default) => inner.UnbindAsync(cancellationToken);
+
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
+}
