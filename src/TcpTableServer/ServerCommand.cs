@@ -54,9 +54,19 @@ public static class ServerCommand
                 NLog.LogManager.Shutdown();
                 return ExitCodes.Unavailable;
             }
-            foreach (var ep in def.SocketmapListeners) log.LogInformation("socketmap listening on {Endpoint} (maps: {Maps})", ep, string.Join(", ", maps.Tables.Keys));
+            // Listeners are bound and tables open: now the root privileges can go.
+            if (Privileges.Drop(def.Options.User, log) is { } failed)
+            {
+                log.LogCritical("fatal: {Message}", failed);
+                await host.StopAsync(CancellationToken.None);
+                NLog.LogManager.Shutdown();
+                return ExitCodes.Config;
+            }
+            foreach (var ep in def.SocketmapListeners)
+                log.LogInformation("socketmap listening on {Endpoint} (maps: {Maps}; clients: {Allow})", ep, string.Join(", ", maps.Tables.Keys), ep.Allow);
             foreach (var m in def.Maps.Where(m => m.TcpListener is not null))
-                log.LogInformation("tcp listening on {Endpoint} (map {Map}{Put})", m.TcpListener, m.Name, m.AllowPut ? ", put allowed" : "");
+                log.LogInformation("tcp listening on {Endpoint} (map {Map}; clients: {Allow}{Put})", m.TcpListener, m.Name, m.TcpListener!.Allow,
+                    m.AllowPut ? $"; put allowed from {m.PutAllow}" : "");
             log.LogInformation("ready");
             await host.WaitForShutdownAsync(ct);
             log.LogInformation("stopped");
@@ -111,13 +121,12 @@ public static class ServerCommand
                     var socketmap = new SocketmapConnectionHandler(maps.Tables, def.Options.SocketmapIdleTimeout,
                         loggers.CreateLogger<SocketmapConnectionHandler>());
                     foreach (var ep in def.SocketmapListeners)
-                        Listen(k, ep, socketmap, gate.AddListener($"socketmap {ep}", ep.MaxConnections), listeners);
+                        Listen(k, ep, socketmap.OnConnectedAsync, gate.AddListener($"socketmap {ep}", ep.MaxConnections), listeners, loggers);
                     foreach (var map in def.Maps)
                     {
                         if (map.TcpListener is null) continue;
-                        var tcp = new TcpTableConnectionHandler(maps.Tables[map.Name], map.AllowPut,
-                            def.Options.TcpIdleTimeout, loggers.CreateLogger<TcpTableConnectionHandler>());
-                        Listen(k, map.TcpListener, tcp, gate.AddListener($"tcp {map.TcpListener}", map.TcpListener.MaxConnections), listeners);
+                        Listen(k, map.TcpListener, TcpHandler(map, maps, def, loggers),
+                            gate.AddListener($"tcp {map.TcpListener}", map.TcpListener.MaxConnections), listeners, loggers);
                     }
                 })
                 .Configure(_ => { })); // no HTTP: every listener ends in a connection handler
@@ -128,10 +137,28 @@ public static class ServerCommand
     /// Binds <paramref name="ep"/>; every socket address it binds is mapped to
     /// <paramref name="gate"/> in <paramref name="listeners"/> (keyed as the transport sees them).
     /// </summary>
-    private static void Listen(KestrelServerOptions k, EndpointSpec ep, ConnectionHandler handler,
-        ListenerGate gate, Dictionary<string, ListenerGate> listeners)
+    /// <summary>
+    /// A map's tcp listener: with allow_put = yes, a client inside put_allow (loopback and
+    /// UNIX sockets always) gets a handler that runs puts, every other client one that answers
+    /// them as not allowed (spec 1.8), so a put is decided per connection before a byte is read.
+    /// </summary>
+    private static ConnectionDelegate TcpHandler(MapDefinition map, MapSet maps, ServerDefinition def, ILoggerFactory loggers)
     {
-        Action<ListenOptions> pipeline = l => l.Run(handler.OnConnectedAsync);
+        TcpTableConnectionHandler Handler(bool put) => new(maps.Tables[map.Name], put,
+            def.Options.TcpIdleTimeout, loggers.CreateLogger<TcpTableConnectionHandler>());
+        var readOnly = Handler(put: false);
+        if (!map.AllowPut) return readOnly.OnConnectedAsync;
+        var writable = Handler(put: true);
+        return c => (c.RemoteEndPoint is not IPEndPoint ip || map.PutAllow.Allows(ip.Address) ? writable : readOnly)
+            .OnConnectedAsync(c);
+    }
+
+    private static void Listen(KestrelServerOptions k, EndpointSpec ep, ConnectionDelegate handler,
+        ListenerGate gate, Dictionary<string, ListenerGate> listeners, ILoggerFactory loggers)
+    {
+        // Clients outside the listener's allow list are closed before a byte is read (loopback always passes).
+        var access = new AccessGate(ep.Allow ?? AllowList.LoopbackOnly, ep.ToString(), loggers.CreateLogger("TcpTableServer.Access"));
+        Action<ListenOptions> pipeline = l => l.Use(access.Wrap).Run(c => handler(c));
         if (ep.Kind == EndpointKind.Unix)
         {
             RemoveStaleSocket(ep.Path);

@@ -19,6 +19,7 @@ public sealed class ServerProcess : IDisposable
     public string Stdout { get { lock (_stdout) return _stdout.ToString(); } }
     public bool HasExited => _process.HasExited;
     public int ExitCode => _process.ExitCode;
+    public int Pid => _process.Id;
 
     private ServerProcess(Process p) => _process = p;
 

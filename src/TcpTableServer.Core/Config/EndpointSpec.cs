@@ -13,6 +13,27 @@ public sealed record EndpointSpec(EndpointKind Kind, string Host, string Port, s
     /// <summary>Listeners only: this listener's own connection limit (<c>max_connections=N</c> after the endpoint); null: none.</summary>
     public int? MaxConnections { get; init; }
 
+    /// <summary>
+    /// Listeners only: the clients this listener serves. As written, the listener's own
+    /// <c>allow=NETWORK</c> options (comma-joined) until the loader resolves them; then the
+    /// effective list (the listener's, or else <c>[server] allow</c>). Null before resolving: none of its own.
+    /// </summary>
+    public string? AllowText { get; init; }
+
+    /// <summary>The effective allow list of a listener (set by the loader); loopback only when null.</summary>
+    public AllowList? Allow { get; init; }
+
+    /// <summary>Equality as written in the configuration: the resolved <see cref="Allow"/> follows from it.</summary>
+    public bool Equals(EndpointSpec? other) =>
+        other is not null && Kind == other.Kind && Host == other.Host && Port == other.Port && Path == other.Path
+        && MaxConnections == other.MaxConnections && AllowText == other.AllowText;
+
+    public override int GetHashCode() => HashCode.Combine(Kind, Host, Port, Path, MaxConnections, AllowText);
+
+    /// <summary>Whether only this machine can connect: a UNIX socket, or an inet listener on a loopback address or "localhost".</summary>
+    public bool IsLoopbackOnly => Kind == EndpointKind.Unix || Host == "localhost"
+        || (IPAddress.TryParse(Host, out var ip) && IPAddress.IsLoopback(ip));
+
     public override string ToString() =>
         Kind == EndpointKind.Unix ? $"unix:{Path}"
         : Host.Contains(':') ? $"inet:[{Host}]:{Port}" : $"inet:{Host}:{Port}";

@@ -62,7 +62,7 @@ internal static class IniValues
     }
 
     /// <summary>Options a listener may carry after its endpoint ("name=value").</summary>
-    public static readonly string[] ListenerOptions = ["max_connections"];
+    public static readonly string[] ListenerOptions = ["max_connections", "allow"];
 
     /// <summary>
     /// A list of listeners, each an endpoint followed by its options:
@@ -91,6 +91,11 @@ internal static class IniValues
                     int max = ParseCount($"{key}: {name}", v, file, line);
                     if (max < 1) throw new ConfigException($"{key}: {name}: must be at least 1", file, line);
                     listeners[^1] = listeners[^1] with { MaxConnections = max };
+                    break;
+                case "allow":
+                    // one network per item; the loader checks it narrows [server] allow
+                    AllowList.Parse($"{key}: {name}", v, file, line);
+                    listeners[^1] = listeners[^1] with { AllowText = listeners[^1].AllowText is { } t ? $"{t}, {v}" : v };
                     break;
                 default:
                     throw new ConfigException($"{key}: unknown listener option \"{name}\" (known: {string.Join(", ", ListenerOptions)})", file, line);

@@ -18,10 +18,10 @@ public static class ServerConfigLoader
     private const string MapsPrefix = "maps:";
 
     private static readonly string[] ServerKeys =
-        ["socketmap", "socketmap_idle_timeout", "tcp_idle_timeout", "max_connections", "shutdown_timeout"];
+        ["socketmap", "socketmap_idle_timeout", "tcp_idle_timeout", "max_connections", "shutdown_timeout", "allow", "user"];
 
     private static readonly string[] MapServerKeys =
-        ["config", "tcp", "allow_put", "l1_ttl", "l1_size", "l1_negative_ttl"];
+        ["config", "tcp", "allow_put", "put_allow", "l1_ttl", "l1_size", "l1_negative_ttl"];
 
     /// <summary>Throws <see cref="ConfigException"/> naming file and line on any error.</summary>
     public static ServerDefinition Load(string iniPath, ILogger logger)
@@ -50,7 +50,32 @@ public static class ServerConfigLoader
             throw new ConfigException("no [maps:NAME] section: there is nothing to serve", ini);
         if (listeners.Count == 0)
             throw new ConfigException("no listeners: set socketmap in [server] or tcp in a [maps:NAME] section", ini);
+        socketmap = [.. socketmap.Select(l => ResolveAccess(l, options.Allow, listeners, ini))];
+        maps = [.. maps.Select(m => m.TcpListener is null ? m : m with { TcpListener = ResolveAccess(m.TcpListener, options.Allow, listeners, ini) })];
         return new ServerDefinition(ini, socketmap, maps, options);
+    }
+
+    /// <summary>
+    /// The effective allow list of a listener: its own <c>allow=</c> networks, each inside
+    /// <c>[server] allow</c> (a listener may only narrow it), or else the server's list.
+    /// A listener reachable from other machines needs a list: without one only loopback
+    /// could connect, which is a mistake to report at start, not a silent black hole; and a
+    /// listener open to anyone must be asked for explicitly (allow = 0.0.0.0/0).
+    /// </summary>
+    private static EndpointSpec ResolveAccess(EndpointSpec listener, AllowList server, ListenerRegistry listeners, string ini)
+    {
+        int line = listeners.LineOf(listener);
+        var allow = server;
+        if (listener.AllowText is { } own)
+        {
+            allow = AllowList.Parse("allow", own, ini, line);
+            foreach (var net in allow.Networks)
+                if (!server.Covers(net))
+                    throw new ConfigException($"listener {listener}: allow={net} is not inside [server] allow ({server}): a listener may only narrow the server's list", ini, line);
+        }
+        if (!listener.IsLoopbackOnly && allow.IsLoopbackOnly)
+            throw new ConfigException($"listener {listener} is reachable from other machines but has no allow list: set [server] allow = NETWORKS (e.g. 10.0.0.0/8, 2001:db8::/32; loopback is always allowed), or listen on 127.0.0.1", ini, line);
+        return listener with { Allow = allow };
     }
 
     /// <summary>Section names and keys, checked before any value is read.</summary>
@@ -91,6 +116,8 @@ public static class ServerConfigLoader
         TimeSpan? tcpIdle = null;
         int? maxConnections = null;
         var shutdown = TimeSpan.FromSeconds(10);
+        var allow = AllowList.LoopbackOnly;
+        string? user = null;
         foreach (var e in section.Entries)
         {
             string v = values.Get(section, e);
@@ -119,12 +146,20 @@ public static class ServerConfigLoader
                     if (max < 1) throw new ConfigException($"{e.Key}: must be at least 1 (leave it out for the default derived from the file descriptor limit)", ini, e.Line);
                     maxConnections = max;
                     break;
+                case "allow":
+                    allow = AllowList.Parse(e.Key, v, ini, e.Line);
+                    break;
+                case "user":
+                    if (v.Length == 0 || v.Any(c => c == ':' || char.IsWhiteSpace(c)))
+                        throw new ConfigException($"{e.Key}: bad user name \"{v}\"", ini, e.Line);
+                    user = v;
+                    break;
                 case "shutdown_timeout":
                     shutdown = TimeSpan.FromSeconds(IniValues.ParseCount(e.Key, v, ini, e.Line));
                     break;
             }
         }
-        return (socketmap, new ServerOptions(smIdle, tcpIdle, maxConnections, shutdown));
+        return (socketmap, new ServerOptions(smIdle, tcpIdle, maxConnections, shutdown) { Allow = allow, User = user });
     }
 
     private static MapDefinition ReadMap(
@@ -135,6 +170,7 @@ public static class ServerConfigLoader
         string baseDirectory = iniDir;
         EndpointSpec? tcp = null;
         bool allowPut = false;
+        var putAllow = AllowList.LoopbackOnly;
         var l1 = new L1Settings();
         var fromCf = new Dictionary<string, ConfigValue>(StringComparer.Ordinal);
         var overrides = new Dictionary<string, ConfigValue>(StringComparer.Ordinal);
@@ -155,6 +191,9 @@ public static class ServerConfigLoader
                     if (parsed.Count != 1)
                         throw new ConfigException($"tcp: expected exactly one listener endpoint, got \"{v}\"", ini, e.Line);
                     tcp = listeners.Add(parsed[0], e.Line);
+                    break;
+                case "put_allow":
+                    putAllow = AllowList.Parse(e.Key, v, ini, e.Line);
                     break;
                 case "allow_put":
                     allowPut = IniValues.ParseBool(e.Key, v, ini, e.Line);
@@ -178,7 +217,7 @@ public static class ServerConfigLoader
             }
         }
         foreach (var (k, cv) in overrides) fromCf[k] = cv;
-        return new MapDefinition(name, baseDirectory, fromCf, tcp, allowPut, l1.Build(section.Name, ini, logger));
+        return new MapDefinition(name, baseDirectory, fromCf, tcp, allowPut, l1.Build(section.Name, ini, logger)) { PutAllow = putAllow };
     }
 
     /// <summary>The l1_* options of one map section as read (issue 5): L1 is on when l1_ttl &gt; 0.</summary>
@@ -265,5 +304,8 @@ public static class ServerConfigLoader
             lines[key] = line;
             return spec;
         }
+
+        public int LineOf(EndpointSpec spec) =>
+            lines.TryGetValue(spec.Kind == EndpointKind.Unix ? "unix:" + spec.Path : $"inet:{spec.Host.ToLowerInvariant()}:{spec.Port}", out int line) ? line : 0;
     }
 }

@@ -15,7 +15,14 @@ public sealed record ServerOptions(
     TimeSpan SocketmapIdleTimeout,
     TimeSpan? TcpIdleTimeout,
     int? MaxConnections,
-    TimeSpan ShutdownTimeout);
+    TimeSpan ShutdownTimeout)
+{
+    /// <summary><c>[server] allow</c>: who may connect to listeners without their own list (loopback always).</summary>
+    public AllowList Allow { get; init; } = AllowList.LoopbackOnly;
+
+    /// <summary><c>[server] user</c>: the user to serve as after binding, when started as root.</summary>
+    public string? User { get; init; }
+}
 
 /// <summary>
 /// One [maps:NAME] section. <see cref="Parameters"/> holds every memcache_table(5)
@@ -30,7 +37,11 @@ public sealed record MapDefinition(
     IReadOnlyDictionary<string, ConfigValue> Parameters,
     EndpointSpec? TcpListener,
     bool AllowPut,
-    L1Options? L1 = null);
+    L1Options? L1 = null)
+{
+    /// <summary><c>put_allow</c>: the clients whose tcp <c>put</c> this map accepts (with allow_put = yes); loopback always.</summary>
+    public AllowList PutAllow { get; init; } = AllowList.LoopbackOnly;
+}
 
 /// <summary>
 /// The opt-in in-process L1 cache of a map (issue 5 item 3; INI options <c>l1_ttl</c>,

@@ -200,7 +200,13 @@ public class ServerConfigLoaderTests
     [TestCase("[server]\nsocketmap = max_connections=5 inet:127.0.0.1:9000\n[maps:a]\n", 2, "socketmap: option \"max_connections=5\" before any listener endpoint")]
     [TestCase("[server]\nsocketmap = inet:127.0.0.1:9000 max_connections=0\n[maps:a]\n", 2, "socketmap: max_connections: must be at least 1")]
     [TestCase("[server]\nsocketmap = inet:127.0.0.1:9000 max_connections=many\n[maps:a]\n", 2, "max_connections: bad number \"many\"")]
-    [TestCase("[maps:a]\ntcp = inet:127.0.0.1:9001 mode=0660\n", 2, "tcp: unknown listener option \"mode\" (known: max_connections)")]
+    [TestCase("[maps:a]\ntcp = inet:127.0.0.1:9001 mode=0660\n", 2, "tcp: unknown listener option \"mode\" (known: max_connections, allow)")]
+    [TestCase("[server]\nsocketmap = inet:0.0.0.0:9000\n[maps:a]\n", 2, "listener inet:0.0.0.0:9000 is reachable from other machines but has no allow list")]
+    [TestCase("[server]\nsocketmap = inet:127.0.0.1:9000\n[maps:a]\ntcp = inet:[::]:9001\n", 4, "listener inet:[::]:9001 is reachable from other machines but has no allow list")]
+    [TestCase("[server]\nsocketmap = inet:10.1.1.1:9000 allow=10.2.0.0/16\nallow = 10.1.0.0/16\n[maps:a]\n", 2, "allow=10.2.0.0/16 is not inside [server] allow")]
+    [TestCase("[server]\nsocketmap = inet:127.0.0.1:9000\nallow = 10.0.0.1/8\n[maps:a]\n", 3, "allow: bad network \"10.0.0.1/8\"")]
+    [TestCase("[server]\nsocketmap = inet:127.0.0.1:9000\n[maps:a]\nput_allow = example.com\n", 4, "put_allow: bad address \"example.com\"")]
+    [TestCase("[server]\nsocketmap = inet:127.0.0.1:9000\nuser = a b\n[maps:a]\n", 3, "user: bad user name")]
     [TestCase("[server]\nsocketmap = inet:127.0.0.1:9000\n[maps:aliases]\n[maps:Aliases]\n", 4, "clashes with [maps:aliases] at line 3")]
     [TestCase("[server]\nsocketmap = inet:127.0.0.1:9000\n[maps:a]\n[server]\n", 4, "duplicate section [server] (first at line 1)")]
     [TestCase("[server]\nsocketmap = inet:127.0.0.1:9000\n[maps:a:b]\n", 3, "bad map name \"a:b\"")]
@@ -212,6 +218,36 @@ public class ServerConfigLoaderTests
         Assert.That(ex.Line, Is.EqualTo(line));
         Assert.That(ex.Message, Does.StartWith($"{Ini}:{line}: "));
         Assert.That(ex.Message, Does.Contain(message));
+    }
+
+    [Test]
+    public void Allow_lists_server_wide_narrowed_per_listener_and_put_allow_per_map()
+    {
+        var def = Load("""
+            [server]
+            socketmap = inet:0.0.0.0:9000 allow=10.1.0.0/16, inet:127.0.0.1:9002
+            allow = 10.0.0.0/8, 2001:db8::/32
+            user = tcptable
+            [maps:a]
+            tcp = inet:[::]:9001
+            allow_put = yes
+            put_allow = 10.9.9.9
+            """);
+        Assert.That(def.SocketmapListeners[0].Allow!.ToString(), Is.EqualTo("loopback, 10.1.0.0/16"));
+        Assert.That(def.SocketmapListeners[1].Allow!.ToString(), Is.EqualTo("loopback, 10.0.0.0/8, 2001:db8::/32"));
+        Assert.That(def.Maps[0].TcpListener!.Allow!.ToString(), Is.EqualTo("loopback, 10.0.0.0/8, 2001:db8::/32"));
+        Assert.That(def.Maps[0].PutAllow.ToString(), Is.EqualTo("loopback, 10.9.9.9/32"));
+        Assert.That(def.Options.User, Is.EqualTo("tcptable"));
+    }
+
+    [Test]
+    public void By_default_listeners_serve_loopback_only_and_puts_come_from_loopback_only()
+    {
+        var def = Load("[server]\nsocketmap = inet:127.0.0.1:9000\n[maps:a]\ntcp = inet:localhost:9001\nallow_put = yes\n");
+        Assert.That(def.SocketmapListeners[0].Allow!.IsLoopbackOnly, Is.True);
+        Assert.That(def.Maps[0].TcpListener!.Allow!.IsLoopbackOnly, Is.True);
+        Assert.That(def.Maps[0].PutAllow.IsLoopbackOnly, Is.True);
+        Assert.That(def.Options.User, Is.Null);
     }
 
     [Test]
