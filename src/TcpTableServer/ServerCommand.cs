@@ -102,8 +102,6 @@ public static class ServerCommand
                     // largest size a codec accepts, plus the last socket read (one 4 KiB block).
                     o.MaxReadBufferSize = SocketmapConnectionHandler.MaxFrameLength + 1;
                 })
-                .ConfigureServices(s => GatedListenerFactory.Register(s, gate, ep =>
-                    listeners.TryGetValue(ep.ToString() ?? "", out var l) ? l : gate.AddListener($"listener {ep}", null)))
                 .UseKestrelCore() // no HTTPS/HTTP configuration loading: listeners are connection handlers
                 .ConfigureKestrel(k =>
                 {
@@ -120,6 +118,9 @@ public static class ServerCommand
                         Listen(k, map.TcpListener, tcp, gate.AddListener($"tcp {map.TcpListener}", map.TcpListener.MaxConnections), listeners);
                     }
                 })
+                // after UseKestrelCore: its registrations (transport, memory pool factory) are replaced
+                .ConfigureServices(s => GatedListenerFactory.Register(s, gate, ep =>
+                    listeners.TryGetValue(ep.ToString() ?? "", out var l) ? l : gate.AddListener($"listener {ep}", null)))
                 .Configure(_ => { })); // no HTTP: every listener ends in a connection handler
         return builder.Build();
     }
