@@ -148,7 +148,7 @@ def main():
         if now - last_slow >= a.slow_interval:
             last_slow = now
             for c in conns:
-                if c.kind == "slow" and c.state == "open":
+                if c.kind == "slow" and c.state == "open" and not c.out:
                     try: c.sock.send(b"x")
                     except BlockingIOError: stats["send_blocked"] += 1
                     except OSError: close(c, "server_closed")
