@@ -25,6 +25,7 @@ def parse():
     p.add_argument("--big", type=int, default=0)
     p.add_argument("--big-size", type=int, default=1024 * 1024)
     p.add_argument("--slow-interval", type=float, default=5.0)
+    p.add_argument("--sync", action="store_true", help="lookup connections send their request together, once all are open")
     p.add_argument("--pending", type=int, default=256)
     p.add_argument("--connect-timeout", type=float, default=5.0)
     p.add_argument("--connect-phase", type=float, default=60.0, help="give up opening after this many seconds")
@@ -104,6 +105,11 @@ def main():
         if connect_done and hold_from is None:
             hold_from = now
             print("flood: connect phase %.1f s: opened=%d failed=%d" % (now - start, stats["opened"], stats["failed"]), file=sys.stderr)
+            if a.sync:
+                for i, c in enumerate(conns):
+                    if c.kind == "lookup" and c.state == "open":
+                        c.out = lookup_request(a, i)
+                        want(c, selectors.EVENT_READ | selectors.EVENT_WRITE)
         if hold_from is not None and now - hold_from >= a.hold:
             break
         for key, ev in sel.select(timeout=0.05):
@@ -114,7 +120,7 @@ def main():
                     close(c, "failed"); continue
                 pending -= 1
                 c.state = "open"; stats["opened"] += 1
-                if c.kind == "lookup": c.out = lookup_request(a, stats["opened"])
+                if c.kind == "lookup" and not a.sync: c.out = lookup_request(a, stats["opened"])
                 elif c.kind == "big": c.out = big
                 elif c.kind == "slow": c.out = slow_prefix(a)
                 want(c, selectors.EVENT_READ | (selectors.EVENT_WRITE if c.out else 0))
@@ -142,7 +148,7 @@ def main():
         if now - last_slow >= a.slow_interval:
             last_slow = now
             for c in conns:
-                if c.kind == "slow" and c.state == "open":
+                if c.kind == "slow" and c.state == "open" and not c.out:
                     try: c.sock.send(b"x")
                     except BlockingIOError: stats["send_blocked"] += 1
                     except OSError: close(c, "server_closed")

@@ -112,8 +112,6 @@ public static class ServerCommand
                     // largest size a codec accepts, plus the last socket read (one 4 KiB block).
                     o.MaxReadBufferSize = SocketmapConnectionHandler.MaxFrameLength + 1;
                 })
-                .ConfigureServices(s => GatedListenerFactory.Register(s, gate, ep =>
-                    listeners.TryGetValue(ep.ToString() ?? "", out var l) ? l : gate.AddListener($"listener {ep}", null)))
                 .UseKestrelCore() // no HTTPS/HTTP configuration loading: listeners are connection handlers
                 .ConfigureKestrel(k =>
                 {
@@ -129,6 +127,9 @@ public static class ServerCommand
                             gate.AddListener($"tcp {map.TcpListener}", map.TcpListener.MaxConnections), listeners, loggers);
                     }
                 })
+                // after UseKestrelCore: its registrations (transport, memory pool factory) are replaced
+                .ConfigureServices(s => GatedListenerFactory.Register(s, gate, ep =>
+                    listeners.TryGetValue(ep.ToString() ?? "", out var l) ? l : gate.AddListener($"listener {ep}", null)))
                 .Configure(_ => { })); // no HTTP: every listener ends in a connection handler
         return builder.Build();
     }

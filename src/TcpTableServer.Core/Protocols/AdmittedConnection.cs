@@ -10,10 +10,13 @@ namespace TcpTableServer.Protocols;
 /// transport's own, except that disposing it (Kestrel does once the handler has returned and
 /// the socket is closed) gives its place back to the gate.
 /// </summary>
-internal sealed class AdmittedConnection(ConnectionContext inner, ConnectionGate gate, ListenerGate listener)
+public sealed class AdmittedConnection(ConnectionContext inner, ConnectionGate gate, ListenerGate listener)
     : ConnectionContext
 {
     private int _released;
+
+    /// <summary>The listener that admitted the connection (handlers log and track through it).</summary>
+    public ListenerGate Listener => listener;
 
     public override string ConnectionId { get => inner.ConnectionId; set => inner.ConnectionId = value; }
     public override IFeatureCollection Features => inner.Features;

@@ -18,13 +18,16 @@ public sealed class GatedListenerFactory(
     : IConnectionListenerFactory, IConnectionListenerFactorySelector
 {
     /// <summary>
-    /// Replaces the transport registered by UseSockets/UseKestrel with the gated one (call
-    /// after them). <paramref name="listenerFor"/> maps each endpoint Kestrel binds (as
+    /// Replaces the transport registered by UseSockets/UseKestrel with the gated one, and its
+    /// buffer pool with a <see cref="ReturningMemoryPool"/> (call after them). <paramref name="listenerFor"/> maps each endpoint Kestrel binds (as
     /// configured, before port 0 is resolved) to its listener's gate.
     /// </summary>
-    public static void Register(IServiceCollection services, ConnectionGate gate, Func<EndPoint, ListenerGate> listenerFor) =>
+    public static void Register(IServiceCollection services, ConnectionGate gate, Func<EndPoint, ListenerGate> listenerFor)
+    {
+        services.AddSingleton<IMemoryPoolFactory<byte>, ReturningMemoryPool.Factory>();
         services.AddSingleton<IConnectionListenerFactory>(sp => new GatedListenerFactory(
             ActivatorUtilities.CreateInstance<SocketTransportFactory>(sp), gate, listenerFor));
+    }
 
     public async ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
@@ -56,7 +59,6 @@ public sealed class GatedListenerFactory(
                         victim!.CancelRead();
                         break;
                 }
-                connection.Features.Set(listener);
                 return new AdmittedConnection(connection, gate, listener);
             }
         }

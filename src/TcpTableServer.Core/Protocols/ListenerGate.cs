@@ -6,7 +6,7 @@ namespace TcpTableServer.Protocols;
 /// <summary>
 /// One listener's share of the <see cref="ConnectionGate"/>: its count, its own limit and the
 /// read watches of its connections (eviction candidates). Counts and lists are guarded by the
-/// gate's lock. Connections find their listener through their feature collection.
+/// gate's lock. Connections find their listener through <see cref="AdmittedConnection"/>.
 /// Evictions and refusals are logged through a <see cref="LogThrottle"/> each: the first in
 /// full, then one summary line per window, so a flood costs a few lines, not one per connection.
 /// </summary>

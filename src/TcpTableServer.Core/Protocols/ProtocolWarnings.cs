@@ -18,7 +18,7 @@ internal sealed class ProtocolWarnings(ILogger logger, string protocol, TimeProv
 
     public void Violation(ConnectionContext connection, string reason)
     {
-        string listener = connection.Features.Get<ListenerGate>()?.Name
+        string listener = (connection as AdmittedConnection)?.Listener.Name
                           ?? $"{protocol} {connection.LocalEndPoint?.ToString() ?? "listener"}";
         var throttle = _throttles.GetOrAdd((listener, reason), static (k, s) =>
             new LogThrottle(s.logger, LogLevel.Warning, $"{k.Listener}: {k.Reason}: connections closed without reply", time: s.time),

@@ -42,7 +42,7 @@ internal sealed class ReadWatch : IDisposable
             _sweeper = IdleSweeper.For(t);
             _sweeper.Add(this);
         }
-        _listener = connection.Features.Get<ListenerGate>();
+        _listener = (connection as AdmittedConnection)?.Listener;
         _listener?.Gate.Track(_listener, this, add: true);
     }
 
