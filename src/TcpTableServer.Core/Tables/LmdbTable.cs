@@ -354,6 +354,9 @@ public sealed class LmdbTable : ITable
             catch (Exception e) when (e is MdbException or IOException)
             {
                 problem = e.Message;
+                // MDB_PANIC: LMDB refuses every later transaction of this environment (a failed
+                // meta write, e.g. on a full disk); a fresh one is opened on the next operation.
+                if (e is MdbException { Code: Mdb.Panic } && _current is { } broken) Close(broken, problem);
             }
             finally
             {
