@@ -271,4 +271,73 @@ public sealed class LmdbServerSafetyTests
         var entries = Entries("shared");
         Assert.That(acked.Where(e => !entries.Contains(e)), Is.Empty, "acknowledged puts lost by kill -9");
     }
+
+    /// <summary>
+    /// Kept guarantee: a full disk never acknowledges a failed write. The database lives on a
+    /// 1 MiB tmpfs; puts of 4 KiB values run until the commits fail: each failed put answers
+    /// "400", every "200" is in the file afterwards, the server lives, and once space is freed
+    /// puts succeed again (a failed meta write leaves LMDB in MDB_PANIC: the file is reopened).
+    /// </summary>
+    [Test]
+    public void DiskFull_FailedWritesAreNeverAcknowledged_AndWritesResumeWhenSpaceIsFreed()
+    {
+        string mount = _dir.File("small");
+        Directory.CreateDirectory(mount);
+        var m = Run("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mount);
+        if (m.Code != 0) Assert.Ignore($"cannot mount a tmpfs here (root needed): {m.Output}");
+        try
+        {
+            File.WriteAllText(Path.Combine(mount, "db"), "");
+            _postfix.PostmapChecked(["lmdb:" + Path.Combine(mount, "db")]);
+            File.WriteAllBytes(Path.Combine(mount, "filler"), new byte[256 * 1024]);
+            var (server, ports) = Serve(("a", "lmdb:" + Path.Combine(mount, "db")));
+            var acked = new List<string>();
+            int failed = 0;
+            using (server)
+            using (var c = new TcpLineClient(ports[0]))
+            {
+                string value = new('v', 4096);
+                for (int i = 0; i < 400 && failed < 20; i++)
+                {
+                    string? reply = c.Put($"k{i}", value);
+                    Assert.That(reply, Is.Not.Null, server.Stderr);
+                    if (reply!.StartsWith("200 ", StringComparison.Ordinal)) acked.Add($"k{i}");
+                    else
+                    {
+                        Assert.That(reply, Does.StartWith("400 "));
+                        failed++;
+                    }
+                }
+                Assert.That(failed, Is.GreaterThan(0), "the disk never filled up");
+                Assert.That(acked, Is.Not.Empty);
+
+                File.Delete(Path.Combine(mount, "filler"));
+                Thread.Sleep(1100);                             // reopen attempts: once a second
+                Assert.That(c.Put("after", "freed"), Does.StartWith("200 "), server.Stderr);
+                acked.Add("after");
+                Assert.That(server.HasExited, Is.False, server.Stderr);
+                server.Terminate();
+            }
+            var entries = _postfix.Dump("lmdb:" + Path.Combine(mount, "db")).Select(e => e.Split('\t')[0]).ToHashSet();
+            Assert.That(acked.Where(k => !entries.Contains(k)), Is.Empty, "acknowledged puts missing");
+        }
+        finally
+        {
+            Run("umount", "-l", mount);
+        }
+    }
+
+    private static (int Code, string Output) Run(string file, params string[] args)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo(file) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        try
+        {
+            using var p = System.Diagnostics.Process.Start(psi)!;
+            string output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            return (p.ExitCode, output);
+        }
+        catch (System.ComponentModel.Win32Exception e) { return (-1, e.Message); }
+    }
 }
