@@ -28,10 +28,14 @@ public sealed class MapSet : IAsyncDisposable
     /// <summary>
     /// Opens every map (or only <paramref name="only"/>). Throws <see cref="ConfigException"/>
     /// naming file and line when a map cannot be opened (spec 3.11: refuse to start).
+    /// Backup and domain tables come from <paramref name="registry"/>, one instance per table
+    /// (a host that reloads passes its own, so old and new map sets share instances); without
+    /// one, the map set has its own.
     /// </summary>
-    public static MapSet Open(ServerDefinition definition, ILoggerFactory loggers, string? only = null)
+    public static MapSet Open(ServerDefinition definition, ILoggerFactory loggers, string? only = null,
+        TableRegistry? registry = null)
     {
-        var factory = new TableFactory(loggers);
+        var factory = new TableFactory(loggers, registry);
         var tables = new Dictionary<string, ITable>(StringComparer.Ordinal);
         try
         {

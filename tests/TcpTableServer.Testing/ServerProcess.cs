@@ -23,7 +23,13 @@ public sealed class ServerProcess : IDisposable
 
     private ServerProcess(Process p) => _process = p;
 
-    public static string ServerDll => Path.Combine(AppContext.BaseDirectory, "TcpTableServer.dll");
+    /// <summary>
+    /// TcpTableServer.dll beside the tests, or $TCPTABLESERVER_SERVER_DLL (to run a test against
+    /// another build of the server, e.g. the code before a fix).
+    /// </summary>
+    public static string ServerDll =>
+        Environment.GetEnvironmentVariable("TCPTABLESERVER_SERVER_DLL") is { Length: > 0 } dll
+            ? dll : Path.Combine(AppContext.BaseDirectory, "TcpTableServer.dll");
 
     /// <summary>Starts `dotnet TcpTableServer.dll ARGS` with output captured.</summary>
     public static ServerProcess Start(params string[] args)
@@ -89,6 +95,16 @@ public sealed class ServerProcess : IDisposable
         if (!_process.HasExited) Kill(_process.Id, 15);
         return WaitForExit(seconds);
     }
+
+    /// <summary>SIGKILL (kill -9): no shutdown code runs; returns after the process is gone.</summary>
+    public void KillHard()
+    {
+        if (!_process.HasExited) Kill(_process.Id, 9);
+        _process.WaitForExit();
+    }
+
+    /// <summary>The process id (to signal it from a test).</summary>
+    public int Pid => _process.Id;
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int Kill(int pid, int signal);

@@ -15,7 +15,7 @@ public static class MemcacheParameterNames
     ];
 
     /// <summary>Per-map POLICY options (yes/no booleans) that are not memcache_table(5) parameters.</summary>
-    public static readonly IReadOnlyList<string> PolicyBooleans = ["fold_keys"];
+    public static readonly IReadOnlyList<string> PolicyBooleans = ["fold_keys", "backup_create"];
 
     private static readonly HashSet<string> MemcacheSet = new(Memcache, StringComparer.Ordinal);
     private static readonly HashSet<string> PolicySet = new(PolicyBooleans, StringComparer.Ordinal);

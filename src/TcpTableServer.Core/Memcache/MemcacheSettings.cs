@@ -47,6 +47,8 @@ public sealed record MemcacheSettings(
         int retryPause = Int(p, "retry_pause", 1, 1);
         int timeout = Int(p, "timeout", 2, int.MinValue);
         bool fold = Bool(p, "fold_keys", true);
+        // A missing backup file is a start-up error unless the map asks for an empty one.
+        var backupOptions = new TableOpenOptions(CreateMissing: Bool(p, "backup_create", false));
 
         var keyFormat = KeyFormat.Default;
         if (p.TryGetValue("key_format", out var kf))
@@ -67,7 +69,7 @@ public sealed record MemcacheSettings(
             {
                 if (!bv.Value.Contains(':'))
                     throw new ConfigException($"need \"type:name\" table, not \"{bv.Value}\"", bv);
-                try { backup = tables.Open(bv.Value, baseDirectory); }
+                try { backup = tables.Open(bv.Value, baseDirectory, backupOptions); }
                 catch (ConfigException e) { throw new ConfigException($"cannot open {bv.Value}: {e.Message}", bv, e); }
             }
         }

@@ -78,4 +78,19 @@ public interface ITableFactory
     /// for an unknown type or a table that cannot be opened.
     /// </summary>
     ITable Open(string spec, string baseDirectory);
+
+    /// <summary>As <see cref="Open(string, string)"/>, with options for writable backups.</summary>
+    ITable Open(string spec, string baseDirectory, TableOpenOptions options) => Open(spec, baseDirectory);
+}
+
+/// <summary>How a table is opened.</summary>
+/// <param name="CreateMissing">
+/// Create a missing database file (lmdb) instead of refusing to start: only when the map
+/// asks for it (<c>backup_create = yes</c>), since a missing file is otherwise a mistyped
+/// path or a lost file, and an empty database created in its place answers "not found" for
+/// every key.
+/// </param>
+public readonly record struct TableOpenOptions(bool CreateMissing)
+{
+    public static readonly TableOpenOptions Default = new(false);
 }

@@ -1,4 +1,3 @@
-using LightningDB;
 using Microsoft.Extensions.Logging;
 using TcpTableServer.Config;
 using TcpTableServer.Tables.Lmdb;
@@ -7,28 +6,41 @@ namespace TcpTableServer.Tables;
 
 /// <summary>
 /// <c>lmdb:/path</c> (Postfix dict_lmdb): the single file <c>/path.lmdb</c>, in exactly the
-/// format <c>postmap lmdb:/path</c> writes and reads.
+/// format <c>postmap lmdb:/path</c> writes and reads, safe to share with Postfix.
 /// <list type="bullet">
-/// <item>Opened like Postfix's slmdb: MDB_NOSUBDIR | MDB_NOLOCK, map size at least
-/// <c>lmdb_map_size</c> (10 MiB) and the file size; MDB_MAP_FULL grows the map (doubling)
-/// and retries, MDB_MAP_RESIZED (another process grew the file) likewise.</item>
+/// <item>Opened like Postfix's slmdb (<see cref="LmdbFile"/>): MDB_NOSUBDIR | MDB_NOLOCK, map
+/// size at least <c>lmdb_map_size</c> (10 MiB) and the file size; MDB_MAP_FULL doubles the
+/// map and retries, MDB_MAP_RESIZED (another process grew the file) adopts the new size
+/// (mdb_env_set_mapsize(env, 0)) and retries. One instance per file per process
+/// (<see cref="TableRegistry"/>).</item>
+/// <item>Locked like Postfix with DICT_FLAG_LOCK (<see cref="FileLock"/>): fcntl F_RDLCK around
+/// every read transaction, F_WRLCK around every write transaction, so postmap -i, proxymap
+/// and this server can write one file together. Threads coordinate in <see cref="LmdbGate"/>.</item>
+/// <item>Writes never run on the caller's thread: updates and deletes are queued to one writer
+/// thread per file, which applies everything queued in one write transaction and commits it
+/// once (group commit, LMDB's default fdatasync + synchronous meta write). Each caller's
+/// result is completed only after the commit that contains its write succeeded; a failed
+/// commit fails every write in it with <see cref="UpdateStatus.TempError"/>.</item>
+/// <item>Lookups run on the caller's thread when the gate is free (microseconds, no thread
+/// switch: the memcache miss path); while the writer holds the gate, or another process
+/// holds F_WRLCK, or a check is due, the lookup is handed to the writer thread and completes
+/// asynchronously, so no socket I/O thread waits for a commit or another process.</item>
+/// <item>Before every transaction the open file is checked (<see cref="LmdbFile.Check"/>:
+/// not shrunk, sound meta pages); before every write batch and at least once a second the
+/// path is compared with the open file (device, inode). A file replaced at the path is
+/// reopened; a removed, truncated or overwritten one is closed and every operation answers
+/// <see cref="LookupStatus.TempError"/> with a warning until the path holds a sound database
+/// again (reopen attempts at most once a second). Nothing is ever written into a file that
+/// is no longer the one at the path.</item>
 /// <item>Fixed-key table: keys are ASCII-lowercased on every operation (spec 3.3). Keys and
 /// values are C strings: written with one trailing NUL; lookups and deletes try "key\0"
 /// first, then "key" (DICT_FLAG_TRY1NULL / TRY0NULL, and like Postfix the first hit decides
-/// the style for later operations); values end at the first NUL.</item>
-/// <item>Writable: update replaces an existing entry (a backup write-back, spec 3.5);
-/// delete answers Success or Fail (spec 3.6); sequence returns all entries (spec 3.7).</item>
-/// <item>MDB_NOLOCK means no in-process reader/writer coordination by LMDB, so every
-/// operation runs under one lock. Operations are synchronous and take microseconds, so a
-/// caller that finds the lock taken waits on its own thread: an asynchronous gate would move
-/// its continuation to the thread pool, a thread switch per contended lookup (issue 5).
-/// Cross-process fcntl locking as Postfix's DICT_FLAG_LOCK does is not implemented.</item>
-/// <item>Run-time errors: warning and <see cref="LookupStatus.TempError"/> (Postfix would
-/// exit with a fatal error; a server keeps running).</item>
-/// <item>A missing file is created empty when its directory exists: a backup is a persistent
-/// database that the server's own writes fill, so an operator starting with an empty backup
-/// should not have to run postmap first. A missing directory or a file LMDB cannot open is a
-/// <see cref="ConfigException"/> naming the path.</item>
+/// the style for later operations); values end at the first NUL. Update replaces (spec 3.5),
+/// delete answers Success or Fail (spec 3.6), sequence returns all entries (spec 3.7).</item>
+/// <item>A missing file is a <see cref="ConfigException"/> naming it, as Postfix's
+/// "open database FILE: No such file or directory", unless the map asks for creation
+/// (<c>backup_create = yes</c>). Run-time errors: warning and TempError (Postfix would exit
+/// with a fatal error; a server keeps running).</item>
 /// </list>
 /// </summary>
 public sealed class LmdbTable : ITable
@@ -37,21 +49,36 @@ public sealed class LmdbTable : ITable
     public const long DefaultMapSize = 10 * 1024 * 1024;
 
     private const int MaxGrowAttempts = 24;
+    private const int MaxBatch = 1024;                   // writes per transaction
+    private const int MaxQueued = 100_000;               // queued operations before TempError
+    private const int CheckIntervalMs = 1000;            // path check and reopen attempts
+    private const int LockTimeoutMs = 10_000;            // another process holding the lock
 
-    private readonly LightningEnvironment _env;
-    private readonly LightningDatabase _db;
+    private const int WithNul = 1, WithoutNul = 2, BothStyles = WithNul | WithoutNul;
+
     private readonly ILogger _logger;
-    private readonly Lock _gate = new();
-    private bool _tryWithNul = true, _tryWithoutNul = true;
-    private bool _disposed;
+    private readonly LmdbGate _gate = new();
+    private readonly int _maxKeySize;
+    private volatile LmdbFile? _current;
+    private string _problem = "";
+    private long _nextPathCheck, _nextReopen;
+    private int _style = BothStyles;
 
-    private LmdbTable(string name, string file, LightningEnvironment env, LightningDatabase db, ILogger logger)
+    private readonly object _queueSync = new();
+    private List<Op> _queue = [];
+    private bool _stopping;
+    private volatile bool _disposed;
+    private readonly Thread _writer;
+
+    private LmdbTable(string name, string file, LmdbFile opened, ILogger logger)
     {
         Name = name;
         FilePath = file;
-        _env = env;
-        _db = db;
         _logger = logger;
+        _maxKeySize = opened.MaxKeySize;
+        Install(opened);
+        _writer = new Thread(WriterLoop) { IsBackground = true, Name = "lmdb writer" };
+        _writer.Start();
     }
 
     public string Name { get; }
@@ -59,12 +86,14 @@ public sealed class LmdbTable : ITable
     /// <summary>The database file, name + ".lmdb".</summary>
     public string FilePath { get; }
 
-    /// <summary>The current map size (grows on demand).</summary>
-    public long MapSize => _env.MapSize;
+    /// <summary>The current map size (grows on demand); 0 while no file is open.</summary>
+    public long MapSize => _current?.MapSize ?? 0;
 
     /// <param name="name">The name as written after "lmdb:".</param>
     /// <param name="path">The resolved path without the ".lmdb" suffix.</param>
-    public static LmdbTable Open(string name, string path, ILogger logger)
+    /// <param name="logger">Warnings for run-time errors.</param>
+    /// <param name="create">Create the file when it is missing or empty (backup_create = yes).</param>
+    public static LmdbTable Open(string name, string path, ILogger logger, bool create = false)
     {
         string file = Path.GetFullPath(path + ".lmdb");
         string? directory = Path.GetDirectoryName(file);
@@ -72,193 +101,537 @@ public sealed class LmdbTable : ITable
             throw new ConfigException($"open database {file}: directory {directory} does not exist");
         if (Directory.Exists(file))
             throw new ConfigException($"open database {file}: is a directory");
-
-        LmdbNativeLibrary.EnsureRegistered();
-        long fileSize = File.Exists(file) ? new FileInfo(file).Length : 0;
-        var env = new LightningEnvironment(file, new EnvironmentConfiguration
-        {
-            MapSize = RoundUp(Math.Max(DefaultMapSize, fileSize)),
-        });
-        // LightningDB's finalizer throws for an undisposed environment, which would crash the
-        // process on the finalizer thread; an undisposed table merely keeps its mapping.
-        GC.SuppressFinalize(env);
+        bool exists = File.Exists(file);
+        if (!exists && !create)
+            throw new ConfigException($"open database {file}: No such file or directory (backup_create = yes creates it)");
         try
         {
-            env.Open(EnvironmentOpenFlags.NoSubDir | EnvironmentOpenFlags.NoLock);
-            using var tx = env.BeginTransaction();
-            var db = tx.OpenDatabase(configuration: new DatabaseConfiguration { Flags = DatabaseOpenFlags.None });
-            Check(tx.Commit(), "open");
-            return new LmdbTable("lmdb:" + name, file, env, db, logger);
+            return new LmdbTable("lmdb:" + name, file, LmdbFile.Open(file, MapSizeFor(file), mayInitialize: create), logger);
         }
-        catch (Exception e) when (e is LightningException or LmdbError or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is MdbException or IOException or UnauthorizedAccessException or DllNotFoundException)
         {
-            env.Dispose();
-            throw new ConfigException($"open database {file}: {Describe(e)}", inner: e);
+            throw new ConfigException($"open database {file}: {e.Message}", inner: e);
         }
     }
 
-    // The operations pass their arguments as state to static lambdas: a lookup (the miss path
-    // of every memcache map with an lmdb backup) allocates no closure.
+    private static long MapSizeFor(string file) =>
+        RoundUp(Math.Max(DefaultMapSize, Posix.TryStat(file, out var s, out _) ? s.Size : 0));
 
-    public ValueTask<LookupResult> LookupAsync(string key, CancellationToken ct = default) =>
-        Locked("lookup", LookupResult.TempError, ct, KeyBytes(key), static (self, k) => self.Find(k));
+    private void Install(LmdbFile? file)
+    {
+        _current = file;
+        _gate.FileLock = file?.Lock;
+        Interlocked.Exchange(ref _style, BothStyles);
+    }
+
+    // ---- the operations -------------------------------------------------------------------
+
+    public ValueTask<LookupResult> LookupAsync(string key, CancellationToken ct = default)
+    {
+        ct.ThrowIfCancellationRequested();
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        byte[] k = KeyBytes(key);
+        if (TryLookupHere(k, out var result)) return ValueTask.FromResult(result);
+        var op = new ReadOp(k);
+        return Enqueue(op) ? new ValueTask<LookupResult>(op.Result.Task) : ValueTask.FromResult(LookupResult.TempError);
+    }
 
     public ValueTask<UpdateResult> UpdateAsync(string key, string value, CancellationToken ct = default) =>
-        Locked("update", UpdateResult.TempError, ct, (KeyBytes(key), ValueBytes(value)), static (self, kv) => self.Put(kv.Item1, kv.Item2));
+        Write(KeyBytes(key), ValueBytes(value), "update", ct);
 
     public ValueTask<UpdateResult> DeleteAsync(string key, CancellationToken ct = default) =>
-        Locked("delete", UpdateResult.TempError, ct, KeyBytes(key), static (self, k) => self.Remove(k));
+        Write(KeyBytes(key), null, "delete", ct);
 
-    public ValueTask<SequenceResult> SequenceAsync(CancellationToken ct = default) =>
-        Locked("sequence", SequenceResult.TempError, ct, 0, static (self, _) => self.ReadAll());
-
-    private LookupResult Find(byte[] k)
+    public ValueTask<SequenceResult> SequenceAsync(CancellationToken ct = default)
     {
-        using var tx = BeginRead();
-        foreach (bool withNul in TryOrder())
+        ct.ThrowIfCancellationRequested();
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var op = new SequenceOp();
+        return Enqueue(op) ? new ValueTask<SequenceResult>(op.Result.Task) : ValueTask.FromResult(SequenceResult.TempError);
+    }
+
+    private ValueTask<UpdateResult> Write(byte[] k, byte[]? v, string operation, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (k.Length > _maxKeySize)
         {
-            var (rc, _, value) = tx.Get(_db, withNul ? k : k.AsSpan(0, k.Length - 1));
-            if (rc == MDBResultCode.NotFound) continue;
-            Check(rc, "lookup");
-            Decided(withNul);
-            return LookupResult.Found(CString(value.AsSpan()));
+            if (v is null) return ValueTask.FromResult(UpdateResult.Fail);       // such a key cannot exist
+            // storm: one warning per rejected update
+            _logger.LogWarning("{Table}: {Operation} failed: key of {Length} bytes is longer than LMDB's limit of {Max}",
+                Name, operation, k.Length, _maxKeySize);
+            return ValueTask.FromResult(UpdateResult.TempError);
+        }
+        var op = new WriteOp(k, v);
+        return Enqueue(op) ? new ValueTask<UpdateResult>(op.Result.Task) : ValueTask.FromResult(UpdateResult.TempError);
+    }
+
+    /// <summary>
+    /// A lookup on the caller's thread when the gate is free and no check is due; false hands
+    /// it to the writer thread (see the class remarks).
+    /// </summary>
+    private bool TryLookupHere(byte[] k, out LookupResult result)
+    {
+        result = default;
+        if (Environment.TickCount64 >= Volatile.Read(ref _nextPathCheck)) return false;
+        try
+        {
+            if (!_gate.TryEnterShared()) return false;
+            try
+            {
+                var file = _current;
+                if (file is null || !file.Check(out _)) return false;
+                int rc = Mdb.mdb_txn_begin(file.Env, 0, Mdb.ReadOnly, out nint txn);
+                if (rc == Mdb.MapResized) return false;
+                MdbException.Check(rc, "mdb_txn_begin");
+                try
+                {
+                    result = Find(file, txn, k);
+                }
+                finally
+                {
+                    Mdb.mdb_txn_abort(txn);
+                }
+                return true;
+            }
+            finally
+            {
+                _gate.ExitShared();
+            }
+        }
+        catch (Exception e) when (e is MdbException or IOException)
+        {
+            // storm: one warning per failed lookup
+            _logger.LogWarning("{Table}: lookup failed: {Error}", Name, e.Message);
+            result = LookupResult.TempError;
+            return true;
+        }
+    }
+
+    private LookupResult Find(LmdbFile file, nint txn, byte[] k)
+    {
+        int style = Volatile.Read(ref _style);
+        foreach (int candidate in Candidates(style))
+        {
+            int rc = Get(txn, file.Dbi, k.AsSpan(0, k.Length - (candidate == WithNul ? 0 : 1)), out var value);
+            if (rc is Mdb.NotFound or Mdb.BadValSize) continue;          // BadValSize: no such key can exist
+            MdbException.Check(rc, "lookup");
+            Decide(candidate);
+            return LookupResult.Found(CString(value.Span));
         }
         return LookupResult.NotFound;
     }
 
-    private UpdateResult Put(byte[] k, byte[] v)
+    // ---- the writer thread ----------------------------------------------------------------
+
+    private abstract class Op
     {
-        if (_tryWithNul && _tryWithoutNul) _tryWithoutNul = false;    // Postfix's default style
-        int trim = _tryWithNul ? 0 : 1;
-        return WriteGrowing("update", tx =>
-        {
-            Check(tx.Put(_db, k.AsSpan(0, k.Length - trim), v.AsSpan(0, v.Length - trim)), "update");
-            return UpdateResult.Success;
-        });
+        public abstract void Fail();
     }
 
-    private UpdateResult Remove(byte[] k) => WriteGrowing("delete", tx =>
+    private sealed class ReadOp(byte[] key) : Op
     {
-        foreach (bool withNul in TryOrder())
-        {
-            var rc = tx.Delete(_db, withNul ? k : k.AsSpan(0, k.Length - 1));
-            if (rc == MDBResultCode.NotFound) continue;
-            Check(rc, "delete");
-            Decided(withNul);
-            return UpdateResult.Success;
-        }
-        return UpdateResult.Fail;
-    });
+        public readonly byte[] Key = key;
+        public readonly TaskCompletionSource<LookupResult> Result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public override void Fail() => Result.TrySetResult(LookupResult.TempError);
+    }
 
-    private SequenceResult ReadAll()
+    private sealed class SequenceOp : Op
+    {
+        public readonly TaskCompletionSource<SequenceResult> Result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public override void Fail() => Result.TrySetResult(SequenceResult.TempError);
+    }
+
+    private sealed class WriteOp(byte[] key, byte[]? value) : Op
+    {
+        public readonly byte[] Key = key;
+        public readonly byte[]? Value = value;            // null: delete
+        public readonly TaskCompletionSource<UpdateResult> Result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public override void Fail() => Result.TrySetResult(UpdateResult.TempError);
+    }
+
+    private bool Enqueue(Op op)
+    {
+        lock (_queueSync)
+        {
+            ObjectDisposedException.ThrowIf(_stopping, this);
+            if (_queue.Count >= MaxQueued)
+            {
+                // storm: one warning per operation refused while the queue is full
+                _logger.LogWarning("{Table}: {Count} operations are waiting for the database: temporary failure", Name, _queue.Count);
+                return false;
+            }
+            _queue.Add(op);
+            if (_queue.Count == 1) Monitor.Pulse(_queueSync);
+        }
+        return true;
+    }
+
+    private void WriterLoop()
+    {
+        var batch = new List<Op>();
+        while (true)
+        {
+            lock (_queueSync)
+            {
+                while (_queue.Count == 0 && !_stopping) Monitor.Wait(_queueSync);
+                if (_queue.Count == 0) return;                   // stopping, everything answered
+                (batch, _queue) = (_queue, batch);
+            }
+            try
+            {
+                Process(batch);
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "{Table}: unexpected error in the writer", Name);
+            }
+            finally
+            {
+                foreach (var op in batch) op.Fail();             // no-op for every answered one
+                batch.Clear();
+            }
+        }
+    }
+
+    /// <summary>Reads first (they waited for a commit), then the writes in transactions of up to <see cref="MaxBatch"/>.</summary>
+    private void Process(List<Op> batch)
+    {
+        var reads = new List<Op>();
+        var writes = new List<WriteOp>();
+        foreach (var op in batch)
+        {
+            if (op is WriteOp w) writes.Add(w);
+            else reads.Add(op);
+        }
+        if (reads.Count > 0) Exclusive(write: false, reads, RunReads, "lookup");
+        for (int i = 0; i < writes.Count; i += MaxBatch)
+            Exclusive(write: true, writes.GetRange(i, Math.Min(MaxBatch, writes.Count - i)), CommitBatch,
+                writes[i].Value is null ? "delete" : "update");
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> with this process's readers kept out and the file lock held
+    /// (F_WRLCK for writes, F_RDLCK for reads) on a checked file. The lock of another process is
+    /// awaited by polling with the gate open, so our own readers go on meanwhile; after
+    /// <see cref="LockTimeoutMs"/>, or on any error, every unanswered operation gets TempError.
+    /// </summary>
+    private void Exclusive<T>(bool write, List<T> ops, Action<LmdbFile, List<T>> body, string operation) where T : Op
+    {
+        long deadline = Environment.TickCount64 + LockTimeoutMs;
+        int pause = 1;
+        while (true)
+        {
+            string? problem;
+            _gate.EnterExclusive();
+            try
+            {
+                var file = EnsureFile(out problem);
+                if (file is not null)
+                {
+                    if (!file.Lock.TryLock(write))
+                    {
+                        if (Environment.TickCount64 < deadline) goto Retry;
+                        problem = $"lock dictionary: another process has held the lock for {LockTimeoutMs / 1000} s";
+                    }
+                    else
+                    {
+                        bool sound;
+                        try
+                        {
+                            sound = file.Check(out problem);
+                            if (sound) body(file, ops);
+                        }
+                        finally
+                        {
+                            file.Lock.Unlock();
+                        }
+                        if (sound) return;
+                        Close(file, problem!);
+                    }
+                }
+            }
+            catch (Exception e) when (e is MdbException or IOException)
+            {
+                problem = e.Message;
+                // MDB_PANIC: LMDB refuses every later transaction of this environment (a failed
+                // meta write, e.g. on a full disk); a fresh one is opened on the next operation.
+                if (e is MdbException { Code: Mdb.Panic } && _current is { } broken) Close(broken, problem);
+            }
+            finally
+            {
+                _gate.ExitExclusive();
+            }
+            // storm: one warning per failed batch (each caller gets TempError)
+            _logger.LogWarning("{Table}: {Operation} failed: {Error}", Name, operation, problem);
+            foreach (var op in ops) op.Fail();
+            return;
+
+        Retry:
+            _gate.ExitExclusive();
+            Thread.Sleep(pause);
+            pause = Math.Min(pause * 2, 50);
+        }
+    }
+
+    /// <summary>
+    /// The open file, after comparing it with the path (device and inode): a replaced file is
+    /// reopened, a removed one closed; reopening is tried at most once a second. Exclusive only.
+    /// </summary>
+    private LmdbFile? EnsureFile(out string? problem)
+    {
+        long now = Environment.TickCount64;
+        Volatile.Write(ref _nextPathCheck, now + CheckIntervalMs);
+        var file = _current;
+        if (!Posix.TryStat(FilePath, out var atPath, out int errno))
+        {
+            problem = errno == Posix.ENOENT ? "the file was removed" : $"stat: {new System.ComponentModel.Win32Exception(errno).Message}";
+            if (file is not null) Close(file, problem);
+            return null;
+        }
+        if (file is not null && atPath.SameFile(file.Opened))
+        {
+            problem = null;
+            return file;
+        }
+        if (file is not null)
+        {
+            _logger.LogWarning("{Table}: {File} was replaced; reopening it", Name, FilePath);
+            Close(file, "replaced");
+        }
+        else if (now < _nextReopen)
+        {
+            problem = _problem;
+            return null;
+        }
+        try
+        {
+            var opened = LmdbFile.Open(FilePath, MapSizeFor(FilePath), mayInitialize: false);
+            Install(opened);
+            _logger.LogWarning("{Table}: reopened {File}", Name, FilePath);
+            problem = null;
+            return opened;
+        }
+        catch (Exception e) when (e is MdbException or IOException)
+        {
+            problem = _problem = $"reopen {FilePath}: {e.Message}";
+            _nextReopen = now + CheckIntervalMs;
+            return null;
+        }
+    }
+
+    /// <summary>Closes a file found unusable (no transaction is active: exclusive only).</summary>
+    private void Close(LmdbFile file, string problem)
+    {
+        if (problem != "replaced")
+            _logger.LogWarning("{Table}: closing {File}: {Problem}; operations fail until it is sound again", Name, FilePath, problem);
+        Install(null);
+        file.Dispose();
+        _problem = problem;
+        _nextReopen = Environment.TickCount64 + CheckIntervalMs;
+    }
+
+    private void RunReads(LmdbFile file, List<Op> ops)
+    {
+        foreach (var op in ops)
+        {
+            nint txn = BeginRead(file);
+            try
+            {
+                if (op is ReadOp read) read.Result.TrySetResult(Find(file, txn, read.Key));
+                else ((SequenceOp)op).Result.TrySetResult(ReadAll(file, txn));
+            }
+            finally
+            {
+                Mdb.mdb_txn_abort(txn);
+            }
+        }
+    }
+
+    /// <summary>A read transaction; MDB_MAP_RESIZED adopts the size another process gave the map.</summary>
+    private static nint BeginRead(LmdbFile file)
+    {
+        int rc = Mdb.mdb_txn_begin(file.Env, 0, Mdb.ReadOnly, out nint txn);
+        if (rc == Mdb.MapResized)
+        {
+            MdbException.Check(Mdb.mdb_env_set_mapsize(file.Env, 0), "mdb_env_set_mapsize");
+            rc = Mdb.mdb_txn_begin(file.Env, 0, Mdb.ReadOnly, out txn);
+        }
+        MdbException.Check(rc, "mdb_txn_begin");
+        return txn;
+    }
+
+    private unsafe SequenceResult ReadAll(LmdbFile file, nint txn)
     {
         var entries = new List<KeyValuePair<string, string>>();
-        using var tx = BeginRead();
-        using var cursor = tx.CreateCursor(_db);
-        for (var (rc, k, v) = cursor.First(); rc != MDBResultCode.NotFound; (rc, k, v) = cursor.Next())
+        MdbException.Check(Mdb.mdb_cursor_open(txn, file.Dbi, out nint cursor), "sequence");
+        try
         {
-            Check(rc, "sequence");
-            entries.Add(new(CString(k.AsSpan()), CString(v.AsSpan())));
+            Mdb.Val key = default, value = default;
+            for (int rc = Mdb.mdb_cursor_get(cursor, ref key, ref value, Mdb.CursorFirst); rc != Mdb.NotFound;
+                 rc = Mdb.mdb_cursor_get(cursor, ref key, ref value, Mdb.CursorNext))
+            {
+                MdbException.Check(rc, "sequence");
+                entries.Add(new(CString(key.Span), CString(value.Span)));
+            }
+        }
+        finally
+        {
+            Mdb.mdb_cursor_close(cursor);
         }
         return SequenceResult.Of(entries);
     }
 
+    /// <summary>
+    /// One write transaction for <paramref name="ops"/>, committed once; results are handed out
+    /// only after the commit succeeded. MDB_MAP_FULL grows the map and redoes the whole batch.
+    /// </summary>
+    private void CommitBatch(LmdbFile file, List<WriteOp> ops)
+    {
+        var results = new UpdateResult[ops.Count];
+        for (int attempt = 0; ; attempt++)
+        {
+            nint txn = 0;
+            try
+            {
+                int rc = Mdb.mdb_txn_begin(file.Env, 0, 0, out txn);
+                if (rc == Mdb.MapResized && attempt < MaxGrowAttempts)
+                {
+                    txn = 0;
+                    MdbException.Check(Mdb.mdb_env_set_mapsize(file.Env, 0), "mdb_env_set_mapsize");
+                    continue;
+                }
+                MdbException.Check(rc, "mdb_txn_begin");
+                for (int i = 0; i < ops.Count; i++)
+                    results[i] = Apply(file, txn, ops[i]);
+                rc = Mdb.mdb_txn_commit(txn);
+                txn = 0;                                           // committed or aborted by LMDB
+                if (rc == Mdb.MapFull && attempt < MaxGrowAttempts)
+                {
+                    Grow(file);
+                    continue;
+                }
+                MdbException.Check(rc, "commit");
+                file.Invalidate();
+                for (int i = 0; i < ops.Count; i++) ops[i].Result.TrySetResult(results[i]);
+                return;
+            }
+            catch (MdbException e) when (e.Code == Mdb.MapFull && attempt < MaxGrowAttempts)
+            {
+                if (txn != 0) Mdb.mdb_txn_abort(txn);
+                txn = 0;
+                Grow(file);
+            }
+            finally
+            {
+                if (txn != 0) Mdb.mdb_txn_abort(txn);
+            }
+        }
+    }
+
+    private UpdateResult Apply(LmdbFile file, nint txn, WriteOp op)
+    {
+        byte[] k = op.Key;
+        if (op.Value is { } v)
+        {
+            // Undecided: Postfix's default style, key and value with their NUL.
+            int style = Volatile.Read(ref _style);
+            if (style == BothStyles) Decide(WithNul);
+            int trim = Volatile.Read(ref _style) == WithNul ? 0 : 1;
+            int rc = Put(txn, file.Dbi, k.AsSpan(0, k.Length - trim), v.AsSpan(0, v.Length - trim));
+            if (rc == Mdb.BadValSize)
+            {
+                // storm: one warning per rejected update
+                _logger.LogWarning("{Table}: update failed: {Error}", Name, Mdb.Error(rc));
+                return UpdateResult.TempError;
+            }
+            MdbException.Check(rc, "update");
+            return UpdateResult.Success;
+        }
+        foreach (int candidate in Candidates(Volatile.Read(ref _style)))
+        {
+            int rc = Del(txn, file.Dbi, k.AsSpan(0, k.Length - (candidate == WithNul ? 0 : 1)));
+            if (rc is Mdb.NotFound or Mdb.BadValSize) continue;
+            MdbException.Check(rc, "delete");
+            Decide(candidate);
+            return UpdateResult.Success;
+        }
+        return UpdateResult.Fail;
+    }
+
+    private void Grow(LmdbFile file)
+    {
+        long size = RoundUp(file.MapSize * 2);
+        _logger.LogInformation("{Table}: growing the LMDB map size from {Old} to {New} bytes", Name, file.MapSize, size);
+        MdbException.Check(Mdb.mdb_env_set_mapsize(file.Env, (nuint)size), "mdb_env_set_mapsize");
+    }
+
     public ValueTask DisposeAsync()
     {
-        lock (_gate)
+        lock (_queueSync)
         {
-            if (!_disposed)
-            {
-                _disposed = true;
-                _db.Dispose();
-                _env.Dispose();
-            }
+            if (_stopping) return ValueTask.CompletedTask;
+            _disposed = true;
+            _stopping = true;
+            Monitor.Pulse(_queueSync);
+        }
+        _writer.Join();                                         // answers everything queued first
+        _gate.EnterExclusive();
+        try
+        {
+            var file = _current;
+            Install(null);
+            file?.Dispose();
+        }
+        finally
+        {
+            _gate.ExitExclusive();
         }
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Runs a write transaction; on MDB_MAP_FULL aborts, doubles the map and retries.</summary>
-    private UpdateResult WriteGrowing(string operation, Func<LightningTransaction, UpdateResult> body)
-    {
-        for (int attempt = 0; ; attempt++)
-        {
-            try
-            {
-                using var tx = Begin(TransactionBeginFlags.None);
-                var result = body(tx);
-                if (result.Status == UpdateStatus.Success)
-                    Check(tx.Commit(), operation);
-                else
-                    tx.Abort();
-                return result;
-            }
-            catch (LmdbError e) when (e.Code == MDBResultCode.MapFull && attempt < MaxGrowAttempts)
-            {
-                Grow(_env.MapSize * 2);
-            }
-        }
-    }
+    // ---- keys, values and key styles --------------------------------------------------------
 
-    private LightningTransaction BeginRead() => Begin(TransactionBeginFlags.ReadOnly);
-
-    /// <summary>Begins a transaction; MDB_MAP_RESIZED (the file outgrew our map) grows the map.</summary>
-    private LightningTransaction Begin(TransactionBeginFlags flags)
-    {
-        try
-        {
-            return _env.BeginTransaction(flags);
-        }
-        catch (LightningException e) when (e.StatusCode == (int)MDBResultCode.MapResized)
-        {
-            Grow(Math.Max(_env.MapSize * 2, new FileInfo(FilePath).Length));
-            return _env.BeginTransaction(flags);
-        }
-    }
-
-    private void Grow(long size)
-    {
-        size = RoundUp(size);
-        _logger.LogInformation("{Table}: growing the LMDB map size from {Old} to {New} bytes", Name, _env.MapSize, size);
-        _env.MapSize = size;
-    }
-
-    /// <summary>
-    /// One operation, under the lock and on the caller's thread (see the class remarks): an
-    /// LMDB run-time error is a warning and <paramref name="error"/>; the result is complete.
-    /// </summary>
-    private ValueTask<T> Locked<TState, T>(string operation, T error, CancellationToken ct, TState state,
-        Func<LmdbTable, TState, T> body)
-    {
-        ct.ThrowIfCancellationRequested();
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            try
-            {
-                return ValueTask.FromResult(body(this, state));
-            }
-            catch (Exception e) when (e is LightningException or LmdbError or IOException)
-            {
-                _logger.LogWarning("{Table}: {Operation} failed: {Error}", Name, operation, Describe(e));
-                return ValueTask.FromResult(error);
-            }
-        }
-    }
-
-    private static readonly bool[] BothStyles = [true, false], WithNulOnly = [true], WithoutNulOnly = [false];
+    private static readonly int[] BothCandidates = [WithNul, WithoutNul], WithNulOnly = [WithNul], WithoutNulOnly = [WithoutNul];
 
     /// <summary>The key styles still undecided, with-NUL first (shared arrays: no allocation per operation).</summary>
-    private bool[] TryOrder() => (_tryWithNul, _tryWithoutNul) switch
+    private static int[] Candidates(int style) => style switch
     {
-        (true, true) => BothStyles,
-        (true, false) => WithNulOnly,
+        BothStyles => BothCandidates,
+        WithNul => WithNulOnly,
         _ => WithoutNulOnly,
     };
 
-    private void Decided(bool withNul)
+    /// <summary>The first hit decides the style (Postfix clears the other TRY flag).</summary>
+    private void Decide(int style) => Interlocked.CompareExchange(ref _style, style, BothStyles);
+
+    private static unsafe int Get(nint txn, uint dbi, ReadOnlySpan<byte> key, out Mdb.Val value)
     {
-        if (withNul) _tryWithoutNul = false;
-        else _tryWithNul = false;
+        fixed (byte* k = key)
+        {
+            var kv = new Mdb.Val { Size = (nuint)key.Length, Data = k };
+            return Mdb.mdb_get(txn, dbi, ref kv, out value);
+        }
+    }
+
+    private static unsafe int Put(nint txn, uint dbi, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        fixed (byte* k = key)
+        fixed (byte* v = value)
+        {
+            var kv = new Mdb.Val { Size = (nuint)key.Length, Data = k };
+            var vv = new Mdb.Val { Size = (nuint)value.Length, Data = v };
+            return Mdb.mdb_put(txn, dbi, ref kv, ref vv, 0);
+        }
+    }
+
+    private static unsafe int Del(nint txn, uint dbi, ReadOnlySpan<byte> key)
+    {
+        fixed (byte* k = key)
+        {
+            var kv = new Mdb.Val { Size = (nuint)key.Length, Data = k };
+            return Mdb.mdb_del(txn, dbi, ref kv, null);
+        }
     }
 
     /// <summary>The folded key as a C string plus its NUL.</summary>
@@ -282,19 +655,4 @@ public sealed class LmdbTable : ITable
     }
 
     private static long RoundUp(long size) => (size + 0xFFFFF) & ~0xFFFFFL;   // whole MiB
-
-    private static void Check(MDBResultCode rc, string operation)
-    {
-        if (rc != MDBResultCode.Success) throw new LmdbError(rc, operation);
-    }
-
-    private static string Describe(Exception e) =>
-        e.InnerException is { } inner && e is LightningException ? $"{e.Message}: {inner.Message}" : e.Message;
-
-    /// <summary>An LMDB result code other than success, raised inside an operation.</summary>
-    private sealed class LmdbError(MDBResultCode code, string operation)
-        : Exception($"{operation}: LMDB error {code} ({(int)code})")
-    {
-        public MDBResultCode Code { get; } = code;
-    }
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using TcpTableServer.Config;
+using TcpTableServer.Tables.Lmdb;
 
 namespace TcpTableServer.Tables;
 
@@ -9,24 +10,44 @@ namespace TcpTableServer.Tables;
 /// <c>lmdb:</c>, all as Postfix fixed-key tables with ASCII key folding (spec 3.3).
 /// A spec without ':' or of an unknown type, and a table that cannot be opened, throw a
 /// <see cref="ConfigException"/> (spec 3.11 POLICY: refuse to start).
+/// <para>
+/// Every table is opened once per <see cref="TableRegistry"/> (Postfix's dict_register): file
+/// tables are keyed by type and file (lmdb: the file's device and inode when it exists, so two
+/// spellings of one file share too), the others by their spec; each call returns its own
+/// handle on the shared instance.
+/// </para>
 /// </summary>
-public sealed class TableFactory(ILoggerFactory loggers) : ITableFactory
+public sealed class TableFactory(ILoggerFactory loggers, TableRegistry? registry = null) : ITableFactory
 {
-    public ITable Open(string spec, string baseDirectory)
+    /// <summary>The registry whose instances this factory hands out.</summary>
+    public TableRegistry Registry { get; } = registry ?? new TableRegistry();
+
+    public ITable Open(string spec, string baseDirectory) => Open(spec, baseDirectory, TableOpenOptions.Default);
+
+    public ITable Open(string spec, string baseDirectory, TableOpenOptions options)
     {
         int colon = spec.IndexOf(':');
         if (colon <= 0)
             throw new ConfigException($"need dictionary type:name, got \"{spec}\"");
         string type = spec[..colon], name = spec[(colon + 1)..];
-        return type switch
+        switch (type)
         {
-            "texthash" => TexthashTable.Open(name, Resolve(name, baseDirectory), Logger<TexthashTable>()),
-            "inline" => InlineTable.Open(name, Logger<InlineTable>()),
-            "static" => StaticTable.Open(name, Logger<StaticTable>()),
-            "fail" => new FailTable(spec),
-            "lmdb" => LmdbTable.Open(name, Resolve(name, baseDirectory), Logger<LmdbTable>()),
-            _ => throw new ConfigException($"unsupported dictionary type: {type}"),
-        };
+            case "texthash":
+                string text = Resolve(name, baseDirectory);
+                return Registry.Acquire("texthash:" + text, () => TexthashTable.Open(name, text, Logger<TexthashTable>()));
+            case "inline":
+                return Registry.Acquire(spec, () => InlineTable.Open(name, Logger<InlineTable>()));
+            case "static":
+                return Registry.Acquire(spec, () => StaticTable.Open(name, Logger<StaticTable>()));
+            case "fail":
+                return Registry.Acquire(spec, () => new FailTable(spec));
+            case "lmdb":
+                string path = Resolve(name, baseDirectory);
+                return Registry.Acquire("lmdb:" + FileIdentity.KeyOf(path + ".lmdb"),
+                    () => LmdbTable.Open(name, path, Logger<LmdbTable>(), options.CreateMissing));
+            default:
+                throw new ConfigException($"unsupported dictionary type: {type}");
+        }
     }
 
     private ILogger Logger<T>() => loggers.CreateLogger<T>();
@@ -35,6 +56,6 @@ public sealed class TableFactory(ILoggerFactory loggers) : ITableFactory
     {
         if (name.Length == 0)
             throw new ConfigException("empty table file name");
-        return Path.IsPathRooted(name) ? name : Path.GetFullPath(Path.Combine(baseDirectory, name));
+        return Path.IsPathRooted(name) ? Path.GetFullPath(name) : Path.GetFullPath(Path.Combine(baseDirectory, name));
     }
 }

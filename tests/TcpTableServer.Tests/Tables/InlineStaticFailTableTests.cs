@@ -136,8 +136,8 @@ public sealed class InlineStaticFailTableTests
         using var dir = new TempDir();
         dir.Write("t", "k v\n");
         string name = type is "inline" ? "{k=v}" : "t";
-        await using var table = _factory.Open($"{type}:{name}", dir.Path);
-        Assert.That(table, Is.InstanceOf(expected));
+        await using var table = _factory.Open($"{type}:{name}", dir.Path, new TableOpenOptions(CreateMissing: true));
+        Assert.That(((TableRegistry.SharedTable)table).Inner, Is.InstanceOf(expected));
         Assert.That(table.Name, Is.EqualTo($"{type}:{name}"));
     }
 }

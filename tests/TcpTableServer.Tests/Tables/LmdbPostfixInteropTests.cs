@@ -40,7 +40,7 @@ public sealed class LmdbPostfixInteropTests
         _postfix.PostmapChecked([.. flags, _map]);
     }
 
-    private ITable Open() => new TableFactory(_logs).Open("lmdb:x", _dir.Path);
+    private ITable Open() => new TableFactory(_logs).Open("lmdb:x", _dir.Path, new TableOpenOptions(CreateMissing: true));
 
     [Test]
     public async Task ReadsPostmapFile_MixedCaseKeysFound_ValuesExact()
@@ -132,7 +132,8 @@ public sealed class LmdbPostfixInteropTests
     public async Task PostfixGrowsTheFileWhileWeHaveItOpen_WeFollow()
     {
         await CreateWithPostmapAsync();
-        await using var table = (LmdbTable)Open();
+        await using var handle = Open();
+        var table = (LmdbTable)((TableRegistry.SharedTable)handle).Inner;
         Assert.That(await table.LookupAsync("mixed"), Is.EqualTo(LookupResult.Found("Value With  Spaces")));
         long mapBefore = table.MapSize;
 

@@ -27,10 +27,17 @@ public sealed class LmdbTableTests
         _logs.Dispose();
     }
 
+    private static readonly TableOpenOptions Create = new(CreateMissing: true);
+
+    /// <summary>A writable table on a new file (backup_create = yes).</summary>
+    private ITable OpenNew(string spec) => _factory.Open(spec, _dir.Path, Create);
+
+    private static LmdbTable Lmdb(ITable handle) => (LmdbTable)((TableRegistry.SharedTable)handle).Inner;
+
     [Test]
-    public async Task MissingFile_IsCreatedEmpty_WhenDirectoryExists()
+    public async Task MissingFile_WithBackupCreate_IsCreatedEmpty()
     {
-        await using var table = _factory.Open("lmdb:backup", _dir.Path);
+        await using var table = OpenNew("lmdb:backup");
         Assert.That(File.Exists(_dir.File("backup.lmdb")), Is.True);
         Assert.That(await table.LookupAsync("k"), Is.EqualTo(LookupResult.NotFound));
         Assert.That((await table.SequenceAsync()).Entries, Is.Empty);
@@ -39,7 +46,7 @@ public sealed class LmdbTableTests
     [Test]
     public async Task NativeLibrary_IsTheSystemLiblmdb_NotTheBundledOne()
     {
-        await using var table = _factory.Open("lmdb:b", _dir.Path);
+        await using var table = OpenNew("lmdb:b");
         await table.UpdateAsync("k", "v");
         var lmdbMappings = File.ReadAllLines("/proc/self/maps")
             .Where(l => l.Contains("lmdb", StringComparison.Ordinal) && l.Contains(".so", StringComparison.Ordinal))
@@ -51,7 +58,7 @@ public sealed class LmdbTableTests
     [Test]
     public void MissingDirectory_IsConfigExceptionNamingPath()
     {
-        var e = Assert.Throws<ConfigException>(() => _factory.Open("lmdb:no/such/dir/backup", _dir.Path));
+        var e = Assert.Throws<ConfigException>(() => OpenNew("lmdb:no/such/dir/backup"));
         Assert.That(e!.Message, Does.Contain(_dir.File("no/such/dir/backup.lmdb")));
     }
 
@@ -66,7 +73,7 @@ public sealed class LmdbTableTests
     [Test]
     public async Task UpdateLookupDelete_FoldKeys_Spec3_5_3_6()
     {
-        await using var table = _factory.Open("lmdb:b", _dir.Path);
+        await using var table = OpenNew("lmdb:b");
         Assert.That(await table.UpdateAsync("User@Example.COM", "Value One"), Is.EqualTo(UpdateResult.Success));
         Assert.That(await table.LookupAsync("user@example.com"), Is.EqualTo(LookupResult.Found("Value One")));
         Assert.That(await table.UpdateAsync("USER@example.com", "Two"), Is.EqualTo(UpdateResult.Success));
@@ -79,7 +86,7 @@ public sealed class LmdbTableTests
     [Test]
     public async Task Sequence_AllEntriesWithoutTrailingNul_Spec3_7()
     {
-        await using var table = _factory.Open("lmdb:b", _dir.Path);
+        await using var table = OpenNew("lmdb:b");
         await table.UpdateAsync("B", "2");
         await table.UpdateAsync("a", "1");
         var result = await table.SequenceAsync();
@@ -94,7 +101,7 @@ public sealed class LmdbTableTests
     [Test]
     public async Task Octets_NonAsciiBytesStoredExactly()
     {
-        await using var table = _factory.Open("lmdb:b", _dir.Path);
+        await using var table = OpenNew("lmdb:b");
         string key = Octets.FromUtf8("JÖRG@x"), value = "\u00FF\u00C3(";
         Assert.That(await table.UpdateAsync(key, value), Is.EqualTo(UpdateResult.Success));
         Assert.That(await table.LookupAsync(Octets.FromUtf8("jÖrg@x")), Is.EqualTo(LookupResult.Found(value)));
@@ -104,16 +111,17 @@ public sealed class LmdbTableTests
     [Test]
     public async Task Data_SurvivesReopen()
     {
-        await using (var table = _factory.Open("lmdb:b", _dir.Path))
+        await using (var table = OpenNew("lmdb:b"))
             await table.UpdateAsync("k", "v");
-        await using var again = _factory.Open("lmdb:b", _dir.Path);
+        await using var again = OpenNew("lmdb:b");
         Assert.That(await again.LookupAsync("K"), Is.EqualTo(LookupResult.Found("v")));
     }
 
     [Test]
     public async Task ManyLargeEntries_GrowTheMap()
     {
-        await using var table = (LmdbTable)_factory.Open("lmdb:big", _dir.Path);
+        await using var handle = OpenNew("lmdb:big");
+        var table = Lmdb(handle);
         long initial = table.MapSize;
         Assert.That(initial, Is.EqualTo(LmdbTable.DefaultMapSize));
         string big = new('v', 256 * 1024);
@@ -130,7 +138,7 @@ public sealed class LmdbTableTests
     [Test]
     public async Task ConcurrentOperations_AreSerializedSafely()
     {
-        await using var table = _factory.Open("lmdb:c", _dir.Path);
+        await using var table = OpenNew("lmdb:c");
         var tasks = Enumerable.Range(0, 200).Select(async i =>
         {
             await Task.Yield();
@@ -143,45 +151,34 @@ public sealed class LmdbTableTests
     }
 
     /// <summary>
-    /// Issue 5: a backup lookup is microseconds of synchronous work; a caller that finds another
-    /// operation in progress waits on its own thread and returns a completed result. (An
-    /// asynchronous gate returned a pending task there and resumed the caller on the thread
-    /// pool: a thread switch per contended lookup on the miss path.)
+    /// Issue 5: a backup lookup is microseconds of synchronous work; concurrent lookups share the
+    /// gate and complete on the calling thread (no thread switch on the memcache miss path). The
+    /// only ones handed to the writer thread are the one-a-second path checks, so at least 99%
+    /// complete synchronously. Writes, in contrast, always complete on the writer thread.
     /// </summary>
     [Test]
-    public async Task Issue5_ContendedOperations_CompleteOnTheCallingThread()
+    public async Task Issue5_ConcurrentLookups_CompleteOnTheCallingThread()
     {
-        await using var table = _factory.Open("lmdb:c", _dir.Path);
+        await using var table = OpenNew("lmdb:c");
         for (int i = 0; i < 50; i++) Assert.That(await table.UpdateAsync($"k{i}", $"v{i}"), Is.EqualTo(UpdateResult.Success));
-        int pending = 0, lookups = 0, readersDone = 0;
-        var writer = Task.Run(() =>
+        int pending = 0;
+        var readers = Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
         {
-            for (int i = 0; Volatile.Read(ref readersDone) < 2; i++)
-                if (!table.UpdateAsync($"k{i % 50}", $"v{i % 50}").IsCompleted) { Interlocked.Increment(ref pending); break; }
-        });
-        var readers = Enumerable.Range(0, 2).Select(_ => Task.Run(() =>
-        {
-            try
+            for (int i = 0; i < 5000; i++)
             {
-                for (int i = 0; i < 5000; i++)
-                {
-                    var r = table.LookupAsync($"K{i % 50}");
-                    if (!r.IsCompleted) { Interlocked.Increment(ref pending); break; }
-                    Assert.That(r.Result, Is.EqualTo(LookupResult.Found($"v{i % 50}")));
-                    Interlocked.Increment(ref lookups);
-                }
+                var r = table.LookupAsync($"K{i % 50}");
+                if (!r.IsCompleted) Interlocked.Increment(ref pending);
+                Assert.That(await r, Is.EqualTo(LookupResult.Found($"v{i % 50}")));
             }
-            finally { Interlocked.Increment(ref readersDone); }
         })).ToArray();
-        await Task.WhenAll([writer, .. readers]);
-        Assert.That(pending, Is.Zero, "operations that returned before completing");
-        Assert.That(lookups, Is.EqualTo(2 * 5000));
+        await Task.WhenAll(readers);
+        Assert.That(pending, Is.LessThanOrEqualTo(100), "lookups that did not complete on the calling thread");
     }
 
     [Test]
     public async Task RunTimeLmdbError_KeyTooLong_IsTempErrorWithWarning()
     {
-        await using var table = _factory.Open("lmdb:b", _dir.Path);
+        await using var table = OpenNew("lmdb:b");
         string key = new('k', 600);                             // LMDB's key limit is 511 bytes
         Assert.That(await table.UpdateAsync(key, "v"), Is.EqualTo(UpdateResult.TempError));
         Assert.That(_logs.Warnings, Has.One.StartWith("lmdb:b: update failed: "));
@@ -192,7 +189,7 @@ public sealed class LmdbTableTests
     [Test]
     public async Task AfterDispose_Throws()
     {
-        var table = _factory.Open("lmdb:d", _dir.Path);
+        var table = OpenNew("lmdb:d");
         await table.DisposeAsync();
         Assert.ThrowsAsync<ObjectDisposedException>(async () => await table.LookupAsync("k"));
     }
