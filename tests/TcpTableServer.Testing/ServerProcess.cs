@@ -104,7 +104,6 @@ public sealed class ServerProcess : IDisposable
     }
 
     /// <summary>The process id (to signal it from a test).</summary>
-    public int Pid => _process.Id;
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int Kill(int pid, int signal);
