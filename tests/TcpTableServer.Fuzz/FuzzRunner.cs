@@ -19,7 +19,8 @@ public sealed record RunSettings(long Inputs, int Seed, TimeSpan? TimeLimit = nu
 /// Drives one target: input i is mutated from the corpus with its own seed (drawn from the
 /// run's seed and the target name), so a run is reproducible and any finding replays from its
 /// bytes and input seed alone. Any exception is a crash; an input taking longer than the slow
-/// threshold (100 ms) twice in a row is a slow finding. Both are written to the crash directory.
+/// threshold (100 ms), on the wall clock and then in CPU time on a second run, is a slow
+/// finding. Both are written to the crash directory.
 /// </summary>
 public static class FuzzRunner
 {
@@ -40,7 +41,7 @@ public static class FuzzRunner
             int inputSeed = rng.Next();
             byte[] input = mutator.Next(new Random(inputSeed));
             var (error, took) = Replay(target, input, inputSeed);
-            if (error is null && took > slow) (error, took) = Replay(target, input, inputSeed);
+            if (error is null && took > slow) (error, took) = ReplayOnCpu(target, input, inputSeed);
             if (error is not null)
             {
                 crashes++;
@@ -49,7 +50,7 @@ public static class FuzzRunner
             else if (took > slow)
             {
                 slowCount++;
-                Record(findings, settings, target, "slow", $"took {took.TotalMilliseconds:F0} ms twice", input, inputSeed);
+                Record(findings, settings, target, "slow", $"took {took.TotalMilliseconds:F0} ms of CPU", input, inputSeed);
             }
         }
         return new TargetReport(target.Name, i, clock.Elapsed, findings, crashes, slowCount);
@@ -68,6 +69,19 @@ public static class FuzzRunner
         {
             return (e, Stopwatch.GetElapsedTime(start));
         }
+    }
+
+    /// <summary>
+    /// A second run of an input that took too long, timed by the process's CPU time: on a
+    /// shared machine the wall clock also counts other processes' turns.
+    /// </summary>
+    private static (Exception? Error, TimeSpan Took) ReplayOnCpu(FuzzTarget target, byte[] input, int inputSeed)
+    {
+        using var self = Process.GetCurrentProcess();
+        TimeSpan before = self.TotalProcessorTime;
+        var (error, _) = Replay(target, input, inputSeed);
+        self.Refresh();
+        return (error, self.TotalProcessorTime - before);
     }
 
     public static string Describe(Exception e) => e is FuzzViolation

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace TcpTableServer.Fuzz;
 
 /// <summary>
@@ -26,5 +28,27 @@ public sealed class FuzzViolation(string message) : Exception(message)
     public static void Check(bool condition, string what)
     {
         if (!condition) throw new FuzzViolation(what);
+    }
+
+    /// <summary>As above; the interpolated message is only formatted when the check fails (millions of calls).</summary>
+    public static void Check(bool condition, [InterpolatedStringHandlerArgument(nameof(condition))] ref CheckMessage what)
+    {
+        if (!condition) throw new FuzzViolation(what.ToStringAndClear());
+    }
+
+    [InterpolatedStringHandler]
+    public ref struct CheckMessage
+    {
+        private DefaultInterpolatedStringHandler _text;
+
+        public CheckMessage(int literalLength, int formattedCount, bool condition, out bool format)
+        {
+            format = !condition;
+            _text = format ? new DefaultInterpolatedStringHandler(literalLength, formattedCount) : default;
+        }
+
+        public void AppendLiteral(string s) => _text.AppendLiteral(s);
+        public void AppendFormatted<T>(T value) => _text.AppendFormatted(value);
+        public string ToStringAndClear() => _text.ToStringAndClear();
     }
 }

@@ -19,7 +19,7 @@ public class FuzzSliceTests
     public void NoCrashNorBrokenInvariant(string name)
     {
         var target = FuzzTargets.Find(name)!;
-        // 1 s, not the script's 100 ms: CI machines are shared and a GC pause is not a finding.
+        // 1 s, not the script's 100 ms: a test's first inputs also pay for JIT compilation.
         var report = FuzzRunner.Run(target, new RunSettings(Inputs, Seed, SlowThreshold: TimeSpan.FromSeconds(1)));
         Assert.That(report.Inputs, Is.EqualTo(Inputs));
         var first = report.Findings.FirstOrDefault();
