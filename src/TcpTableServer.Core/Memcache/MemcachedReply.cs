@@ -136,7 +136,7 @@ internal sealed class MemcachedReplyParser(int lineSizeLimit, int dataSizeLimit,
     /// <summary>The data block, its CR LF, and (<paramref name="end"/>) the END line that must follow (V31).</summary>
     private ParseStatus TryParseBlock(ReadOnlySpan<byte> rest, int length, bool eof, bool end, ref Reply reply, ref int consumed)
     {
-        if (rest.Length < length + 2)
+        if (rest.Length - length < 2)   // not length + 2: that overflows for a length near int.MaxValue
         {
             if (!eof && (rest.Length <= length || rest[length] == (byte)'\r')) return ParseStatus.NeedMoreData;
             reply = Reply.Failed($"{_dictName}: EOF receiving memcache server reply");

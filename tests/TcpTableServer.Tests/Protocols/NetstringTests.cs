@@ -17,6 +17,8 @@ public class NetstringTests
 
     [TestCase("24:aliases user@example.com,", "aliases user@example.com", TestName = "V01_Request")]
     [TestCase("0024:aliases user@example.com,", "aliases user@example.com", TestName = "S17_LeadingZeros")]
+    [TestCase("000000000000000000005:hello,", "hello", TestName = "S17_TwentyOneDigitLength")]
+    [TestCase("000000000000000000000:,", "", TestName = "S17_TwentyOneZerosAreLengthZero")]
     [TestCase("0:,", "", TestName = "S16_EmptyPayloadFrames")]
     [TestCase(":,", "", TestName = "Spec2_2_NoDigitsMeansZero")]
     [TestCase("11:aliases a\nb,", "aliases a\nb", TestName = "S23_PayloadWithLf")]
@@ -36,7 +38,7 @@ public class NetstringTests
     [TestCase("24:aliases user@example.com;", TestName = "S18_WrongTerminator")]
     [TestCase("3:abcd,", TestName = "S18_PayloadLongerThanLength")]
     [TestCase("\r\n24:aliases user@example.com,", TestName = "S18_LeadingCrLf")]
-    [TestCase("000000000000000000000:,", TestName = "Spec2_2_TooManyLengthDigits")]
+    [TestCase("0000000000000000000000000x:", TestName = "S18_LetterAfterManyZeros")]
     public void FormatErrors(string input)
     {
         var r = Read(input);
@@ -48,6 +50,7 @@ public class NetstringTests
     [TestCase("2000000", TestName = "S19_OverLimitBeforeColon")]
     [TestCase("1048577:", TestName = "S19_OneOverLimit")]
     [TestCase("99999999999999999999999:", TestName = "S19_Overflow")]
+    [TestCase("0000000000000000000000001048577:", TestName = "S19_LeadingZerosDoNotHideTheValue")]
     public void TooLong(string input)
     {
         var r = Read(input);
@@ -68,10 +71,59 @@ public class NetstringTests
         Assert.That(r.Remaining, Is.EqualTo(input), "buffer untouched");
     }
 
+    [TestCase("000", "", TestName = "S17_OnlyZerosSoFar")]
+    [TestCase("00024", "24", TestName = "S17_ZerosThenDigits")]
+    [TestCase("0024:aliases user", "24:aliases user", TestName = "S17_ZerosThenIncompletePayload")]
+    [TestCase("0:", ":", TestName = "S17_ZeroLengthAwaitingComma")]
+    public void S17_LeadingZerosOfAnIncompleteFrameAreTakenOff(string input, string remaining)
+    {
+        var r = Read(input);
+        Assert.That(r.Ok, Is.False);
+        Assert.That(r.Error, Is.EqualTo(NetstringError.None));
+        Assert.That(r.Remaining, Is.EqualTo(remaining));
+    }
+
+    [Test]
+    public void S17_MillionLeadingZerosInOneBuffer()
+    {
+        var r = Read(new string('0', 1_000_000) + "24:aliases user@example.com,");
+        Assert.That(r.Ok, Is.True);
+        Assert.That(r.Payload, Is.EqualTo("aliases user@example.com"));
+        Assert.That(r.Remaining, Is.Empty);
+    }
+
+    /// <summary>
+    /// S17 with a connection's read loop (take what the reader consumed, keep the rest): two
+    /// MiB of zeros in 4 KiB reads never pile up, so a client cannot make the server buffer
+    /// more than one read of them, and the frame after them is read as usual.
+    /// </summary>
+    [Test]
+    public void S17_ZerosStreamedInReadsAreNotBuffered()
+    {
+        byte[] stream = Bytes.Of(new string('0', 2 * Limit) + "24:aliases user@example.com,");
+        const int Read = 4096;
+        byte[] held = [];
+        var payloads = new List<string>();
+        long largestHeld = 0;
+        for (int at = 0; at < stream.Length; at += Read)
+        {
+            byte[] data = [.. held, .. stream.AsSpan(at, Math.Min(Read, stream.Length - at))];
+            largestHeld = Math.Max(largestHeld, data.Length);
+            var buffer = new ReadOnlySequence<byte>(data);
+            while (Netstring.TryRead(ref buffer, Limit, out var payload, out var error))
+                payloads.Add(Bytes.Text(payload));
+            Assert.That(buffer.Length, Is.LessThan(Read), "zeros are taken off, not held");
+            held = buffer.ToArray();
+        }
+        Assert.That(payloads, Is.EqualTo(new[] { "aliases user@example.com" }));
+        Assert.That(held, Is.Empty);
+        Assert.That(largestHeld, Is.LessThan(2 * Read));
+    }
+
     [Test]
     public void S20_PipelinedFramesFedOneByteAtATime()
     {
-        byte[] stream = Bytes.Of("24:aliases user@example.com,22:plain user@example.com,0:,6:plain ,");
+        byte[] stream = Bytes.Of("24:aliases user@example.com,22:plain user@example.com,0:,6:plain ,0006:plain ,");
         var payloads = new List<string>();
         int consumed = 0;
         for (int available = 1; available <= stream.Length; available++)
@@ -82,7 +134,7 @@ public class NetstringTests
                 payloads.Add(Bytes.Text(payload));
             consumed += (int)(before - buffer.Length);
         }
-        Assert.That(payloads, Is.EqualTo(new[] { "aliases user@example.com", "plain user@example.com", "", "plain " }));
+        Assert.That(payloads, Is.EqualTo(new[] { "aliases user@example.com", "plain user@example.com", "", "plain ", "plain " }));
         Assert.That(consumed, Is.EqualTo(stream.Length));
     }
 

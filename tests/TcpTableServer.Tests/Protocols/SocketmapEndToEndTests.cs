@@ -65,6 +65,7 @@ public class SocketmapEndToEndTests
     [TestCase("7:aliases,", "16:PERM bad-request,", TestName = "S15_NoSpace")]
     [TestCase("0:,", "16:PERM bad-request,", TestName = "S16_EmptyPayload")]
     [TestCase("0024:aliases user@example.com,", "20:OK alice@example.org,", TestName = "S17_LeadingZeros")]
+    [TestCase("00000000000000000000024:aliases user@example.com,", "20:OK alice@example.org,", TestName = "S17_TwentyOneLeadingZeros")]
     [TestCase("26:aliases nobody@example.com,", "9:NOTFOUND ,", TestName = "V02_NotFound")]
     [TestCase("16:aliases tempfail,", "22:TEMP temporary-failure,", TestName = "Spec3_12_TempError")]
     [TestCase("18:aliases configfail,", "24:PERM configuration-error,", TestName = "Spec3_12_ConfigError")]
@@ -106,6 +107,17 @@ public class SocketmapEndToEndTests
         Assert.That(_aliases.LookedUp, Is.Empty);
         using var next = await host.ConnectAsync();
         Assert.That(await Exchange(next, "24:aliases user@example.com,", 24), Is.EqualTo("20:OK alice@example.org,"));
+    }
+
+    /// <summary>S17: leading zeros are accepted in any number, more of them than the 1 MiB request limit included.</summary>
+    [Test]
+    public async Task S17_TwoMebibytesOfLeadingZerosThenTheRequestIsAnswered()
+    {
+        await using var host = await Serve();
+        using var socket = await host.ConnectAsync();
+        string zeros = new('0', 2 * SocketmapConnectionHandler.MaxRequestPayload);
+        Assert.That(await Exchange(socket, zeros + "24:aliases user@example.com,", 24), Is.EqualTo("20:OK alice@example.org,"));
+        Assert.That(await Exchange(socket, "24:aliases user@example.com,", 24), Is.EqualTo("20:OK alice@example.org,"));
     }
 
     [Test]

@@ -20,14 +20,15 @@ public enum NetstringError : byte
 /// </summary>
 public static class Netstring
 {
-    /// <summary>More length digits than this (leading zeros included) is a format error.</summary>
-    public const int MaxLengthDigits = 20;
-
     /// <summary>
-    /// Takes one netstring off the front of <paramref name="buffer"/>. Leading zeros are
-    /// accepted (S17); a ':' with no digits means length 0, as in Postfix's own parser.
-    /// Returns false with <see cref="NetstringError.None"/> when more bytes are needed
-    /// (buffer unchanged), otherwise false with the fatal error.
+    /// Takes one netstring off the front of <paramref name="buffer"/>. Any number of leading
+    /// zeros is accepted (S17): only the value of the length is limited, to
+    /// <paramref name="maxLength"/>; a ':' with no digits means length 0, as in Postfix's own
+    /// parser. Returns false with <see cref="NetstringError.None"/> when more bytes are needed;
+    /// the buffer is then unchanged except that leading zeros of the length are taken off it
+    /// (they do not change the value, and "0…0:" reads as ":", length 0), so a client sending
+    /// zeros makes the server neither buffer them nor scan them again on the next read.
+    /// Otherwise returns false with the fatal error.
     /// </summary>
     public static bool TryRead(
         ref ReadOnlySequence<byte> buffer, int maxLength,
@@ -36,17 +37,22 @@ public static class Netstring
         payload = default;
         error = NetstringError.None;
         var reader = new SequenceReader<byte>(buffer);
+        long zeros = reader.AdvancePast((byte)'0');
         long length = 0;
-        int digits = 0;
         while (true)
         {
-            if (!reader.TryRead(out byte b)) return false;
+            if (!reader.TryRead(out byte b))
+            {
+                buffer = buffer.Slice(zeros);
+                return false;
+            }
             if (b == (byte)':') break;
-            if (b is < (byte)'0' or > (byte)'9' || ++digits > MaxLengthDigits)
+            if (b is < (byte)'0' or > (byte)'9')
             {
                 error = NetstringError.Format;
                 return false;
             }
+            // Significant digits stay few: the value exceeds maxLength (an int) by the 11th.
             length = length * 10 + (b - '0');
             if (length > maxLength)
             {
@@ -54,7 +60,11 @@ public static class Netstring
                 return false;
             }
         }
-        if (reader.Remaining < length + 1) return false;
+        if (reader.Remaining < length + 1)
+        {
+            buffer = buffer.Slice(zeros);
+            return false;
+        }
         payload = reader.UnreadSequence.Slice(0, length);
         reader.Advance(length);
         reader.TryRead(out byte terminator);
