@@ -22,8 +22,12 @@ public sealed class SocketmapConnectionHandler : PipelinedConnectionHandler<Read
     /// </summary>
     public const int MaxRequestPayload = 1024 * 1024;
 
-    /// <summary>The longest request on the wire: length digits, ':', the payload, ','.</summary>
-    public const int MaxFrameLength = Netstring.MaxLengthDigits + 1 + MaxRequestPayload + 1;
+    /// <summary>
+    /// The most one request makes the server buffer: its length digits, ':', the payload, ','.
+    /// Leading zeros of an incomplete frame are taken off the buffer as they arrive (S17), so
+    /// the digits held are at most one socket read (4 KiB) however many zeros a client sends.
+    /// </summary>
+    public const int MaxFrameLength = 4096 + 1 + MaxRequestPayload + 1;
 
     private readonly Dictionary<string, ITable> _maps;
     private readonly Dictionary<string, ITable>.AlternateLookup<ReadOnlySpan<char>> _byName;
