@@ -367,8 +367,7 @@ public sealed class LmdbTable : ITable
             foreach (var op in ops) op.Fail();
             return;
 
-        Retry:
-            _gate.ExitExclusive();
+        Retry:                                                  // the finally above has opened the gate
             Thread.Sleep(pause);
             pause = Math.Min(pause * 2, 50);
         }
