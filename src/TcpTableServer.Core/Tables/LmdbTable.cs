@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using TcpTableServer.Logging;
 using TcpTableServer.Config;
 using TcpTableServer.Tables.Lmdb;
 
@@ -57,6 +58,8 @@ public sealed class LmdbTable : ITable
     private const int WithNul = 1, WithoutNul = 2, BothStyles = WithNul | WithoutNul;
 
     private readonly ILogger _logger;
+    // Warnings that can repeat per request: the first is written, the rest summarised per window.
+    private readonly LogThrottle _keyTooLong, _lookupFailed, _queueFull, _writeFailed, _updateRejected;
     private readonly LmdbGate _gate = new();
     private readonly int _maxKeySize;
     private volatile LmdbFile? _current;
@@ -75,6 +78,12 @@ public sealed class LmdbTable : ITable
         Name = name;
         FilePath = file;
         _logger = logger;
+        LogThrottle Throttle(string what) => new(logger, LogLevel.Warning, $"{name}: {what}");
+        _keyTooLong = Throttle("keys too long for LMDB");
+        _lookupFailed = Throttle("failed lookups");
+        _queueFull = Throttle("operations refused while the write queue was full");
+        _writeFailed = Throttle("failed write transactions");
+        _updateRejected = Throttle("rejected updates");
         _maxKeySize = opened.MaxKeySize;
         Install(opened);
         _writer = new Thread(WriterLoop) { IsBackground = true, Name = "lmdb writer" };
@@ -157,8 +166,8 @@ public sealed class LmdbTable : ITable
         if (k.Length > _maxKeySize)
         {
             if (v is null) return ValueTask.FromResult(UpdateResult.Fail);       // such a key cannot exist
-            // storm: one warning per rejected update
-            _logger.LogWarning("{Table}: {Operation} failed: key of {Length} bytes is longer than LMDB's limit of {Max}",
+            if (_keyTooLong.Admit())
+                _logger.LogWarning("{Table}: {Operation} failed: key of {Length} bytes is longer than LMDB's limit of {Max}",
                 Name, operation, k.Length, _maxKeySize);
             return ValueTask.FromResult(UpdateResult.TempError);
         }
@@ -201,8 +210,8 @@ public sealed class LmdbTable : ITable
         }
         catch (Exception e) when (e is MdbException or IOException)
         {
-            // storm: one warning per failed lookup
-            _logger.LogWarning("{Table}: lookup failed: {Error}", Name, e.Message);
+            if (_lookupFailed.Admit())
+                _logger.LogWarning("{Table}: lookup failed: {Error}", Name, e.Message);
             result = LookupResult.TempError;
             return true;
         }
@@ -257,8 +266,8 @@ public sealed class LmdbTable : ITable
             ObjectDisposedException.ThrowIf(_stopping, this);
             if (_queue.Count >= MaxQueued)
             {
-                // storm: one warning per operation refused while the queue is full
-                _logger.LogWarning("{Table}: {Count} operations are waiting for the database: temporary failure", Name, _queue.Count);
+                if (_queueFull.Admit())
+                    _logger.LogWarning("{Table}: {Count} operations are waiting for the database: temporary failure", Name, _queue.Count);
                 return false;
             }
             _queue.Add(op);
@@ -362,8 +371,8 @@ public sealed class LmdbTable : ITable
             {
                 _gate.ExitExclusive();
             }
-            // storm: one warning per failed batch (each caller gets TempError)
-            _logger.LogWarning("{Table}: {Operation} failed: {Error}", Name, operation, problem);
+            if (_writeFailed.Admit())                           // each caller gets TempError
+                _logger.LogWarning("{Table}: {Operation} failed: {Error}", Name, operation, problem);
             foreach (var op in ops) op.Fail();
             return;
 
@@ -540,8 +549,8 @@ public sealed class LmdbTable : ITable
             int rc = Put(txn, file.Dbi, k.AsSpan(0, k.Length - trim), v.AsSpan(0, v.Length - trim));
             if (rc == Mdb.BadValSize)
             {
-                // storm: one warning per rejected update
-                _logger.LogWarning("{Table}: update failed: {Error}", Name, Mdb.Error(rc));
+                if (_updateRejected.Admit())
+                    _logger.LogWarning("{Table}: update failed: {Error}", Name, Mdb.Error(rc));
                 return UpdateResult.TempError;
             }
             MdbException.Check(rc, "update");
@@ -575,6 +584,7 @@ public sealed class LmdbTable : ITable
             Monitor.Pulse(_queueSync);
         }
         _writer.Join();                                         // answers everything queued first
+        foreach (var t in new[] { _keyTooLong, _lookupFailed, _queueFull, _writeFailed, _updateRejected }) t.Dispose();
         _gate.EnterExclusive();
         try
         {

@@ -193,4 +193,19 @@ public sealed class LmdbTableTests
         await table.DisposeAsync();
         Assert.ThrowsAsync<ObjectDisposedException>(async () => await table.LookupAsync("k"));
     }
+
+    [Test]
+    public async Task Log_storm_a_repeated_lmdb_warning_is_written_once_then_summarised()
+    {
+        // Every put of a key longer than LMDB's limit fails alike: one warning, not one per put.
+        await using (var table = OpenNew("lmdb:backup"))
+        {
+            string key = new('k', 600);
+            for (int i = 0; i < 200; i++)
+                Assert.That((await table.UpdateAsync(key, "v")).Status, Is.EqualTo(UpdateStatus.TempError));
+            Assert.That(_logs.Warnings.Count(w => w.Contains("longer than LMDB's limit")), Is.EqualTo(1), string.Join("\n", _logs.Warnings));
+        }
+        // Closing the table writes the summary of what was held back.
+        Assert.That(_logs.Warnings, Has.One.Contains("keys too long for LMDB: 199 more in the last 10 s"));
+    }
 }
