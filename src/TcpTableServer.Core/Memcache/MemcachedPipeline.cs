@@ -12,16 +12,22 @@ namespace TcpTableServer.Memcache;
 /// one memcached read and write serve many client requests under load). A command alone is
 /// exactly the bytes of spec 3.8; gets queued together share one multi-key get line
 /// (<see cref="TryJoinGetLineLocked"/>). One reader matches the
-/// replies to the waiting attempts strictly in FIFO order. A reply that fails its attempt, a
-/// reply followed by garbage (V31), EOF, a socket error or an overdue attempt (the map's
-/// <c>timeout</c>, counted from the moment the command was queued on a connected socket)
-/// closes the connection: the attempt at the head gets its own verdict, every other attempt
-/// in flight fails with an I/O error, and each follows its own retry policy (spec 3.9).
+/// replies to the waiting attempts strictly in FIFO order. An error reply that memcached
+/// answers in step (<see cref="Verdict.FailedInSync"/>) fails its attempt alone. Any other
+/// failed reply, a reply followed by garbage (V31), EOF, a socket error or an overdue
+/// attempt closes the connection: the attempt at the head gets its own verdict, and every
+/// other attempt in flight, which memcached did not answer, gets <see cref="Verdict.Replay"/>
+/// (its client sends it again at once: a neighbour's failure is not its failure). The
+/// map's <c>timeout</c> measures memcached's time for the request at the head: from when
+/// its command was written or the reply before it was read, whichever is later, so time
+/// spent queued behind other requests does not count (<see cref="IsStalled"/>).
 /// A pipeline never reconnects; the client replaces a closed one.
 /// </summary>
 internal sealed class MemcachedPipeline
 {
     private const int InitialBufferSize = 16 * 1024;
+
+    private static readonly Reply Replay = new(Verdict.Replay, 0);
 
     /// <summary>Bounds of one multi-key get line: keys, and bytes (well inside memcached's read buffer).</summary>
     private const int MaxKeysPerGet = 32, MaxGetLine = 2048;
@@ -40,6 +46,7 @@ internal sealed class MemcachedPipeline
     private int _getLineStart, _getLineKeys;   // the last get line in _pending, open for more keys while _getLineKeys > 0
     private readonly MemcachedRequest[] _getLine = new MemcachedRequest[MaxKeysPerGet];
     private bool _connected, _flushing, _aborted, _isClosed;
+    private long _headSince;   // TickCount64 when memcached's time for the head began; 0: head not written, or none
     private byte[] _receive;
     private int _start, _end;
 
@@ -67,6 +74,17 @@ internal sealed class MemcachedPipeline
     /// <summary>True once the connection is closed; no attempt can be queued any more.</summary>
     public bool IsClosed => Volatile.Read(ref _isClosed);
 
+    /// <summary>
+    /// Whether the request at the head has waited for memcached more than
+    /// <paramref name="thresholdMs"/> at <paramref name="now"/> (TickCount64): counted from
+    /// when its command was written or the reply before it was read, whichever is later.
+    /// </summary>
+    public bool IsStalled(long now, long thresholdMs)
+    {
+        long since = Volatile.Read(ref _headSince);
+        return since != 0 && now - since > thresholdMs;
+    }
+
     /// <summary>Connects and then reads replies until the connection closes (fire and forget).</summary>
     public async Task RunAsync(EndpointSpec endpoint, TimeSpan? connectTimeout)
     {
@@ -78,7 +96,7 @@ internal sealed class MemcachedPipeline
         catch (Exception e) when (MemcachedConnection.IsIoFailure(e))
         {
             string reason = e is OperationCanceledException ? "Connection timed out" : e.Message;
-            Close(null, new Reply(Verdict.ConnectFailed, 0, null, $"connect to {endpoint.Display}: {reason}"));
+            Close(null, new Reply(Verdict.ConnectFailed, 0, null, $"connect to {endpoint.Display}: {reason}", MemcacheWarning.Connect));
             return;
         }
 
@@ -89,8 +107,6 @@ internal sealed class MemcachedPipeline
             _connected = true;
             if (_timeoutMs > 0)
             {
-                long deadline = Environment.TickCount64 + _timeoutMs;
-                foreach (var r in _inFlight) r.Deadline = deadline;
                 long period = Math.Clamp(_timeoutMs / 8, 10, 250);
                 _deadlineTimer = new Timer(static s => ((MemcachedPipeline)s!).CheckDeadline(), this, period, period);
             }
@@ -116,7 +132,6 @@ internal sealed class MemcachedPipeline
             if (_pending.Length - _pendingLength < max)
                 Array.Resize(ref _pending, Math.Max(_pending.Length * 2, _pendingLength + max));
             if (!TryJoinGetLineLocked(request, key)) AppendLocked(request, key, value);
-            if (_connected && _timeoutMs > 0) request.Deadline = Environment.TickCount64 + _timeoutMs;
             _inFlight.Enqueue(request);
             _count++;
             _unsent++;
@@ -201,6 +216,8 @@ internal sealed class MemcachedPipeline
                     _flushing = false;
                     return;
                 }
+                if (_inFlight.Count == _unsent && _unsent > 0)   // the head goes out now: memcached's time for it starts
+                    Volatile.Write(ref _headSince, Environment.TickCount64);
                 batch = _pending;
                 length = _pendingLength;
                 _pending = _sending;
@@ -227,10 +244,11 @@ internal sealed class MemcachedPipeline
         }
     }
 
+    /// <summary>Closes the connection when the head has waited for memcached longer than the timeout.</summary>
     private void CheckDeadline()
     {
         bool overdue;
-        lock (_lock) overdue = _inFlight.TryPeek(out var head) && Environment.TickCount64 > head.Deadline;
+        lock (_lock) overdue = IsStalled(Environment.TickCount64, _timeoutMs);
         if (overdue) Abort();
     }
 
@@ -259,7 +277,7 @@ internal sealed class MemcachedPipeline
                     : _parser.TryParseGrouped(head.Key, head.Group == GetGroup.Last, input, eof, out reply, out consumed);
                 if (status == ParseStatus.NeedMoreData) break;
                 _start += consumed;
-                if (reply.Verdict != Verdict.Done)
+                if (reply.Verdict is not (Verdict.Done or Verdict.FailedInSync))
                 {
                     Close(head, reply);
                     return;
@@ -268,6 +286,8 @@ internal sealed class MemcachedPipeline
                 {
                     _inFlight.Dequeue();
                     _count--;
+                    // the next request's time starts now if its command is written (else when it is)
+                    Volatile.Write(ref _headSince, _inFlight.Count > _unsent ? Environment.TickCount64 : 0);
                 }
                 head.Complete(reply);
             }
@@ -305,9 +325,10 @@ internal sealed class MemcachedPipeline
     }
 
     /// <summary>
-    /// Closes the connection once: <paramref name="head"/> (already taken off the queue by
-    /// the caller when not null) gets <paramref name="headReply"/>; all other attempts get
-    /// <paramref name="headReply"/> when there is no head (connect failure), else an I/O error.
+    /// Closes the connection once: <paramref name="head"/> (still at the front of the queue
+    /// when not null) gets <paramref name="headReply"/>; all other attempts get
+    /// <paramref name="headReply"/> when there is no head (connect failure), else
+    /// <see cref="Verdict.Replay"/>: memcached never answered them.
     /// </summary>
     private void Close(MemcachedRequest? head, Reply headReply)
     {
@@ -320,13 +341,14 @@ internal sealed class MemcachedPipeline
             rest = [.. _inFlight];
             _inFlight.Clear();
             _count = 0;
+            _headSince = 0;
             socket = _socket;
             _deadlineTimer?.Dispose();
         }
         socket?.Dispose();
         _closed(this);
         head?.Complete(headReply);
-        var others = head is null && headReply.Verdict == Verdict.ConnectFailed ? headReply : Reply.Failed(_parser.IoError);
+        var others = head is null && headReply.Verdict == Verdict.ConnectFailed ? headReply : Replay;
         foreach (var r in rest) r.Complete(others);
     }
 }

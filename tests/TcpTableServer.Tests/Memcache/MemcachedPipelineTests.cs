@@ -126,34 +126,87 @@ public class MemcachedPipelineTests
         static int Count(string traffic) => GetLines(traffic).Sum(l => l.Skip(1).Count(k => k.StartsWith('k')));
     }
 
+    /// <summary>
+    /// V28 mid-batch: memcached closes the connection instead of answering the first of 50
+    /// requests in flight on it. That request's attempt fails silently and is retried after
+    /// retry_pause (3.9); the 49 others, which memcached never answered, are sent again at once
+    /// on a new connection without a pause (before: all 50 paused).
+    /// </summary>
     [Test]
-    public async Task Issue5_V28_close_mid_batch_fails_every_request_in_flight_then_each_retries_on_a_new_connection()
+    public async Task V28_close_mid_batch_fails_the_head_the_others_are_replayed_at_once()
     {
         await using var rig = new VectorRig(Backend.Fake);
         for (int i = 0; i < 50; i++) rig.Seed($"k{i}", $"v{i}");
         rig.Fake.Inject(FakeMemcached.CloseConnection);
         var t = rig.Open("C", "retry_pause = 1");
-        var results = await Task.WhenAll(Enumerable.Range(0, 50).Select(i => t.LookupAsync($"k{i}").AsTask()));
-        for (int i = 0; i < 50; i++) Assert.That(results[i], Is.EqualTo(LookupResult.Found($"v{i}")), $"k{i}");
-        Assert.That(rig.Elapsed.TotalSeconds, Is.InRange(0.95, 2.5), "the failed requests paused retry_pause once");
-        Assert.That(rig.Fake.Connections, Has.Count.GreaterThanOrEqualTo(2), "retries use a new connection");
+        var clocks = Enumerable.Range(0, 50).Select(i => Timed(t.LookupAsync($"k{i}").AsTask())).ToArray();
+        var results = await Task.WhenAll(clocks);
+        for (int i = 0; i < 50; i++) Assert.That(results[i].Result, Is.EqualTo(LookupResult.Found($"v{i}")), $"k{i}");
+        Assert.That(results.Count(r => r.Seconds >= 0.95), Is.EqualTo(1), "only the request the close answered paused");
+        Assert.That(results.Where(r => r.Seconds < 0.95).Max(r => r.Seconds), Is.LessThan(0.6), "the others: no pause");
+        Assert.That(rig.Fake.Connections, Has.Count.GreaterThanOrEqualTo(2), "replays and retries use a new connection");
         Assert.That(rig.Logs.Warnings, Is.Empty, "a first failure is silent (3.9)");
     }
 
+    /// <summary>
+    /// A stalled reply (no answer at all) times out only its own request: the 18 requests
+    /// queued behind the two stalled ones (one on each connection) are replayed on new
+    /// connections and answered (before: all 20 failed with them, with max_try = 1 a
+    /// temporary error for each).
+    /// </summary>
     [Test]
-    public async Task Issue5_timeout_of_the_head_fails_every_request_in_flight_with_it()
+    public async Task Isolation_timeout_of_the_head_fails_only_the_head_the_others_are_answered()
     {
         await using var rig = new VectorRig(Backend.Fake);
         for (int i = 0; i < 20; i++) rig.Seed($"k{i}", $"v{i}");
-        rig.Fake.Inject(Enumerable.Repeat(FakeMemcached.NoReply, 20).ToArray());   // a stalled memcached
+        rig.Fake.Inject(FakeMemcached.NoReply, FakeMemcached.NoReply);   // stalled replies to the first two commands
         var t = rig.Open("C", "timeout = 1", "max_try = 1");
-        var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => t.LookupAsync($"k{i}").AsTask()));
-        Assert.That(rig.Elapsed.TotalSeconds, Is.InRange(0.9, 1.9), "per-request deadline = timeout, not 20 x timeout");
-        Assert.That(results, Is.All.EqualTo(LookupResult.TempError));
+        var k0 = t.LookupAsync("k0").AsTask();
+        await Task.Delay(100);
+        var stalled = new[] { k0, t.LookupAsync("k1").AsTask() };   // the first connection busy: a second one
+        await Task.Delay(100);
+        Assert.That(rig.Fake.Connections, Has.Count.EqualTo(2));
+        var rest = Enumerable.Range(2, 18).Select(i => t.LookupAsync($"k{i}").AsTask()).ToArray();   // queued behind them
+        Assert.That(await Task.WhenAll(stalled), Is.All.EqualTo(LookupResult.TempError), "the stalled requests time out");
+        Assert.That(rig.Elapsed.TotalSeconds, Is.InRange(0.9, 1.9), "after timeout");
+        var results = await Task.WhenAll(rest);
+        for (int i = 2; i < 20; i++) Assert.That(results[i - 2], Is.EqualTo(LookupResult.Found($"v{i}")), $"k{i}");
         Assert.That(rig.Logs.Warnings, Is.Empty, "max_try = 1: nothing logged (V38)");
-        rig.Fake.Reset();   // commands still queued behind the stalled head never reached it: drop their NoReply
-        rig.Seed("k3", "v3");
-        Assert.That(await t.LookupAsync("k3"), Is.EqualTo(LookupResult.Found("v3")), "a new connection serves the next request");
+    }
+
+    /// <summary>
+    /// A slow memcached (each command answered 0.6 s after the previous reply on its
+    /// connection, connections in parallel; timeout 1 s, max_try 1): requests queued behind a
+    /// slow reply are not charged the time they queued (timeout counts from when memcached
+    /// starts on them), and requests arriving while every connection waits on a slow reply
+    /// open another connection rather than queue. Before: the batch queued behind the first
+    /// reply timed out (1.2 s after it was queued) and got a temporary error.
+    /// </summary>
+    [Test]
+    public async Task Isolation_slow_memcached_requests_queued_behind_a_slow_reply_do_not_time_out()
+    {
+        await using var rig = new VectorRig(Backend.Fake);
+        for (int i = 0; i < 60; i++) rig.Seed($"k{i}", $"v{i}");
+        var t = rig.Open("C", "timeout = 1", "max_try = 1");
+        Assert.That(await t.LookupAsync("warm"), Is.EqualTo(LookupResult.NotFound));
+        rig.Fake.ReplyDelay = TimeSpan.FromSeconds(0.6);
+        var early = Enumerable.Range(0, 40).Select(i => t.LookupAsync($"k{i}").AsTask()).ToArray();
+        await Task.Delay(400);   // every open connection now waits on a slow reply
+        var late = Enumerable.Range(40, 20).Select(i => Timed(t.LookupAsync($"k{i}").AsTask())).ToArray();
+        var earlyResults = await Task.WhenAll(early);
+        var lateResults = await Task.WhenAll(late);
+        for (int i = 0; i < 40; i++) Assert.That(earlyResults[i], Is.EqualTo(LookupResult.Found($"v{i}")), $"k{i}");
+        for (int i = 40; i < 60; i++) Assert.That(lateResults[i - 40].Result, Is.EqualTo(LookupResult.Found($"v{i}")), $"k{i}");
+        Assert.That(rig.Fake.Connections, Has.Count.InRange(MemcachedClient.ConnectionsPerEndpoint + 1, MemcachedClient.MaxConnectionsPerEndpoint),
+            "another connection opened for the requests that came while the first two waited");
+        Assert.That(rig.Logs.Warnings, Is.Empty);
+    }
+
+    private static async Task<(LookupResult Result, double Seconds)> Timed(Task<LookupResult> lookup)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var result = await lookup;
+        return (result, clock.Elapsed.TotalSeconds);
     }
 
     [Test]
