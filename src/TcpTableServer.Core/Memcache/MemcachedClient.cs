@@ -14,9 +14,10 @@ namespace TcpTableServer.Memcache;
 /// (<see cref="MemcachedPipeline"/>): a request joins a batch forming on a connection, else
 /// goes to the least busy open connection; a second connection is opened while every open one
 /// has requests in flight, so one request at a time uses one connection exactly as Postfix
-/// does. When memcached is slow (every open connection's head request waiting longer than
-/// a quarter of <c>timeout</c>) more connections are opened, up to
-/// <see cref="MaxConnectionsPerEndpoint"/>, instead of queueing everyone behind one.
+/// does. When memcached is slow (on every open connection the head request has waited, or a
+/// reply within the last <c>timeout</c> took, longer than a quarter of <c>timeout</c>) more
+/// connections are opened, up to <c>memcache_connections</c>, instead of queueing everyone
+/// behind one.
 /// A command memcached would reject without reading it (a key over 250 bytes, negative
 /// flags) is never sent: it fails exactly as memcached's <c>CLIENT_ERROR</c> would make it
 /// fail, for that request alone. Failures are results (<see cref="LookupStatus.TempError"/>),
@@ -201,8 +202,8 @@ public sealed class MemcachedClient : IAsyncDisposable
     /// fewer than <see cref="JoinBatchLimit"/>): joining it costs no write and no memcached read
     /// of its own (on the miss path memcached's CPU per request fell by a fifth).
     /// Otherwise the open connection with the fewest requests in flight; a new one while all
-    /// open ones are busy, up to <see cref="ConnectionsPerEndpoint"/>. A connection whose head
-    /// request has waited for memcached longer than a quarter of the timeout is slow: it takes
+    /// open ones are busy, up to <see cref="ConnectionsPerEndpoint"/>. A connection where
+    /// memcached is slow (<see cref="MemcachedPipeline.IsSlow"/>: a quarter of the timeout) takes
     /// no new request while another connection is not slow, and when every open one is slow
     /// another opens, up to <see cref="MaxConnectionsPerEndpoint"/> (the extra connections are
     /// used only while the first ones are slow). When all are open and slow, the least busy.
@@ -244,7 +245,7 @@ public sealed class MemcachedClient : IAsyncDisposable
                 if (free < 0) free = i;
                 continue;
             }
-            if (lane.IsStalled(now, _stallMs))
+            if (lane.IsSlow(now))
             {
                 if (leastBusySlow is null || lane.InFlight < leastBusySlow.InFlight) leastBusySlow = lane;
                 continue;
@@ -260,7 +261,7 @@ public sealed class MemcachedClient : IAsyncDisposable
     private MemcachedPipeline Create(int slot, out bool created)
     {
         created = true;
-        return _lanes[slot] = new MemcachedPipeline(_parser, _timeout, _flags, _ttl, _onClosed);
+        return _lanes[slot] = new MemcachedPipeline(_parser, _timeout, _flags, _ttl, _onClosed, _stallMs);
     }
 
     private void Remove(MemcachedPipeline pipeline)

@@ -47,6 +47,8 @@ internal sealed class MemcachedPipeline
     private readonly MemcachedRequest[] _getLine = new MemcachedRequest[MaxKeysPerGet];
     private bool _connected, _flushing, _aborted, _isClosed;
     private long _headSince;   // TickCount64 when memcached's time for the head began; 0: head not written, or none
+    private long _slowAt;      // TickCount64 of the last reply that took memcached longer than _slowMs (0: none)
+    private readonly long _slowMs;
     private byte[] _receive;
     private int _start, _end;
 
@@ -55,8 +57,11 @@ internal sealed class MemcachedPipeline
     /// <param name="flags">flags of every set</param>
     /// <param name="ttl">ttl of every set</param>
     /// <param name="closed">called once when the connection is closed, before any attempt on it completes</param>
-    public MemcachedPipeline(MemcachedReplyParser parser, TimeSpan? timeout, int flags, int ttl, Action<MemcachedPipeline> closed)
+    /// <param name="slowMs">a reply that takes memcached longer than this marks the connection slow (<see cref="IsSlow"/>)</param>
+    public MemcachedPipeline(MemcachedReplyParser parser, TimeSpan? timeout, int flags, int ttl, Action<MemcachedPipeline> closed,
+        long slowMs = long.MaxValue)
     {
+        _slowMs = slowMs;
         _parser = parser;
         _timeoutMs = timeout is { } t ? (long)t.TotalMilliseconds : 0;
         _flags = flags;
@@ -83,6 +88,19 @@ internal sealed class MemcachedPipeline
     {
         long since = Volatile.Read(ref _headSince);
         return since != 0 && now - since > thresholdMs;
+    }
+
+    /// <summary>
+    /// Whether memcached is slow on this connection at <paramref name="now"/>: the head has
+    /// waited longer than the slow threshold, or a reply took longer than that within the last
+    /// four thresholds. (The head alone is not enough: under a closed-loop load new requests
+    /// arrive right after a reply, just when the next head's clock has restarted.)
+    /// </summary>
+    public bool IsSlow(long now)
+    {
+        if (IsStalled(now, _slowMs)) return true;
+        long slowAt = Volatile.Read(ref _slowAt);
+        return slowAt != 0 && now - slowAt < 4 * _slowMs;
     }
 
     /// <summary>Connects and then reads replies until the connection closes (fire and forget).</summary>
@@ -286,8 +304,10 @@ internal sealed class MemcachedPipeline
                 {
                     _inFlight.Dequeue();
                     _count--;
+                    long now = Environment.TickCount64;
+                    if (_headSince != 0 && now - _headSince > _slowMs) Volatile.Write(ref _slowAt, now);
                     // the next request's time starts now if its command is written (else when it is)
-                    Volatile.Write(ref _headSince, _inFlight.Count > _unsent ? Environment.TickCount64 : 0);
+                    Volatile.Write(ref _headSince, _inFlight.Count > _unsent ? now : 0);
                 }
                 head.Complete(reply);
             }
