@@ -45,6 +45,8 @@ internal sealed class MemcachedPipeline
     private int _pendingLength, _count, _unsent;
     private int _getLineStart, _getLineKeys;   // the last get line in _pending, open for more keys while _getLineKeys > 0
     private readonly MemcachedRequest[] _getLine = new MemcachedRequest[MaxKeysPerGet];
+    private readonly MemcachedRequest[] _group = new MemcachedRequest[MaxKeysPerGet];   // the reader's: members of the line being answered
+    private readonly Reply[] _groupReplies = new Reply[MaxKeysPerGet];
     private bool _connected, _flushing, _aborted, _isClosed;
     private long _headSince;   // TickCount64 when memcached's time for the head began; 0: head not written, or none
     private long _slowAt;      // TickCount64 of the last reply that took memcached longer than _slowMs (0: none)
@@ -290,9 +292,14 @@ internal sealed class MemcachedPipeline
                     break;
                 }
                 var input = _receive.AsSpan(_start, _end - _start);
-                var status = head.Group == GetGroup.Single
-                    ? _parser.TryParse(head.Command, input, eof, out Reply reply, out int consumed)
-                    : _parser.TryParseGrouped(head.Key, head.Group == GetGroup.Last, input, eof, out reply, out consumed);
+                if (head.Group != GetGroup.Single)
+                {
+                    if (!ReadGroup(head, input, eof, out bool more)) return;
+                    if (more) break;
+                    continue;
+                }
+                var status = _parser.TryParse(head.Command, head.Command == MemcachedCommand.Get ? head.Key : null,
+                    input, eof, out Reply reply, out int consumed);
                 if (status == ParseStatus.NeedMoreData) break;
                 _start += consumed;
                 if (reply.Verdict is not (Verdict.Done or Verdict.FailedInSync))
@@ -300,15 +307,7 @@ internal sealed class MemcachedPipeline
                     Close(head, reply);
                     return;
                 }
-                lock (_lock)
-                {
-                    _inFlight.Dequeue();
-                    _count--;
-                    long now = Environment.TickCount64;
-                    if (_headSince != 0 && now - _headSince > _slowMs) Volatile.Write(ref _slowAt, now);
-                    // the next request's time starts now if its command is written (else when it is)
-                    Volatile.Write(ref _headSince, _inFlight.Count > _unsent ? now : 0);
-                }
+                lock (_lock) DequeueLocked(1);
                 head.Complete(reply);
             }
 
@@ -327,6 +326,55 @@ internal sealed class MemcachedPipeline
                 eof = true;
             }
         }
+    }
+
+    /// <summary>
+    /// The reply to the multi-key get line whose first key is <paramref name="head"/>, all
+    /// members at once (<see cref="MemcachedReplyParser.TryParseGroup"/>). False when the
+    /// reply failed and the connection is closed; <paramref name="more"/> when it is incomplete.
+    /// </summary>
+    private bool ReadGroup(MemcachedRequest head, ReadOnlySpan<byte> input, bool eof, out bool more)
+    {
+        int count = 0;
+        lock (_lock)
+            foreach (var r in _inFlight)
+            {
+                _group[count++] = r;
+                if (r.Group == GetGroup.Last || count == MaxKeysPerGet) break;
+            }
+        var status = _parser.TryParseGroup(_group, count, input, eof, build: false, _groupReplies, out int consumed, out var failure);
+        more = status == ParseStatus.NeedMoreData;
+        if (!more && failure.Verdict == Verdict.Done)
+            _parser.TryParseGroup(_group, count, input, eof, build: true, _groupReplies, out consumed, out failure);
+        if (more || failure.Verdict != Verdict.Done)
+        {
+            Array.Clear(_group, 0, count);
+            if (more) return true;
+            _start += consumed;
+            Close(head, failure);
+            return false;
+        }
+        _start += consumed;
+        lock (_lock) DequeueLocked(count);
+        for (int i = 0; i < count; i++)
+        {
+            var r = _group[i];
+            _group[i] = null!;
+            r.Complete(_groupReplies[i]);
+            _groupReplies[i] = default;
+        }
+        return true;
+    }
+
+    /// <summary>Takes <paramref name="n"/> answered requests off the queue; the next head's time starts.</summary>
+    private void DequeueLocked(int n)
+    {
+        long now = Environment.TickCount64;
+        if (_headSince != 0 && now - _headSince > _slowMs) Volatile.Write(ref _slowAt, now);
+        for (int i = 0; i < n; i++) _inFlight.Dequeue();
+        _count -= n;
+        // the next request's time starts now if its command is written (else when it is)
+        Volatile.Write(ref _headSince, _inFlight.Count > _unsent ? now : 0);
     }
 
     /// <summary>Makes room at the end of the receive buffer: compacts, or grows when a reply needs more.</summary>

@@ -112,7 +112,15 @@ internal sealed class MemcachedReplyParser(int lineSizeLimit, int dataSizeLimit,
     /// </list>
     /// Anything else that fails an attempt closes the connection (<see cref="Verdict.Failed"/>).
     /// </summary>
-    public ParseStatus TryParse(MemcachedCommand command, ReadOnlySpan<byte> input, bool eof, out Reply reply, out int consumed)
+    public ParseStatus TryParse(MemcachedCommand command, ReadOnlySpan<byte> input, bool eof, out Reply reply, out int consumed) =>
+        TryParse(command, null, input, eof, out reply, out consumed);
+
+    /// <summary>
+    /// As above; a get's <c>VALUE</c> line must name <paramref name="key"/> when it is given
+    /// (spec 3.13: Postfix accepts any key, V32; on a connection shared by many requests a
+    /// block for another key is never trusted: unexpected reply, the connection closes).
+    /// </summary>
+    public ParseStatus TryParse(MemcachedCommand command, string? key, ReadOnlySpan<byte> input, bool eof, out Reply reply, out int consumed)
     {
         consumed = 0;
         if (!TryReadReplyLine(input, eof, out var line, out int used, out reply, out var early)) return early;
@@ -137,7 +145,8 @@ internal sealed class MemcachedReplyParser(int lineSizeLimit, int dataSizeLimit,
             reply = NotFound;
             return ParseStatus.Complete;
         }
-        if (!TryScanValueLine(line, out long length) || length < 0 || length > dataSizeLimit)
+        if (!TryScanValueLine(line, out long length) || length < 0 || length > dataSizeLimit
+            || (key is not null && !ValueKeyIs(line, key)))
         {
             reply = Unexpected(line);
             if (line.SequenceEqual("ERROR"u8)) reply = reply.InSync();
@@ -147,36 +156,71 @@ internal sealed class MemcachedReplyParser(int lineSizeLimit, int dataSizeLimit,
     }
 
     /// <summary>
-    /// The part of a multi-key <c>get</c> reply that answers <paramref name="key"/>: a
-    /// <c>VALUE</c> block naming it (Found), or nothing when the next line is <c>END</c> or a
-    /// block of a later key (NotFound, nothing consumed). The <see cref="GetGroup.Last"/> key
-    /// also consumes the <c>END</c>, which must follow, as after a single get (V31); a block of
-    /// any other key before it is an unexpected reply.
+    /// The whole reply to one multi-key <c>get</c> line whose keys are
+    /// <paramref name="members"/>[0..<paramref name="count"/>): <c>VALUE</c> blocks matched to
+    /// the members by key, in any order, then <c>END</c>; members without a block are not
+    /// found. Nothing is decided before the <c>END</c> is in <paramref name="input"/>, so no
+    /// member is told "not found" on the strength of a reply that then turns out wrong. A
+    /// block for a key not on the line (or twice), a bad length, a data block not ended by
+    /// CR LF, or any other line fails the whole reply (<paramref name="failure"/>; the
+    /// connection closes). Values are made only with <paramref name="build"/>, once the reply
+    /// is known to be complete and sound.
     /// </summary>
-    public ParseStatus TryParseGrouped(string key, bool last, ReadOnlySpan<byte> input, bool eof, out Reply reply, out int consumed)
+    public ParseStatus TryParseGroup(MemcachedRequest[] members, int count, ReadOnlySpan<byte> input, bool eof, bool build,
+        Reply[] replies, out int consumed, out Reply failure)
     {
         consumed = 0;
-        if (!TryReadReplyLine(input, eof, out var line, out int used, out reply, out var early)) return early;
-        if (line.SequenceEqual("END"u8))
+        failure = default;
+        Span<bool> answered = stackalloc bool[count];
+        int pos = 0;
+        while (true)
         {
-            if (last) consumed = used;
-            reply = NotFound;
-            return ParseStatus.Complete;
+            var status = TryReadLine(input[pos..], eof, out var line, out int used);
+            if (status == LineStatus.NeedMoreData) return ParseStatus.NeedMoreData;
+            if (status == LineStatus.Error)
+            {
+                failure = Reply.Failed(MemcacheWarning.IoError, _ioError);
+                return ParseStatus.Complete;
+            }
+            pos += used;
+            if (line.SequenceEqual("END"u8))
+            {
+                consumed = pos;
+                if (build)
+                    for (int i = 0; i < count; i++)
+                        if (!answered[i]) replies[i] = NotFound;
+                return ParseStatus.Complete;
+            }
+            int m = -1;
+            if (TryScanValueLine(line, out long length) && length >= 0 && length <= dataSizeLimit)
+                for (int i = 0; i < count && m < 0; i++)
+                    if (!answered[i] && ValueKeyIs(line, members[i].Key)) m = i;
+            if (m < 0)
+            {
+                failure = Unexpected(line);
+                return ParseStatus.Complete;
+            }
+            var rest = input[pos..];
+            if (rest.Length < length + 2)
+            {
+                if (!eof && (rest.Length <= length || rest[(int)length] == (byte)'\r')) return ParseStatus.NeedMoreData;
+                failure = Reply.Failed(MemcacheWarning.Eof, $"{_dictName}: EOF receiving memcache server reply");
+                return ParseStatus.Complete;
+            }
+            if (rest[(int)length] != (byte)'\r' || rest[(int)length + 1] != (byte)'\n')
+            {
+                failure = Reply.Failed(MemcacheWarning.Eof, $"{_dictName}: EOF receiving memcache server reply");
+                return ParseStatus.Complete;
+            }
+            answered[m] = true;
+            if (build)
+            {
+                var data = rest[..(int)length];
+                int nul = data.IndexOf((byte)0);
+                replies[m] = new Reply(Verdict.Done, (byte)LookupStatus.Found, StringPool.FromBytes(nul < 0 ? data : data[..nul]));
+            }
+            pos += (int)length + 2;
         }
-        bool valid = TryScanValueLine(line, out long length) && length >= 0 && length <= dataSizeLimit;
-        bool mine = valid && ValueKeyIs(line, key);
-        if (valid && !mine && !last)
-        {
-            reply = NotFound;   // the block of a later key
-            return ParseStatus.Complete;
-        }
-        consumed = used;
-        if (!mine)
-        {
-            reply = Unexpected(line);
-            return ParseStatus.Complete;
-        }
-        return TryParseBlock(input[used..], (int)length, eof, last, ref reply, ref consumed);
     }
 
     /// <summary>Whether the first token after "VALUE " is <paramref name="key"/> (octets).</summary>

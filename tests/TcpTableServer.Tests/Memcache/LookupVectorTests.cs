@@ -389,13 +389,16 @@ public class LookupVectorTests
     }
 
     [Test]
-    public async Task V32_value_line_with_cas_and_other_key_is_accepted()
+    public async Task V32_value_line_with_cas_is_accepted_another_key_is_an_unexpected_reply()
     {
+        // Postfix accepts any key (V32); a shared connection never trusts another key's block (spec 3.13 item 6)
         await using var rig = new VectorRig(Backend.Fake);
-        rig.Fake.Inject("VALUE other 5 3 99\r\nabc\r\nEND\r\n");
+        rig.Fake.Inject("VALUE other 5 3 99\r\nabc\r\nEND\r\n", "VALUE k 5 3 99\r\nabc\r\nEND\r\n");
         var t = rig.Open("C");
-        Assert.That(await t.LookupAsync("k"), Is.EqualTo(Found("abc")));
-        rig.AssertTraffic("get k\r\n");
+        Assert.That(await t.LookupAsync("k"), Is.EqualTo(Found("abc")), "the retry's reply names k");
+        AssertPaused(rig, 1);
+        rig.AssertTraffic("get k\r\n", "get k\r\n");
+        Assert.That(rig.Logs.Warnings, Is.Empty, "a first failure is silent (3.9)");
     }
 
     [Test]

@@ -287,49 +287,91 @@ public class MemcachedPipelineTests
         Assert.That(rig.Logs.Warnings, Is.Empty);
     }
 
-    [Test]
-    public void Issue5_multi_key_get_reply_is_split_by_key()
+    private static (ParseStatus Status, Reply[] Replies, Reply Failure, int Used) ParseGroup(
+        MemcachedReplyParser parser, string reply, params string[] keys)
     {
-        var parser = new MemcachedReplyParser(1024, 10240, "memcache:/etc/postfix/plain.cf");
-        // get a b c: b is a miss
-        byte[] reply = Encoding.Latin1.GetBytes("VALUE a 0 2\r\nva\r\nVALUE c 0 2\r\nvc\r\nEND\r\n");
-        int at = 0;
-        Assert.That(parser.TryParseGrouped("a", false, reply, false, out var a, out int used), Is.EqualTo(ParseStatus.Complete));
-        Assert.That((a.Verdict, a.Status, a.Value), Is.EqualTo((Verdict.Done, (byte)LookupStatus.Found, "va")));
-        at += used;
-        Assert.That(parser.TryParseGrouped("b", false, reply.AsSpan(at), false, out var b, out used), Is.EqualTo(ParseStatus.Complete));
-        Assert.That((b.Verdict, b.Status, used), Is.EqualTo((Verdict.Done, (byte)LookupStatus.NotFound, 0)), "c's block is left for c");
-        for (int n = 0; n < reply.Length - at; n++)
-            Assert.That(parser.TryParseGrouped("c", true, reply.AsSpan(at, n), false, out _, out _),
-                Is.EqualTo(ParseStatus.NeedMoreData), $"{n} bytes: the last key waits for END");
-        Assert.That(parser.TryParseGrouped("c", true, reply.AsSpan(at), false, out var c, out used), Is.EqualTo(ParseStatus.Complete));
-        Assert.That((c.Verdict, c.Value, at + used), Is.EqualTo((Verdict.Done, "vc", reply.Length)));
-
-        byte[] end = Encoding.Latin1.GetBytes("END\r\n");
-        Assert.That(parser.TryParseGrouped("x", false, end, false, out var x, out used), Is.EqualTo(ParseStatus.Complete));
-        Assert.That((x.Status, used), Is.EqualTo(((byte)LookupStatus.NotFound, 0)), "END belongs to the last key");
-        Assert.That(parser.TryParseGrouped("y", true, end, false, out var y, out used), Is.EqualTo(ParseStatus.Complete));
-        Assert.That((y.Status, used), Is.EqualTo(((byte)LookupStatus.NotFound, 5)));
-
-        byte[] stray = Encoding.Latin1.GetBytes("VALUE other 0 1\r\nv\r\nEND\r\n");
-        Assert.That(parser.TryParseGrouped("z", true, stray, false, out var z, out _), Is.EqualTo(ParseStatus.Complete));
-        Assert.That(z.Verdict, Is.EqualTo(Verdict.Failed), "a block for a key nobody asked for: unexpected reply, connection closed");
+        var members = keys.Select(k => MemcachedRequest.Rent(MemcachedCommand.Get, k)).ToArray();
+        var replies = new Reply[keys.Length];
+        var bytes = Encoding.Latin1.GetBytes(reply);
+        var status = parser.TryParseGroup(members, keys.Length, bytes, false, false, replies, out int used, out var failure);
+        if (status == ParseStatus.Complete && failure.Verdict == Verdict.Done)
+            parser.TryParseGroup(members, keys.Length, bytes, false, true, replies, out used, out failure);
+        return (status, replies, failure, used);
     }
 
     [Test]
-    public void Issue5_V31_and_data_size_limit_hold_for_the_keys_of_a_multi_key_get()
+    public void Issue5_multi_key_get_reply_is_matched_by_key()
     {
-        var parser = new MemcachedReplyParser(1024, 4, "memcache:/etc/postfix/plain.cf");
-        byte[] garbage = Encoding.Latin1.GetBytes("VALUE c 0 2\r\nvc\r\nGARBAGE\r\n");
-        Assert.That(parser.TryParseGrouped("c", true, garbage, false, out var c, out _), Is.EqualTo(ParseStatus.Complete));
-        Assert.That((c.Verdict, c.Value), Is.EqualTo((Verdict.DoneThenClose, "vc")), "V31: value kept, connection closed");
+        var parser = new MemcachedReplyParser(1024, 10240, "memcache:/etc/postfix/plain.cf");
+        // get a b c: b is a miss
+        const string reply = "VALUE a 0 2\r\nva\r\nVALUE c 0 2\r\nvc\r\nEND\r\n";
+        var (status, replies, failure, used) = ParseGroup(parser, reply, "a", "b", "c");
+        Assert.That((status, failure.Verdict, used), Is.EqualTo((ParseStatus.Complete, Verdict.Done, reply.Length)));
+        Assert.That(replies.Select(r => ((LookupStatus)r.Status, r.Value)), Is.EqualTo(new (LookupStatus, string?)[]
+            { (LookupStatus.Found, "va"), (LookupStatus.NotFound, null), (LookupStatus.Found, "vc") }));
+        for (int n = 0; n < reply.Length; n++)
+            Assert.That(ParseGroup(parser, reply[..n], "a", "b", "c").Status, Is.EqualTo(ParseStatus.NeedMoreData),
+                $"{n} bytes: nobody is answered before the END");
+    }
 
-        byte[] tooLong = Encoding.Latin1.GetBytes("VALUE a 0 5\r\nvalue\r\nEND\r\n");
-        foreach (bool last in new[] { false, true })
+    /// <summary>
+    /// Replies are checked, never trusted (spec 3.13 item 6): blocks of a multi-key get in any
+    /// order are matched by key; a block for a key not on the line, a key twice, a length that
+    /// stretches over the next reply or a block without END fail the whole reply (the
+    /// connection closes, its requests fail over) rather than answer anyone wrongly.
+    /// </summary>
+    [TestCase("VALUE c 0 2\r\nvc\r\nVALUE a 0 2\r\nva\r\nEND\r\n", true, TestName = "Stretch_out_of_order_blocks_are_matched_by_key")]
+    [TestCase("VALUE x 0 2\r\nvx\r\nEND\r\n", false, TestName = "Stretch_block_for_a_key_not_on_the_line_fails_the_reply")]
+    [TestCase("VALUE a 0 2\r\nva\r\nVALUE a 0 2\r\nva\r\nEND\r\n", false, TestName = "Stretch_block_for_a_key_twice_fails_the_reply")]
+    [TestCase("VALUE a 0 9\r\nva\r\nEND\r\nVALUE c 0 2\r\nvc\r\nEND\r\n", false, TestName = "Stretch_length_stretching_over_the_next_reply_fails")]
+    [TestCase("VALUE a 0 2\r\nva\r\nSTORED\r\n", false, TestName = "Stretch_block_followed_by_another_reply_fails")]
+    [TestCase("VALUE a 0 3\r\nabc\r\nEND\r\n", false, TestName = "Stretch_V29_value_over_data_size_limit_fails")]
+    public void Stretch_multi_key_get_reply_is_checked(string reply, bool sound)
+    {
+        var parser = new MemcachedReplyParser(1024, sound ? 10240 : 2, "memcache:/etc/postfix/plain.cf");
+        var (status, replies, failure, _) = ParseGroup(parser, reply, "a", "b", "c");
+        Assert.That(status, Is.EqualTo(ParseStatus.Complete));
+        if (sound)
         {
-            Assert.That(parser.TryParseGrouped("a", last, tooLong, false, out var a, out _), Is.EqualTo(ParseStatus.Complete));
-            Assert.That(a.Verdict, Is.EqualTo(Verdict.Failed), $"last={last}: longer than data_size_limit fails the attempt (3.9)");
+            Assert.That(failure.Verdict, Is.EqualTo(Verdict.Done));
+            Assert.That(replies.Select(r => r.Value), Is.EqualTo(new[] { "va", null, "vc" }));
         }
+        else
+        {
+            Assert.That(failure.Verdict, Is.EqualTo(Verdict.Failed));
+            Assert.That(replies.Select(r => r.Value), Is.All.Null, "nobody answered from a reply that failed");
+        }
+    }
+
+    /// <summary>
+    /// End to end with a lying scripted memcached (the real one does not lie): a single get
+    /// answered with another key's block, then a multi-key get answered out of order. 0 wrong
+    /// answers, 0 false NOT FOUND: the lie fails its attempt (retried, V32 differs on purpose).
+    /// </summary>
+    [Test]
+    public async Task Stretch_lying_memcached_gives_no_wrong_answer_and_no_false_not_found()
+    {
+        await using var rig = new VectorRig(Backend.Fake);
+        foreach (var k in new[] { "k", "k1", "k2", "k3", "k4" }) rig.Seed(k, "v" + k);
+        var t = rig.Open("C");
+        rig.Fake.Inject("VALUE other 0 6\r\nvother\r\nEND\r\n");
+        Assert.That(await t.LookupAsync("k"), Is.EqualTo(LookupResult.Found("vk")), "another key's block is never trusted");
+        await Task.Delay(100);
+        var lookups = new List<Task<LookupResult>>();
+        using (rig.Fake.HoldReplies())
+        {
+            lookups.Add(t.LookupAsync("k1").AsTask());   // sent at once
+            await Task.Delay(100);
+            lookups.Add(t.LookupAsync("k2").AsTask());   // a second connection
+            await Task.Delay(300);
+            rig.Fake.Inject("VALUE k4 0 3\r\nvk4\r\nVALUE k3 0 3\r\nvk3\r\nEND\r\n");   // the answer to "get k3 k4"
+            lookups.Add(t.LookupAsync("k3").AsTask());   // queued behind k1, then k4 joins its line
+            lookups.Add(t.LookupAsync("k4").AsTask());
+            await Task.Delay(200);
+        }
+        var results = await Task.WhenAll(lookups);
+        Assert.That(results, Is.EqualTo(new[] { "k1", "k2", "k3", "k4" }.Select(k => LookupResult.Found("v" + k))));
+        Assert.That(rig.Logs.Warnings, Is.Empty, "each lie is a first failure: silent (3.9)");
     }
 
     /// <summary>The get command lines of some traffic, split into words ("get", key, key, ...).</summary>
