@@ -17,12 +17,23 @@ public static class MemcacheParameterNames
     /// <summary>Per-map POLICY options (yes/no booleans) that are not memcache_table(5) parameters.</summary>
     public static readonly IReadOnlyList<string> PolicyBooleans = ["fold_keys", "backup_create"];
 
+    /// <summary>
+    /// Per-map POLICY options (integers) that are not memcache_table(5) parameters:
+    /// <c>memcache_connections</c> (most connections to memcached) and <c>warning_interval</c>
+    /// (seconds between summaries of a repeated warning; 0 = every warning, as Postfix).
+    /// </summary>
+    public static readonly IReadOnlyList<string> PolicyIntegers = ["memcache_connections", "warning_interval"];
+
     private static readonly HashSet<string> MemcacheSet = new(Memcache, StringComparer.Ordinal);
     private static readonly HashSet<string> PolicySet = new(PolicyBooleans, StringComparer.Ordinal);
+    private static readonly HashSet<string> PolicyIntegerSet = new(PolicyIntegers, StringComparer.Ordinal);
 
     /// <summary>True for a memcache_table(5) parameter name (exact case).</summary>
     public static bool IsMemcache(string name) => MemcacheSet.Contains(name);
 
     /// <summary>True for a per-map policy option name (exact case).</summary>
     public static bool IsPolicyBoolean(string name) => PolicySet.Contains(name);
+
+    /// <summary>True for a per-map integer policy option name (exact case).</summary>
+    public static bool IsPolicyInteger(string name) => PolicyIntegerSet.Contains(name);
 }

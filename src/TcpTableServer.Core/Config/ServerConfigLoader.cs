@@ -98,10 +98,11 @@ public static class ServerConfigLoader
             foreach (var e in section.Entries)
             {
                 bool known = isServer ? ServerKeys.Contains(e.Key)
-                    : MapServerKeys.Contains(e.Key) || MemcacheParameterNames.IsMemcache(e.Key) || MemcacheParameterNames.IsPolicyBoolean(e.Key);
+                    : MapServerKeys.Contains(e.Key) || MemcacheParameterNames.IsMemcache(e.Key) || MemcacheParameterNames.IsPolicyBoolean(e.Key)
+                      || MemcacheParameterNames.IsPolicyInteger(e.Key);
                 if (known) continue;
                 string expected = isServer ? string.Join(", ", ServerKeys)
-                    : string.Join(", ", MapServerKeys.Concat(MemcacheParameterNames.Memcache).Concat(MemcacheParameterNames.PolicyBooleans));
+                    : string.Join(", ", MapServerKeys.Concat(MemcacheParameterNames.Memcache).Concat(MemcacheParameterNames.PolicyBooleans).Concat(MemcacheParameterNames.PolicyIntegers));
                 throw new ConfigException($"unknown key \"{e.Key}\" in [{section.Name}] (names are case-sensitive; known: {expected})", ini, e.Line);
             }
         }

@@ -26,12 +26,14 @@ public sealed class DomainFilter : IAsyncDisposable
     private readonly Pattern[] _patterns;
     private readonly string _logName;
     private readonly ILogger _logger;
+    private readonly Logging.LogThrottle _lookupProblems;   // one per map: a failing table fails every lookup
 
-    private DomainFilter(Pattern[] patterns, string logName, ILogger logger)
+    private DomainFilter(Pattern[] patterns, string logName, ILogger logger, TimeSpan? warningWindow)
     {
         _patterns = patterns;
         _logName = logName;
         _logger = logger;
+        _lookupProblems = new Logging.LogThrottle(logger, LogLevel.Warning, $"{logName}: domain table lookup problems", warningWindow);
     }
 
     /// <summary>Number of patterns after parsing (files inlined).</summary>
@@ -43,13 +45,13 @@ public sealed class DomainFilter : IAsyncDisposable
     /// (3.11 POLICY: refuse to start). <paramref name="logName"/> prefixes warnings.
     /// </summary>
     public static DomainFilter Parse(ConfigValue at, ITableFactory tables, string baseDirectory,
-        string logName, ILogger logger)
+        string logName, ILogger logger, TimeSpan? warningWindow = null)
     {
         var patterns = new List<Pattern>();
         try
         {
             ParseList(at.Value, negated: false, patterns, at, tables, baseDirectory, logger);
-            return new DomainFilter([.. patterns], logName, logger);
+            return new DomainFilter([.. patterns], logName, logger, warningWindow);
         }
         catch
         {
@@ -167,7 +169,8 @@ public sealed class DomainFilter : IAsyncDisposable
                 var r = await p.Table.LookupAsync(domain, ct).ConfigureAwait(false);
                 if (r.IsError)
                 {
-                    _logger.LogWarning("{Table}: {Pattern}: table lookup problem", _logName, p.Table.Name);
+                    if (_lookupProblems.Admit())
+                        _logger.LogWarning("{Table}: {Pattern}: table lookup problem", _logName, p.Table.Name);
                     return new DomainCheck(false,
                         r.Status == LookupStatus.ConfigError ? ErrorClass.Config : ErrorClass.Retry);
                 }
@@ -180,6 +183,7 @@ public sealed class DomainFilter : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _lookupProblems.Dispose();
         foreach (var p in _patterns)
             if (p.Table is not null) await p.Table.DisposeAsync().ConfigureAwait(false);
     }

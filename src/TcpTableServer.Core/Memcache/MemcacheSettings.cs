@@ -22,9 +22,17 @@ public sealed record MemcacheSettings(
     int MaxTry,
     int RetryPause,
     int Timeout,
-    bool FoldKeys)
+    bool FoldKeys,
+    int MaxConnections = MemcacheSettings.DefaultMaxConnections,
+    int WarningInterval = MemcacheSettings.DefaultWarningInterval)
 {
     public const string DefaultMemcache = "inet:localhost:11211";
+
+    /// <summary>POLICY <c>memcache_connections</c>: most connections to memcached (INI map section only).</summary>
+    public const int DefaultMaxConnections = 8;
+
+    /// <summary>POLICY <c>warning_interval</c>: seconds between summaries of a repeated warning (0: log each).</summary>
+    public const int DefaultWarningInterval = 10;
 
     /// <summary>Defaults of 3.1 with the given endpoint (for tests and tools).</summary>
     public static MemcacheSettings Defaults(EndpointSpec memcache) => new(
@@ -49,6 +57,8 @@ public sealed record MemcacheSettings(
         bool fold = Bool(p, "fold_keys", true);
         // A missing backup file is a start-up error unless the map asks for an empty one.
         var backupOptions = new TableOpenOptions(CreateMissing: Bool(p, "backup_create", false));
+        int connections = Int(p, "memcache_connections", DefaultMaxConnections, MemcachedClient.ConnectionsPerEndpoint);
+        int warningInterval = Int(p, "warning_interval", DefaultWarningInterval, 0);
 
         var keyFormat = KeyFormat.Default;
         if (p.TryGetValue("key_format", out var kf))
@@ -64,7 +74,7 @@ public sealed record MemcacheSettings(
         try
         {
             if (p.TryGetValue("domain", out var dv) && dv.Value.Length > 0)
-                domain = DomainFilter.Parse(dv, tables, baseDirectory, logName, logger);
+                domain = DomainFilter.Parse(dv, tables, baseDirectory, logName, logger, TimeSpan.FromSeconds(warningInterval));
             if (p.TryGetValue("backup", out var bv) && bv.Value.Length > 0)
             {
                 if (!bv.Value.Contains(':'))
@@ -80,7 +90,7 @@ public sealed record MemcacheSettings(
         }
 
         return new MemcacheSettings(memcache, backup, flags, ttl, keyFormat, digest, domain,
-            dataSize, lineSize, maxTry, retryPause, timeout, fold);
+            dataSize, lineSize, maxTry, retryPause, timeout, fold, connections, warningInterval);
     }
 
     private static EndpointSpec ParseEndpoint(ConfigValue? v)

@@ -18,6 +18,7 @@ public sealed class MemcacheTable : ITable
     private readonly MemcachedClient _client;
     private readonly string _dictName;
     private readonly ILogger _logger;
+    private readonly MemcacheLog _log;
 
     /// <summary>"memcache:name" (the name given to <see cref="Open"/>, prefixed unless it already has it).</summary>
     public string Name { get; }
@@ -31,7 +32,8 @@ public sealed class MemcacheTable : ITable
         _dictName = name[9..];
         _settings = settings;
         _keys = new KeyPreparer(settings);
-        _client = new MemcachedClient(settings, name, logger);
+        _log = new MemcacheLog(logger, name, TimeSpan.FromSeconds(settings.WarningInterval));
+        _client = new MemcachedClient(settings, name, _log);
         _logger = logger;
     }
 
@@ -72,8 +74,10 @@ public sealed class MemcacheTable : ITable
         if (k.IsError) return UpdateResult.Error(k.Error);
         if (k.IsSkip)
         {
-            _logger.LogWarning("{Table}: skipping update for name \"{Key}\": {Reason}",
-                _dictName, Octets.ToDisplay(key), PreparedKey.Describe(k.Skip));
+            // Postfix names the key here; the key goes to the debug line
+            if (_log.Admit(MemcacheWarning.SkipUpdate))
+                _logger.LogWarning("{Table}: skipping update: {Reason}", _dictName, PreparedKey.Describe(k.Skip));
+            _log.DebugKey($"{_dictName}: skipping update", key);
             return UpdateResult.Fail;
         }
         value = CString(value);
@@ -113,6 +117,7 @@ public sealed class MemcacheTable : ITable
     public async ValueTask DisposeAsync()
     {
         await _client.DisposeAsync().ConfigureAwait(false);
+        _log.Dispose();
         if (_settings.Domain is { } domain) await domain.DisposeAsync().ConfigureAwait(false);
         if (_settings.Backup is { } backup) await backup.DisposeAsync().ConfigureAwait(false);
     }

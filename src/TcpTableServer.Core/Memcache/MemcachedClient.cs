@@ -9,36 +9,58 @@ namespace TcpTableServer.Memcache;
 /// <summary>
 /// The memcached client of a memcache table (spec 3.8, 3.9): <c>get</c>/<c>set</c>/
 /// <c>delete</c> in the text protocol with Postfix's attempt loop (max_try, retry_pause,
-/// timeout) and warnings (3.10). Requests of all client connections are multiplexed on at
-/// most <see cref="ConnectionsPerEndpoint"/> persistent connections (<see cref="MemcachedPipeline"/>,
-/// issue 5): a request joins a batch forming on a connection, else goes to the least busy open
-/// connection, and a second connection is
-/// opened only while every open one has requests in flight, so one request at a time uses
-/// one connection exactly as Postfix does. Failures are results
-/// (<see cref="LookupStatus.TempError"/>), never exceptions; only cancellation throws.
+/// timeout) and warnings (3.10, rate limited by <see cref="MemcacheLog"/>). Requests of all
+/// client connections are multiplexed on a few persistent connections
+/// (<see cref="MemcachedPipeline"/>): a request joins a batch forming on a connection, else
+/// goes to the least busy open connection; a second connection is opened while every open one
+/// has requests in flight, so one request at a time uses one connection exactly as Postfix
+/// does. When memcached is slow (on every open connection the head request has waited, or a
+/// reply within the last <c>timeout</c> took, longer than a quarter of <c>timeout</c>) more
+/// connections are opened, up to <c>memcache_connections</c>, instead of queueing everyone
+/// behind one.
+/// A command memcached would reject without reading it (a key over 250 bytes, negative
+/// flags) is never sent: it fails exactly as memcached's <c>CLIENT_ERROR</c> would make it
+/// fail, for that request alone. Failures are results (<see cref="LookupStatus.TempError"/>),
+/// never exceptions; only cancellation throws.
 /// </summary>
 public sealed class MemcachedClient : IAsyncDisposable
 {
-    /// <summary>Most connections one table keeps to its memcached.</summary>
+    /// <summary>Connections opened whenever the open ones are busy (the batching connections).</summary>
     public const int ConnectionsPerEndpoint = 2;
+
+    /// <summary>
+    /// Most connections one table keeps to its memcached by default (INI <c>memcache_connections</c>):
+    /// the extra ones open only while every open connection waits on a slow reply. 8 lets 8 of
+    /// memcached's requests proceed in parallel (memcached's default is 4 worker threads; a slow
+    /// reply usually means a busy worker or network, not all of them) while staying far below
+    /// memcached's default limit of 1024 connections across a fleet of servers.
+    /// </summary>
+    public const int MaxConnectionsPerEndpoint = MemcacheSettings.DefaultMaxConnections;
+
+    /// <summary>memcached's KEY_MAX_LENGTH: longer keys get <c>CLIENT_ERROR bad command line format</c> (V40).</summary>
+    public const int MaxKeyLength = 250;
 
     /// <summary>A forming batch this long no longer attracts requests (they spread over the connections).</summary>
     private const int JoinBatchLimit = 32;
+
+    /// <summary>Without a timeout, a head request waiting this long marks its connection as slow.</summary>
+    private const long DefaultStallMs = 500;
 
     private readonly EndpointSpec _endpoint;
     private readonly int _flags, _ttl, _dataSizeLimit, _maxTry;
     private readonly TimeSpan _retryPause;
     private readonly TimeSpan? _timeout;
+    private readonly long _stallMs;
     private readonly string _tableName;
-    private readonly ILogger _logger;
+    private readonly MemcacheLog _log;
     private readonly MemcachedReplyParser _parser;
-    private readonly MemcachedPipeline?[] _lanes = new MemcachedPipeline?[ConnectionsPerEndpoint];
+    private readonly MemcachedPipeline?[] _lanes;
     private readonly Action<MemcachedPipeline> _onClosed;
 
     /// <param name="settings">the table's parameters (endpoint, flags, ttl, limits, retries)</param>
     /// <param name="tableName">"memcache:name", used in warnings as Postfix's "database memcache:name"</param>
-    /// <param name="logger">receives the warnings of spec 3.10</param>
-    public MemcachedClient(MemcacheSettings settings, string tableName, ILogger logger)
+    /// <param name="log">receives the warnings of spec 3.10</param>
+    internal MemcachedClient(MemcacheSettings settings, string tableName, MemcacheLog log)
     {
         _endpoint = settings.Memcache;
         _flags = settings.Flags;
@@ -47,10 +69,29 @@ public sealed class MemcachedClient : IAsyncDisposable
         _maxTry = settings.MaxTry;
         _retryPause = TimeSpan.FromSeconds(settings.RetryPause);
         _timeout = settings.Timeout > 0 ? TimeSpan.FromSeconds(settings.Timeout) : null;
+        _stallMs = _timeout is { } t ? (long)t.TotalMilliseconds / 4 : DefaultStallMs;
         _tableName = tableName;
-        _logger = logger;
+        _log = log;
         _parser = new MemcachedReplyParser(settings.LineSizeLimit, settings.DataSizeLimit, tableName);
         _onClosed = Remove;
+        _lanes = new MemcachedPipeline?[Math.Max(ConnectionsPerEndpoint, settings.MaxConnections)];
+    }
+
+    /// <param name="settings">the table's parameters (endpoint, flags, ttl, limits, retries)</param>
+    /// <param name="tableName">"memcache:name", used in warnings as Postfix's "database memcache:name"</param>
+    /// <param name="logger">receives the warnings of spec 3.10 (rate limited per cause)</param>
+    public MemcachedClient(MemcacheSettings settings, string tableName, ILogger logger)
+        : this(settings, tableName, new MemcacheLog(logger, tableName, TimeSpan.FromSeconds(settings.WarningInterval)))
+    {
+    }
+
+    /// <summary>Connections open now (for tests and metrics).</summary>
+    public int OpenConnections
+    {
+        get
+        {
+            lock (_lanes) return _lanes.Count(l => l is { IsClosed: false });
+        }
     }
 
     /// <summary><c>get &lt;key&gt;</c>: Found (value cut at the first NUL), NotFound, or TempError.</summary>
@@ -58,7 +99,7 @@ public sealed class MemcachedClient : IAsyncDisposable
     public async ValueTask<LookupResult> GetAsync(string key, CancellationToken ct = default)
     {
         var reply = await RunAsync(MemcachedCommand.Get, key, null, ct).ConfigureAwait(false);
-        if (reply.Verdict is Verdict.Failed or Verdict.ConnectFailed) return LookupResult.TempError;
+        if (reply.Verdict != Verdict.Done && reply.Verdict != Verdict.DoneThenClose) return LookupResult.TempError;
         return (LookupStatus)reply.Status == LookupStatus.Found ? LookupResult.Found(reply.Value!) : LookupResult.NotFound;
     }
 
@@ -70,8 +111,11 @@ public sealed class MemcachedClient : IAsyncDisposable
     {
         if (value.Length > _dataSizeLimit)
         {
-            _logger.LogWarning("database {Table}: data for key {Key} is too long ({Parameter}={Limit}) -- not stored",
-                _tableName, Octets.ToDisplay(key), "data_size_limit", _dataSizeLimit);
+            // Postfix names the key here; the key goes to the debug line
+            if (_log.Admit(MemcacheWarning.DataTooLong))
+                _log.Logger.LogWarning("database {Table}: data is too long ({Parameter}={Limit}) -- not stored",
+                    _tableName, "data_size_limit", _dataSizeLimit);
+            _log.DebugKey($"database {_tableName}: data too long", key);
             return ValueTask.FromResult(UpdateResult.Fail);
         }
         return UpdateAsync(MemcachedCommand.Set, key, value, ct);
@@ -85,30 +129,53 @@ public sealed class MemcachedClient : IAsyncDisposable
     private async ValueTask<UpdateResult> UpdateAsync(MemcachedCommand command, string key, string? value, CancellationToken ct)
     {
         var reply = await RunAsync(command, key, value, ct).ConfigureAwait(false);
-        return reply.Verdict is Verdict.Failed or Verdict.ConnectFailed
-            ? UpdateResult.TempError
-            : new UpdateResult((UpdateStatus)reply.Status);
+        return reply.Verdict is Verdict.Done or Verdict.DoneThenClose
+            ? new UpdateResult((UpdateStatus)reply.Status)
+            : UpdateResult.TempError;
     }
 
-    /// <summary>The attempt loop of spec 3.9; the last attempt's reply.</summary>
+    /// <summary>
+    /// The attempt loop of spec 3.9; the last attempt's reply. An attempt that memcached never
+    /// answered because its connection closed for another request (<see cref="Verdict.Replay"/>)
+    /// is sent again at once and does not count; after max_try such replays it counts as an
+    /// I/O error, so a memcached that keeps closing cannot hold a request forever.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
     private async ValueTask<Reply> RunAsync(MemcachedCommand command, string key, string? value, CancellationToken ct)
     {
+        bool rejected = key.Length > MaxKeyLength || (command == MemcachedCommand.Set && _flags < 0);
         Reply reply = default;
+        int replays = 0;
         for (int attempt = 1; attempt <= _maxTry; attempt++)
         {
             if (attempt > 1) await Task.Delay(_retryPause, ct).ConfigureAwait(false);
-            reply = await SendAsync(command, key, value, ct).ConfigureAwait(false);
+            if (rejected)
+            {
+                reply = _parser.Rejected(command);   // what memcached would answer, without sending it
+            }
+            else
+            {
+                reply = await SendAsync(command, key, value, ct).ConfigureAwait(false);
+                while (reply.Verdict == Verdict.Replay && replays++ < _maxTry)
+                    reply = await SendAsync(command, key, value, ct).ConfigureAwait(false);
+                if (reply.Verdict == Verdict.Replay) reply = Reply.Failed(MemcacheWarning.IoError, _parser.IoError);
+            }
             ct.ThrowIfCancellationRequested();
             if (reply.Verdict == Verdict.ConnectFailed)
             {
-                _logger.LogWarning("{Warning}", reply.Warning);
+                Warn(reply, key);
                 break;
             }
-            if (reply.Verdict != Verdict.Failed) return reply;
-            if (attempt > 1) _logger.LogWarning("{Warning}", reply.Warning);
+            if (!reply.IsFailure) return reply;
+            if (attempt > 1) Warn(reply, key);
         }
         return reply;
+    }
+
+    private void Warn(in Reply reply, string key)
+    {
+        _log.Warn(reply.Cause, reply.Warning!);
+        _log.DebugKey(reply.Warning!, key);
     }
 
     /// <summary>One attempt: queued on a connection, answered by its reader.</summary>
@@ -133,35 +200,68 @@ public sealed class MemcachedClient : IAsyncDisposable
     /// <summary>
     /// A connection whose next batch is forming (commands queued behind outstanding replies,
     /// fewer than <see cref="JoinBatchLimit"/>): joining it costs no write and no memcached read
-    /// of its own (issue 5: on the miss path memcached's CPU per request fell by a fifth).
+    /// of its own (on the miss path memcached's CPU per request fell by a fifth).
     /// Otherwise the open connection with the fewest requests in flight; a new one while all
-    /// open ones are busy.
+    /// open ones are busy, up to <see cref="ConnectionsPerEndpoint"/>. A connection where
+    /// memcached is slow (<see cref="MemcachedPipeline.IsSlow"/>: a quarter of the timeout) takes
+    /// no new request while another connection is not slow, and when every open one is slow
+    /// another opens, up to <see cref="MaxConnectionsPerEndpoint"/> (the extra connections are
+    /// used only while the first ones are slow). When all are open and slow, the least busy.
     /// </summary>
     private MemcachedPipeline Pick(out bool created)
     {
-        MemcachedPipeline? best = null;
         created = false;
+        long now = Environment.TickCount64;
         lock (_lanes)
         {
-            int free = -1;
-            for (int i = 0; i < _lanes.Length; i++)
-            {
-                var lane = _lanes[i];
-                if (lane is null || lane.IsClosed)
-                {
-                    if (free < 0) free = i;
-                    continue;
-                }
-                if (lane.Unsent is > 0 and < JoinBatchLimit) return lane;
-                if (best is null || lane.InFlight < best.InFlight) best = lane;
-            }
-            if (best is null || (best.InFlight > 0 && free >= 0))
-            {
-                best = _lanes[free] = new MemcachedPipeline(_parser, _timeout, _flags, _ttl, _onClosed);
-                created = true;
-            }
+            var lane = PickAmong(0, ConnectionsPerEndpoint, now, openWhenBusy: true, out int free, out var busiest);
+            if (lane is not null) return lane;
+            if (busiest is null || free >= 0) return Create(free < 0 ? 0 : free, out created);
+            // every base connection is slow
+            lane = PickAmong(ConnectionsPerEndpoint, _lanes.Length, now, openWhenBusy: false, out free, out var extraBusiest);
+            if (lane is not null) return lane;
+            if (free >= 0) return Create(free, out created);
+            return extraBusiest is not null && extraBusiest.InFlight < busiest.InFlight ? extraBusiest : busiest;
         }
-        return best;
+    }
+
+    /// <summary>
+    /// Among lanes [from, to): a forming batch on a connection that is not slow, else the
+    /// least busy connection that is not slow (with <paramref name="openWhenBusy"/>: only if it
+    /// is idle or no slot is free). Null otherwise, with the first free slot (-1: none) and
+    /// the least busy other connection.
+    /// </summary>
+    private MemcachedPipeline? PickAmong(int from, int to, long now, bool openWhenBusy, out int free,
+        out MemcachedPipeline? leastBusySlow)
+    {
+        MemcachedPipeline? best = null;
+        free = -1;
+        leastBusySlow = null;
+        for (int i = from; i < to; i++)
+        {
+            var lane = _lanes[i];
+            if (lane is null || lane.IsClosed)
+            {
+                if (free < 0) free = i;
+                continue;
+            }
+            if (lane.IsSlow(now))
+            {
+                if (leastBusySlow is null || lane.InFlight < leastBusySlow.InFlight) leastBusySlow = lane;
+                continue;
+            }
+            if (lane.Unsent is > 0 and < JoinBatchLimit) return lane;
+            if (best is null || lane.InFlight < best.InFlight) best = lane;
+        }
+        if (best is not null && (!openWhenBusy || best.InFlight == 0 || free < 0)) return best;
+        if (best is not null) leastBusySlow = best;   // busy: a free slot opens a connection, else this one
+        return null;
+    }
+
+    private MemcachedPipeline Create(int slot, out bool created)
+    {
+        created = true;
+        return _lanes[slot] = new MemcachedPipeline(_parser, _timeout, _flags, _ttl, _onClosed, _stallMs);
     }
 
     private void Remove(MemcachedPipeline pipeline)

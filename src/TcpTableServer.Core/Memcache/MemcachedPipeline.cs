@@ -12,16 +12,22 @@ namespace TcpTableServer.Memcache;
 /// one memcached read and write serve many client requests under load). A command alone is
 /// exactly the bytes of spec 3.8; gets queued together share one multi-key get line
 /// (<see cref="TryJoinGetLineLocked"/>). One reader matches the
-/// replies to the waiting attempts strictly in FIFO order. A reply that fails its attempt, a
-/// reply followed by garbage (V31), EOF, a socket error or an overdue attempt (the map's
-/// <c>timeout</c>, counted from the moment the command was queued on a connected socket)
-/// closes the connection: the attempt at the head gets its own verdict, every other attempt
-/// in flight fails with an I/O error, and each follows its own retry policy (spec 3.9).
+/// replies to the waiting attempts strictly in FIFO order. An error reply that memcached
+/// answers in step (<see cref="Verdict.FailedInSync"/>) fails its attempt alone. Any other
+/// failed reply, a reply followed by garbage (V31), EOF, a socket error or an overdue
+/// attempt closes the connection: the attempt at the head gets its own verdict, and every
+/// other attempt in flight, which memcached did not answer, gets <see cref="Verdict.Replay"/>
+/// (its client sends it again at once: a neighbour's failure is not its failure). The
+/// map's <c>timeout</c> measures memcached's time for the request at the head: from when
+/// its command was written or the reply before it was read, whichever is later, so time
+/// spent queued behind other requests does not count (<see cref="IsStalled"/>).
 /// A pipeline never reconnects; the client replaces a closed one.
 /// </summary>
 internal sealed class MemcachedPipeline
 {
     private const int InitialBufferSize = 16 * 1024;
+
+    private static readonly Reply Replay = new(Verdict.Replay, 0);
 
     /// <summary>Bounds of one multi-key get line: keys, and bytes (well inside memcached's read buffer).</summary>
     private const int MaxKeysPerGet = 32, MaxGetLine = 2048;
@@ -39,7 +45,12 @@ internal sealed class MemcachedPipeline
     private int _pendingLength, _count, _unsent;
     private int _getLineStart, _getLineKeys;   // the last get line in _pending, open for more keys while _getLineKeys > 0
     private readonly MemcachedRequest[] _getLine = new MemcachedRequest[MaxKeysPerGet];
+    private readonly MemcachedRequest[] _group = new MemcachedRequest[MaxKeysPerGet];   // the reader's: members of the line being answered
+    private readonly Reply[] _groupReplies = new Reply[MaxKeysPerGet];
     private bool _connected, _flushing, _aborted, _isClosed;
+    private long _headSince;   // TickCount64 when memcached's time for the head began; 0: head not written, or none
+    private long _slowAt;      // TickCount64 of the last reply that took memcached longer than _slowMs (0: none)
+    private readonly long _slowMs;
     private byte[] _receive;
     private int _start, _end;
 
@@ -48,8 +59,11 @@ internal sealed class MemcachedPipeline
     /// <param name="flags">flags of every set</param>
     /// <param name="ttl">ttl of every set</param>
     /// <param name="closed">called once when the connection is closed, before any attempt on it completes</param>
-    public MemcachedPipeline(MemcachedReplyParser parser, TimeSpan? timeout, int flags, int ttl, Action<MemcachedPipeline> closed)
+    /// <param name="slowMs">a reply that takes memcached longer than this marks the connection slow (<see cref="IsSlow"/>)</param>
+    public MemcachedPipeline(MemcachedReplyParser parser, TimeSpan? timeout, int flags, int ttl, Action<MemcachedPipeline> closed,
+        long slowMs = long.MaxValue)
     {
+        _slowMs = slowMs;
         _parser = parser;
         _timeoutMs = timeout is { } t ? (long)t.TotalMilliseconds : 0;
         _flags = flags;
@@ -67,6 +81,30 @@ internal sealed class MemcachedPipeline
     /// <summary>True once the connection is closed; no attempt can be queued any more.</summary>
     public bool IsClosed => Volatile.Read(ref _isClosed);
 
+    /// <summary>
+    /// Whether the request at the head has waited for memcached more than
+    /// <paramref name="thresholdMs"/> at <paramref name="now"/> (TickCount64): counted from
+    /// when its command was written or the reply before it was read, whichever is later.
+    /// </summary>
+    public bool IsStalled(long now, long thresholdMs)
+    {
+        long since = Volatile.Read(ref _headSince);
+        return since != 0 && now - since > thresholdMs;
+    }
+
+    /// <summary>
+    /// Whether memcached is slow on this connection at <paramref name="now"/>: the head has
+    /// waited longer than the slow threshold, or a reply took longer than that within the last
+    /// four thresholds. (The head alone is not enough: under a closed-loop load new requests
+    /// arrive right after a reply, just when the next head's clock has restarted.)
+    /// </summary>
+    public bool IsSlow(long now)
+    {
+        if (IsStalled(now, _slowMs)) return true;
+        long slowAt = Volatile.Read(ref _slowAt);
+        return slowAt != 0 && now - slowAt < 4 * _slowMs;
+    }
+
     /// <summary>Connects and then reads replies until the connection closes (fire and forget).</summary>
     public async Task RunAsync(EndpointSpec endpoint, TimeSpan? connectTimeout)
     {
@@ -78,7 +116,7 @@ internal sealed class MemcachedPipeline
         catch (Exception e) when (MemcachedConnection.IsIoFailure(e))
         {
             string reason = e is OperationCanceledException ? "Connection timed out" : e.Message;
-            Close(null, new Reply(Verdict.ConnectFailed, 0, null, $"connect to {endpoint.Display}: {reason}"));
+            Close(null, new Reply(Verdict.ConnectFailed, 0, null, $"connect to {endpoint.Display}: {reason}", MemcacheWarning.Connect));
             return;
         }
 
@@ -89,8 +127,6 @@ internal sealed class MemcachedPipeline
             _connected = true;
             if (_timeoutMs > 0)
             {
-                long deadline = Environment.TickCount64 + _timeoutMs;
-                foreach (var r in _inFlight) r.Deadline = deadline;
                 long period = Math.Clamp(_timeoutMs / 8, 10, 250);
                 _deadlineTimer = new Timer(static s => ((MemcachedPipeline)s!).CheckDeadline(), this, period, period);
             }
@@ -116,7 +152,6 @@ internal sealed class MemcachedPipeline
             if (_pending.Length - _pendingLength < max)
                 Array.Resize(ref _pending, Math.Max(_pending.Length * 2, _pendingLength + max));
             if (!TryJoinGetLineLocked(request, key)) AppendLocked(request, key, value);
-            if (_connected && _timeoutMs > 0) request.Deadline = Environment.TickCount64 + _timeoutMs;
             _inFlight.Enqueue(request);
             _count++;
             _unsent++;
@@ -201,6 +236,8 @@ internal sealed class MemcachedPipeline
                     _flushing = false;
                     return;
                 }
+                if (_inFlight.Count == _unsent && _unsent > 0)   // the head goes out now: memcached's time for it starts
+                    Volatile.Write(ref _headSince, Environment.TickCount64);
                 batch = _pending;
                 length = _pendingLength;
                 _pending = _sending;
@@ -227,10 +264,11 @@ internal sealed class MemcachedPipeline
         }
     }
 
+    /// <summary>Closes the connection when the head has waited for memcached longer than the timeout.</summary>
     private void CheckDeadline()
     {
         bool overdue;
-        lock (_lock) overdue = _inFlight.TryPeek(out var head) && Environment.TickCount64 > head.Deadline;
+        lock (_lock) overdue = IsStalled(Environment.TickCount64, _timeoutMs);
         if (overdue) Abort();
     }
 
@@ -254,21 +292,22 @@ internal sealed class MemcachedPipeline
                     break;
                 }
                 var input = _receive.AsSpan(_start, _end - _start);
-                var status = head.Group == GetGroup.Single
-                    ? _parser.TryParse(head.Command, input, eof, out Reply reply, out int consumed)
-                    : _parser.TryParseGrouped(head.Key, head.Group == GetGroup.Last, input, eof, out reply, out consumed);
+                if (head.Group != GetGroup.Single)
+                {
+                    if (!ReadGroup(head, input, eof, out bool more)) return;
+                    if (more) break;
+                    continue;
+                }
+                var status = _parser.TryParse(head.Command, head.Command == MemcachedCommand.Get ? head.Key : null,
+                    input, eof, out Reply reply, out int consumed);
                 if (status == ParseStatus.NeedMoreData) break;
                 _start += consumed;
-                if (reply.Verdict != Verdict.Done)
+                if (reply.Verdict is not (Verdict.Done or Verdict.FailedInSync))
                 {
                     Close(head, reply);
                     return;
                 }
-                lock (_lock)
-                {
-                    _inFlight.Dequeue();
-                    _count--;
-                }
+                lock (_lock) DequeueLocked(1);
                 head.Complete(reply);
             }
 
@@ -289,6 +328,55 @@ internal sealed class MemcachedPipeline
         }
     }
 
+    /// <summary>
+    /// The reply to the multi-key get line whose first key is <paramref name="head"/>, all
+    /// members at once (<see cref="MemcachedReplyParser.TryParseGroup"/>). False when the
+    /// reply failed and the connection is closed; <paramref name="more"/> when it is incomplete.
+    /// </summary>
+    private bool ReadGroup(MemcachedRequest head, ReadOnlySpan<byte> input, bool eof, out bool more)
+    {
+        int count = 0;
+        lock (_lock)
+            foreach (var r in _inFlight)
+            {
+                _group[count++] = r;
+                if (r.Group == GetGroup.Last || count == MaxKeysPerGet) break;
+            }
+        var status = _parser.TryParseGroup(_group, count, input, eof, build: false, _groupReplies, out int consumed, out var failure);
+        more = status == ParseStatus.NeedMoreData;
+        if (!more && failure.Verdict == Verdict.Done)
+            _parser.TryParseGroup(_group, count, input, eof, build: true, _groupReplies, out consumed, out failure);
+        if (more || failure.Verdict != Verdict.Done)
+        {
+            Array.Clear(_group, 0, count);
+            if (more) return true;
+            _start += consumed;
+            Close(head, failure);
+            return false;
+        }
+        _start += consumed;
+        lock (_lock) DequeueLocked(count);
+        for (int i = 0; i < count; i++)
+        {
+            var r = _group[i];
+            _group[i] = null!;
+            r.Complete(_groupReplies[i]);
+            _groupReplies[i] = default;
+        }
+        return true;
+    }
+
+    /// <summary>Takes <paramref name="n"/> answered requests off the queue; the next head's time starts.</summary>
+    private void DequeueLocked(int n)
+    {
+        long now = Environment.TickCount64;
+        if (_headSince != 0 && now - _headSince > _slowMs) Volatile.Write(ref _slowAt, now);
+        for (int i = 0; i < n; i++) _inFlight.Dequeue();
+        _count -= n;
+        // the next request's time starts now if its command is written (else when it is)
+        Volatile.Write(ref _headSince, _inFlight.Count > _unsent ? now : 0);
+    }
+
     /// <summary>Makes room at the end of the receive buffer: compacts, or grows when a reply needs more.</summary>
     private void PrepareReceive()
     {
@@ -305,9 +393,10 @@ internal sealed class MemcachedPipeline
     }
 
     /// <summary>
-    /// Closes the connection once: <paramref name="head"/> (already taken off the queue by
-    /// the caller when not null) gets <paramref name="headReply"/>; all other attempts get
-    /// <paramref name="headReply"/> when there is no head (connect failure), else an I/O error.
+    /// Closes the connection once: <paramref name="head"/> (still at the front of the queue
+    /// when not null) gets <paramref name="headReply"/>; all other attempts get
+    /// <paramref name="headReply"/> when there is no head (connect failure), else
+    /// <see cref="Verdict.Replay"/>: memcached never answered them.
     /// </summary>
     private void Close(MemcachedRequest? head, Reply headReply)
     {
@@ -320,13 +409,14 @@ internal sealed class MemcachedPipeline
             rest = [.. _inFlight];
             _inFlight.Clear();
             _count = 0;
+            _headSince = 0;
             socket = _socket;
             _deadlineTimer?.Dispose();
         }
         socket?.Dispose();
         _closed(this);
         head?.Complete(headReply);
-        var others = head is null && headReply.Verdict == Verdict.ConnectFailed ? headReply : Reply.Failed(_parser.IoError);
+        var others = head is null && headReply.Verdict == Verdict.ConnectFailed ? headReply : Replay;
         foreach (var r in rest) r.Complete(others);
     }
 }

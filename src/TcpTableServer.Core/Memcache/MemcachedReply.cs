@@ -22,18 +22,52 @@ internal enum Verdict : byte
     DoneThenClose,
     /// <summary>A failed attempt: close, pause, retry on a new connection.</summary>
     Failed,
+    /// <summary>
+    /// A failed attempt whose reply was a complete, well-formed error that memcached answers
+    /// without disturbing the stream (see <see cref="MemcachedReplyParser"/>): pause and retry
+    /// as <see cref="Failed"/>, but the connection and the other requests on it stay.
+    /// </summary>
+    FailedInSync,
     /// <summary>Connecting failed: the attempt loop stops at once (V17).</summary>
     ConnectFailed,
+    /// <summary>
+    /// Not answered: the connection closed for another request's sake (its error, its
+    /// timeout, memcached closing) before this request's reply came. Sent again at once,
+    /// without a pause and without counting as an attempt (bounded by max_try replays).
+    /// </summary>
+    Replay,
+}
+
+/// <summary>The causes of the warnings of spec 3.10, each rate limited on its own per map.</summary>
+internal enum MemcacheWarning : byte
+{
+    None,
+    Connect,
+    IoError,
+    UnexpectedReply,
+    Eof,
+    UpdateFailed,
+    DeleteFailed,
+    DataTooLong,
+    SkipUpdate,
+    DomainLookup,
 }
 
 /// <summary>
 /// The outcome of one attempt: a verdict, the result (<see cref="LookupStatus"/> for get,
 /// <see cref="UpdateStatus"/> for set and delete, as a byte), the value of a hit, and the
-/// warning to log should a failed attempt be a retry (spec 3.10).
+/// warning to log should a failed attempt be a retry (spec 3.10) with its cause.
 /// </summary>
-internal readonly record struct Reply(Verdict Verdict, byte Status, string? Value = null, string? Warning = null)
+internal readonly record struct Reply(Verdict Verdict, byte Status, string? Value = null, string? Warning = null,
+    MemcacheWarning Cause = MemcacheWarning.None)
 {
-    public static Reply Failed(string warning) => new(Verdict.Failed, 0, null, warning);
+    public static Reply Failed(MemcacheWarning cause, string warning) => new(Verdict.Failed, 0, null, warning, cause);
+
+    /// <summary>This failure, the connection staying usable.</summary>
+    public Reply InSync() => this with { Verdict = Verdict.FailedInSync };
+
+    /// <summary>A failed attempt in either form.</summary>
+    public bool IsFailure => Verdict is Verdict.Failed or Verdict.FailedInSync;
 }
 
 /// <summary>Parse state of a reply that may not be complete in the buffer yet.</summary>
@@ -61,66 +95,132 @@ internal sealed class MemcachedReplyParser(int lineSizeLimit, int dataSizeLimit,
     /// <summary>Bytes a complete reply may need beyond the data block (for buffer sizing).</summary>
     public int LineSizeLimit => lineSizeLimit;
 
-    /// <summary>Parses the reply to <paramref name="command"/> at the start of <paramref name="input"/>.</summary>
-    public ParseStatus TryParse(MemcachedCommand command, ReadOnlySpan<byte> input, bool eof, out Reply reply, out int consumed)
+    /// <summary>
+    /// Parses the reply to <paramref name="command"/> at the start of <paramref name="input"/>.
+    /// A failed attempt is <see cref="Verdict.FailedInSync"/> (the connection and the requests
+    /// behind it stay) only where memcached 1.6 is known to keep the reply stream in step
+    /// after it (measured with memcached 1.6.18 on pipelined commands, docs/reliability.md):
+    /// <list type="bullet">
+    /// <item>delete: <c>ERROR</c>, <c>CLIENT_ERROR ...</c>, <c>SERVER_ERROR ...</c>;</item>
+    /// <item>set: <c>NOT_STORED</c>, <c>EXISTS</c>, <c>NOT_FOUND</c>, and <c>SERVER_ERROR ...</c>
+    /// (memcached swallows the data block: "object too large for cache", "out of memory
+    /// storing object"). Not <c>CLIENT_ERROR</c> or <c>ERROR</c>: memcached then reads the data
+    /// block as a command of its own and answers it too;</item>
+    /// <item>get: <c>ERROR</c>. Not <c>CLIENT_ERROR</c> or <c>SERVER_ERROR</c>: memcached then
+    /// discards replies it had stacked for earlier commands (a <c>STORED</c> was lost), so the
+    /// replies in flight can no longer be matched.</item>
+    /// </list>
+    /// Anything else that fails an attempt closes the connection (<see cref="Verdict.Failed"/>).
+    /// </summary>
+    public ParseStatus TryParse(MemcachedCommand command, ReadOnlySpan<byte> input, bool eof, out Reply reply, out int consumed) =>
+        TryParse(command, null, input, eof, out reply, out consumed);
+
+    /// <summary>
+    /// As above; a get's <c>VALUE</c> line must name <paramref name="key"/> when it is given
+    /// (spec 3.13: Postfix accepts any key, V32; on a connection shared by many requests a
+    /// block for another key is never trusted: unexpected reply, the connection closes).
+    /// </summary>
+    public ParseStatus TryParse(MemcachedCommand command, string? key, ReadOnlySpan<byte> input, bool eof, out Reply reply, out int consumed)
     {
         consumed = 0;
         if (!TryReadReplyLine(input, eof, out var line, out int used, out reply, out var early)) return early;
         consumed = used;
-        reply = command switch
+        switch (command)
         {
-            MemcachedCommand.Set => line.SequenceEqual("STORED"u8) ? Stored
-                : Reply.Failed($"database {tableName}: update failed: {Display(line, 100)}"),
-            MemcachedCommand.Delete => line.SequenceEqual("DELETED"u8) ? Deleted
-                : line.SequenceEqual("NOT_FOUND"u8) ? DeleteNotFound
-                : Reply.Failed($"database {tableName}: delete failed: {Display(line, 30)}"),
-            _ => default,
-        };
-        if (command != MemcachedCommand.Get) return ParseStatus.Complete;
+            case MemcachedCommand.Set:
+                reply = line.SequenceEqual("STORED"u8) ? Stored : UpdateFailed(line);
+                if (reply.IsFailure && (line.SequenceEqual("NOT_STORED"u8) || line.SequenceEqual("EXISTS"u8)
+                    || line.SequenceEqual("NOT_FOUND"u8) || line.StartsWith("SERVER_ERROR"u8)))
+                    reply = reply.InSync();
+                return ParseStatus.Complete;
+            case MemcachedCommand.Delete:
+                reply = line.SequenceEqual("DELETED"u8) ? Deleted
+                    : line.SequenceEqual("NOT_FOUND"u8) ? DeleteNotFound
+                    : DeleteFailed(line);
+                if (reply.IsFailure && IsErrorLine(line)) reply = reply.InSync();
+                return ParseStatus.Complete;
+        }
         if (line.SequenceEqual("END"u8))
         {
             reply = NotFound;
             return ParseStatus.Complete;
         }
-        if (!TryScanValueLine(line, out long length) || length < 0 || length > dataSizeLimit)
+        if (!TryScanValueLine(line, out long length) || length < 0 || length > dataSizeLimit
+            || (key is not null && !ValueKeyIs(line, key)))
         {
-            reply = Reply.Failed($"{_dictName}: unexpected memcache server reply: {Display(line, 30)}");
+            reply = Unexpected(line);
+            if (line.SequenceEqual("ERROR"u8)) reply = reply.InSync();
             return ParseStatus.Complete;
         }
         return TryParseBlock(input[used..], (int)length, eof, true, ref reply, ref consumed);
     }
 
     /// <summary>
-    /// The part of a multi-key <c>get</c> reply that answers <paramref name="key"/>: a
-    /// <c>VALUE</c> block naming it (Found), or nothing when the next line is <c>END</c> or a
-    /// block of a later key (NotFound, nothing consumed). The <see cref="GetGroup.Last"/> key
-    /// also consumes the <c>END</c>, which must follow, as after a single get (V31); a block of
-    /// any other key before it is an unexpected reply.
+    /// The whole reply to one multi-key <c>get</c> line whose keys are
+    /// <paramref name="members"/>[0..<paramref name="count"/>): <c>VALUE</c> blocks matched to
+    /// the members by key, in any order, then <c>END</c>; members without a block are not
+    /// found. Nothing is decided before the <c>END</c> is in <paramref name="input"/>, so no
+    /// member is told "not found" on the strength of a reply that then turns out wrong. A
+    /// block for a key not on the line (or twice), a bad length, a data block not ended by
+    /// CR LF, or any other line fails the whole reply (<paramref name="failure"/>; the
+    /// connection closes). Values are made only with <paramref name="build"/>, once the reply
+    /// is known to be complete and sound.
     /// </summary>
-    public ParseStatus TryParseGrouped(string key, bool last, ReadOnlySpan<byte> input, bool eof, out Reply reply, out int consumed)
+    public ParseStatus TryParseGroup(MemcachedRequest[] members, int count, ReadOnlySpan<byte> input, bool eof, bool build,
+        Reply[] replies, out int consumed, out Reply failure)
     {
         consumed = 0;
-        if (!TryReadReplyLine(input, eof, out var line, out int used, out reply, out var early)) return early;
-        if (line.SequenceEqual("END"u8))
+        failure = default;
+        Span<bool> answered = stackalloc bool[count];
+        int pos = 0;
+        while (true)
         {
-            if (last) consumed = used;
-            reply = NotFound;
-            return ParseStatus.Complete;
+            var status = TryReadLine(input[pos..], eof, out var line, out int used);
+            if (status == LineStatus.NeedMoreData) return ParseStatus.NeedMoreData;
+            if (status == LineStatus.Error)
+            {
+                failure = Reply.Failed(MemcacheWarning.IoError, _ioError);
+                return ParseStatus.Complete;
+            }
+            pos += used;
+            if (line.SequenceEqual("END"u8))
+            {
+                consumed = pos;
+                if (build)
+                    for (int i = 0; i < count; i++)
+                        if (!answered[i]) replies[i] = NotFound;
+                return ParseStatus.Complete;
+            }
+            int m = -1;
+            if (TryScanValueLine(line, out long length) && length >= 0 && length <= dataSizeLimit)
+                for (int i = 0; i < count && m < 0; i++)
+                    if (!answered[i] && ValueKeyIs(line, members[i].Key)) m = i;
+            if (m < 0)
+            {
+                failure = Unexpected(line);
+                return ParseStatus.Complete;
+            }
+            var rest = input[pos..];
+            if (rest.Length < length + 2)
+            {
+                if (!eof && (rest.Length <= length || rest[(int)length] == (byte)'\r')) return ParseStatus.NeedMoreData;
+                failure = Reply.Failed(MemcacheWarning.Eof, $"{_dictName}: EOF receiving memcache server reply");
+                return ParseStatus.Complete;
+            }
+            if (rest[(int)length] != (byte)'\r' || rest[(int)length + 1] != (byte)'\n')
+            {
+                failure = Reply.Failed(MemcacheWarning.Eof, $"{_dictName}: EOF receiving memcache server reply");
+                return ParseStatus.Complete;
+            }
+            answered[m] = true;
+            if (build)
+            {
+                var data = rest[..(int)length];
+                int nul = data.IndexOf((byte)0);
+                replies[m] = new Reply(Verdict.Done, (byte)LookupStatus.Found, StringPool.FromBytes(nul < 0 ? data : data[..nul]));
+            }
+            pos += (int)length + 2;
         }
-        bool valid = TryScanValueLine(line, out long length) && length >= 0 && length <= dataSizeLimit;
-        bool mine = valid && ValueKeyIs(line, key);
-        if (valid && !mine && !last)
-        {
-            reply = NotFound;   // the block of a later key
-            return ParseStatus.Complete;
-        }
-        consumed = used;
-        if (!mine)
-        {
-            reply = Reply.Failed($"{_dictName}: unexpected memcache server reply: {Display(line, 30)}");
-            return ParseStatus.Complete;
-        }
-        return TryParseBlock(input[used..], (int)length, eof, last, ref reply, ref consumed);
     }
 
     /// <summary>Whether the first token after "VALUE " is <paramref name="key"/> (octets).</summary>
@@ -139,12 +239,12 @@ internal sealed class MemcachedReplyParser(int lineSizeLimit, int dataSizeLimit,
         if (rest.Length - length < 2)   // not length + 2: that overflows for a length near int.MaxValue
         {
             if (!eof && (rest.Length <= length || rest[length] == (byte)'\r')) return ParseStatus.NeedMoreData;
-            reply = Reply.Failed($"{_dictName}: EOF receiving memcache server reply");
+            reply = Reply.Failed(MemcacheWarning.Eof, $"{_dictName}: EOF receiving memcache server reply");
             return ParseStatus.Complete;
         }
         if (rest[length] != (byte)'\r' || rest[length + 1] != (byte)'\n')
         {
-            reply = Reply.Failed($"{_dictName}: EOF receiving memcache server reply");
+            reply = Reply.Failed(MemcacheWarning.Eof, $"{_dictName}: EOF receiving memcache server reply");
             return ParseStatus.Complete;
         }
         bool clean = true;
@@ -173,7 +273,7 @@ internal sealed class MemcachedReplyParser(int lineSizeLimit, int dataSizeLimit,
         reply = default;
         var status = TryReadLine(input, eof, out line, out used);
         early = status == LineStatus.NeedMoreData ? ParseStatus.NeedMoreData : ParseStatus.Complete;
-        if (status == LineStatus.Error) reply = Reply.Failed(_ioError);
+        if (status == LineStatus.Error) reply = Reply.Failed(MemcacheWarning.IoError, _ioError);
         return status == LineStatus.Line;
     }
 
@@ -221,8 +321,53 @@ internal sealed class MemcachedReplyParser(int lineSizeLimit, int dataSizeLimit,
         return LineStatus.Line;
     }
 
-    private static string Display(ReadOnlySpan<byte> line, int max) =>
-        Octets.ToDisplay(Octets.FromBytes(line.Length <= max ? line : line[..max]));
+    private Reply UpdateFailed(ReadOnlySpan<byte> line) =>
+        Reply.Failed(MemcacheWarning.UpdateFailed, $"database {tableName}: update failed: {Display(line, 100)}");
+
+    private Reply DeleteFailed(ReadOnlySpan<byte> line) =>
+        Reply.Failed(MemcacheWarning.DeleteFailed, $"database {tableName}: delete failed: {Display(line, 30)}");
+
+    private Reply Unexpected(ReadOnlySpan<byte> line) =>
+        Reply.Failed(MemcacheWarning.UnexpectedReply, $"{_dictName}: unexpected memcache server reply: {Display(line, 30)}");
+
+    /// <summary>
+    /// What memcached answers to a command it rejects without reading it (a key over
+    /// <see cref="MemcachedClient.MaxKeyLength"/> bytes, negative flags: spec V40, V81),
+    /// as a failed attempt with Postfix's warning for that reply; the client makes it up
+    /// instead of sending such a command on a shared connection.
+    /// </summary>
+    public Reply Rejected(MemcachedCommand command)
+    {
+        var line = "CLIENT_ERROR bad command line format"u8;
+        return command switch
+        {
+            MemcachedCommand.Set => UpdateFailed(line),
+            MemcachedCommand.Delete => DeleteFailed(line),
+            _ => Unexpected(line),
+        };
+    }
+
+    /// <summary><c>ERROR</c>, <c>CLIENT_ERROR ...</c> or <c>SERVER_ERROR ...</c>: memcached's error replies.</summary>
+    private static bool IsErrorLine(ReadOnlySpan<byte> line) =>
+        line.SequenceEqual("ERROR"u8) || line.StartsWith("CLIENT_ERROR "u8) || line.StartsWith("SERVER_ERROR "u8);
+
+    /// <summary>
+    /// The first <paramref name="max"/> characters of a reply line for a warning, as Postfix
+    /// shows them, except that the key of a <c>VALUE</c> line is replaced by <c>[key]</c>:
+    /// keys appear only at debug level.
+    /// </summary>
+    private static string Display(ReadOnlySpan<byte> line, int max)
+    {
+        string text = Octets.FromBytes(line);
+        if (text.StartsWith("VALUE ", StringComparison.Ordinal))
+        {
+            int start = 6;
+            while (start < text.Length && text[start] == ' ') start++;
+            int end = text.IndexOf(' ', start);
+            text = text[..start] + "[key]" + (end < 0 ? "" : text[end..]);
+        }
+        return Octets.ToDisplay(text.Length <= max ? text : text[..max]);
+    }
 
     /// <summary>
     /// <c>sscanf(line, "VALUE %*s %*s %ld", &amp;n) == 1</c>: literal "VALUE", two

@@ -28,16 +28,12 @@ internal sealed class MemcachedRequest : IValueTaskSource<Reply>
     /// <summary>Alone on its line, or one key of a multi-key get (set by the pipeline).</summary>
     public GetGroup Group { get; set; }
 
-    /// <summary><see cref="Environment.TickCount64"/> after which the attempt times out (long.MaxValue: never).</summary>
-    public long Deadline { get; set; }
-
     public static MemcachedRequest Rent(MemcachedCommand command, string key)
     {
         var request = Pool.TryRent() ?? new MemcachedRequest();
         request.Command = command;
         request.Key = key;
         request.Group = GetGroup.Single;
-        request.Deadline = long.MaxValue;
         return request;
     }
 

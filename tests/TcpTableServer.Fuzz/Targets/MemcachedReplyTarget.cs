@@ -77,7 +77,16 @@ public sealed class MemcachedReplyTarget : FuzzTarget
         Reply reply;
         int consumed;
         if (mode is Mode.Grouped or Mode.GroupedLast)
-            status = parser.TryParseGrouped(Key, mode == Mode.GroupedLast, input, eof, out reply, out consumed);
+        {
+            // A multi-key get's reply as the pipeline parses it: blocks matched to members by key.
+            // Grouped: the key alone; GroupedLast: the key behind another member.
+            var members = mode == Mode.Grouped
+                ? new[] { MemcachedRequest.Rent(MemcachedCommand.Get, Key) }
+                : new[] { MemcachedRequest.Rent(MemcachedCommand.Get, "other"), MemcachedRequest.Rent(MemcachedCommand.Get, Key) };
+            var replies = new Reply[members.Length];
+            status = parser.TryParseGroup(members, members.Length, input, eof, build: true, replies, out consumed, out var failure);
+            reply = failure.IsFailure ? failure : replies[^1];
+        }
         else
             status = parser.TryParse(mode switch { Mode.Set => MemcachedCommand.Set, Mode.Delete => MemcachedCommand.Delete, _ => MemcachedCommand.Get },
                 input, eof, out reply, out consumed);
@@ -92,7 +101,7 @@ public sealed class MemcachedReplyTarget : FuzzTarget
     {
         Check(r.Consumed >= 0 && r.Consumed <= input.Length, $"consumed {r.Consumed} of {input.Length} bytes");
         var reply = r.Reply;
-        Check(reply.Verdict != Verdict.Failed || reply.Warning is not null, "a failed attempt without its warning (spec 3.10)");
+        Check(!reply.IsFailure || reply.Warning is not null, "a failed attempt without its warning (spec 3.10)");
         Check(reply.Verdict != Verdict.ConnectFailed, "the parser reported a connect failure");
         int lf = Array.IndexOf(input, (byte)'\n');
         string firstLine = lf < 0 ? "" : Line(input[..lf]);
@@ -102,13 +111,22 @@ public sealed class MemcachedReplyTarget : FuzzTarget
             Check(!success || firstLine == (mode == Mode.Set ? "STORED" : "DELETED"), $"success without {(mode == Mode.Set ? "STORED" : "DELETED")}");
             return;
         }
-        if (reply.Verdict == Verdict.Failed || reply.Status != (byte)LookupStatus.Found)
+        if (reply.IsFailure || reply.Status != (byte)LookupStatus.Found)
         {
             Check(reply.Value is null, "a value with a miss or a failure");
             return;
         }
-        // Found: the first line declares n (0 <= n <= data_size_limit), the value is the n bytes after it cut at NUL.
+        // Found: its VALUE line (the first line; for a multi-key get, the line naming the key)
+        // declares n (0 <= n <= data_size_limit), the value is the n bytes after it cut at NUL.
         Check(reply.Value is not null, "found without a value");
+        if (mode is Mode.GroupedLast)
+        {
+            int start = FindLine(input, Encoding.Latin1.GetBytes($"VALUE {Key} "));
+            Check(start >= 0, "a grouped get found its key without a VALUE line naming it");
+            input = input[start..];
+            lf = Array.IndexOf(input, (byte)'\n');
+            firstLine = Line(input[..lf]);
+        }
         Check(MemcachedReplyParser.TryScanValueLine(Encoding.Latin1.GetBytes(firstLine), out long n), "found without a VALUE line");
         Check(n >= 0 && n <= dataLimit, $"found with declared length {n} outside 0..{dataLimit}");
         Check(reply.Value!.Length <= n && reply.Value.Length <= dataLimit, "value longer than declared or than data_size_limit");
@@ -119,6 +137,19 @@ public sealed class MemcachedReplyTarget : FuzzTarget
         Check(reply.Value == Encoding.Latin1.GetString(nul < 0 ? data : data[..nul]), "value is not the data block cut at NUL (V12)");
         if (mode is Mode.Grouped or Mode.GroupedLast)
             Check(firstLine.StartsWith($"VALUE {Key} ", StringComparison.Ordinal), "a grouped get took another key's block");
+    }
+
+    /// <summary>The offset of the first line that starts with <paramref name="prefix"/>, or -1.</summary>
+    private static int FindLine(byte[] input, byte[] prefix)
+    {
+        for (int at = 0; at < input.Length; )
+        {
+            if (input.AsSpan(at).StartsWith(prefix)) return at;
+            int lf = Array.IndexOf(input, (byte)'\n', at);
+            if (lf < 0) return -1;
+            at = lf + 1;
+        }
+        return -1;
     }
 
     /// <summary>Spec 3.9: the line loses one CR before the LF and is cut at a NUL.</summary>

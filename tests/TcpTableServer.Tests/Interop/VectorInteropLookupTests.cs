@@ -212,7 +212,7 @@ public sealed class VectorInteropLookupTests() : ScriptedMemcachedFixture(Backup
     {
         Lookup(p, "small", "k6", Outcome.Found("0123456789"), "get k6\r\n");
         Assert.That(_fake.Get("k6"), Is.Null);
-        _rig.AssertWarning("data for key k6 is too long (data_size_limit=5) -- not stored");
+        _rig.AssertWarning("data is too long (data_size_limit=5) -- not stored");   // Postfix names the key: debug level here
     }
 
     [Test]
@@ -241,13 +241,14 @@ public sealed class VectorInteropLookupTests() : ScriptedMemcachedFixture(Backup
         _rig.AssertNoWarning();
     }
 
+    /// <summary>V27: an ERROR answering a get leaves the stream in step: retry and refill on the same connection (Postfix: new ones).</summary>
     [Test]
-    public void V27_GarbageTwiceBackupHitRefillOnThirdConnection([Values] Protocol p)
+    public void V27_GarbageTwiceBackupHitRefillOnTheSameConnection([Values] Protocol p)
     {
         _fake.Inject("ERROR\r\n", "ERROR\r\n");
         var t = Lookup(p, "backed", "user@example.com", Outcome.Found("from-backup"),
-            "get aliases:user@example.com\r\n", "get aliases:user@example.com\r\n",
-            "set aliases:user@example.com 7 600 11\r\nfrom-backup\r\n");
+            "get aliases:user@example.com\r\nget aliases:user@example.com\r\n"
+            + "set aliases:user@example.com 7 600 11\r\nfrom-backup\r\n");
         AssertPaused(t, 1);
         _rig.AssertWarning("unexpected memcache server reply: ERROR");
         Assert.That(_fake.Get("aliases:user@example.com"), Is.EqualTo(("from-backup", 7)));
@@ -269,7 +270,7 @@ public sealed class VectorInteropLookupTests() : ScriptedMemcachedFixture(Backup
         _fake.Seed("k7", "0123456789");
         var t = Lookup(p, "small0", "k7", Outcome.TempError, "get k7\r\n", "get k7\r\n");
         AssertPaused(t, 1);
-        _rig.AssertWarning("unexpected memcache server reply: VALUE k7 0 10");
+        _rig.AssertWarning("unexpected memcache server reply: VALUE [key] 0 10");   // Postfix shows the key: debug level here
     }
 
     [Test]
@@ -278,7 +279,7 @@ public sealed class VectorInteropLookupTests() : ScriptedMemcachedFixture(Backup
         _fake.Seed("k7", "0123456789");
         var t = Lookup(p, "small", "k7", Outcome.NotFound, "get k7\r\n", "get k7\r\n");
         AssertPaused(t, 1);
-        _rig.AssertWarning("unexpected memcache server reply: VALUE k7 0 10");
+        _rig.AssertWarning("unexpected memcache server reply: VALUE [key] 0 10");   // Postfix shows the key: debug level here
     }
 
     [Test]
@@ -291,11 +292,13 @@ public sealed class VectorInteropLookupTests() : ScriptedMemcachedFixture(Backup
         Lookup(p, "plain", "k", Outcome.NotFound, "get k\r\n", "get k\r\n");
     }
 
+    /// <summary>V32 differs on purpose (spec 3.13 item 6): the cas field is accepted, another key's block fails the attempt.</summary>
     [Test]
-    public void V32_ValueLineWithCasAndOtherKeyAccepted([Values] Protocol p)
+    public void V32_ValueLineWithCasAndOtherKeyIsAnUnexpectedReply([Values] Protocol p)
     {
         _fake.Inject("VALUE other 5 3 99\r\nabc\r\nEND\r\n");
-        Lookup(p, "plain", "k", Outcome.Found("abc"), "get k\r\n");
+        var t = Lookup(p, "plain", "k", Outcome.NotFound, "get k\r\n", "get k\r\n");
+        AssertPaused(t, 1);
     }
 
     [Test]
@@ -320,7 +323,7 @@ public sealed class VectorInteropLookupTests() : ScriptedMemcachedFixture(Backup
         _fake.Inject("VALUE k 0 -1\r\n", "VALUE k 0 -1\r\n");
         var t = Lookup(p, "plain", "k", Outcome.TempError, "get k\r\n", "get k\r\n");
         AssertPaused(t, 1);
-        _rig.AssertWarning("unexpected memcache server reply: VALUE k 0 -1");
+        _rig.AssertWarning("unexpected memcache server reply: VALUE [key] 0 -1");
     }
 
     [Test]
@@ -358,10 +361,11 @@ public sealed class VectorInteropLookupTests() : ScriptedMemcachedFixture(Backup
         _rig.AssertWarning("unexpected memcache server reply: Z");
     }
 
+    /// <summary>V40: Postfix's answer, pause and warning; the key is never sent (a shared connection is not disturbed).</summary>
     [Test]
     public void V40_KeyLongerThan250ClientErrorTempError([Values] Protocol p)
     {
-        var t = Lookup(p, "plain", LongKey, Outcome.TempError, $"get {LongKey}\r\n", $"get {LongKey}\r\n");
+        var t = Lookup(p, "plain", LongKey, Outcome.TempError);
         AssertPaused(t, 1);
         _rig.AssertWarning("unexpected memcache server reply: CLIENT_ERROR bad command line");
     }

@@ -84,6 +84,9 @@ internal sealed class VectorInteropRig : IDisposable
             _dir.Write(name + ".cf", text);
             _tcpPorts[name] = ports[i++];
             ini.Append($"\n[maps:{name}]\nconfig = {name}.cf\ntcp = inet:127.0.0.1:{_tcpPorts[name]}\n");
+            // every warning of every vector, as Postfix logs them (a shared server would otherwise
+            // summarise a second test's warnings with the first's)
+            ini.Append("warning_interval = 0\n");
             if (id != "A-readonly") ini.Append("allow_put = yes\n");
         }
         IniPath = _dir.Write("server.ini", ini.ToString());

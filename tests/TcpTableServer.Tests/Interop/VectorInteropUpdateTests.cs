@@ -93,7 +93,7 @@ public sealed class VectorInteropUpdateTests() : ScriptedMemcachedFixture(Backup
         _fake.Inject("NOT_STORED\r\n", "NOT_STORED\r\n");
         var (elapsed, log) = Put(path, "plain", "k", "v", Result.Error);
         Assert.That(elapsed.TotalSeconds, Is.GreaterThanOrEqualTo(0.95), "one retry_pause");
-        AssertTraffic("set k 0 3600 1\r\nv\r\n", "set k 0 3600 1\r\nv\r\n");
+        AssertTraffic("set k 0 3600 1\r\nv\r\nset k 0 3600 1\r\nv\r\n");   // NOT_STORED keeps the stream in step: same connection
         AssertWarning(path, log, "update failed: NOT_STORED");
     }
 
@@ -103,7 +103,7 @@ public sealed class VectorInteropUpdateTests() : ScriptedMemcachedFixture(Backup
         _fake.Inject("NOT_STORED\r\n", "NOT_STORED\r\n");
         var (elapsed, log) = Put(path, "backed", "user@example.com", "v", Result.Success);
         Assert.That(elapsed.TotalSeconds, Is.GreaterThanOrEqualTo(0.95), "one retry_pause");
-        AssertTraffic("set aliases:user@example.com 7 600 1\r\nv\r\n", "set aliases:user@example.com 7 600 1\r\nv\r\n");
+        AssertTraffic("set aliases:user@example.com 7 600 1\r\nv\r\nset aliases:user@example.com 7 600 1\r\nv\r\n");
         AssertWarning(path, log, "update failed: NOT_STORED");
         Assert.That(Backup(path, "backed"), Is.EqualTo(new[] { "user@example.com\tv" }), "the backup result wins");
     }
@@ -113,7 +113,7 @@ public sealed class VectorInteropUpdateTests() : ScriptedMemcachedFixture(Backup
     {
         var (_, log) = Put(path, "dombk", "user@other.org", "v", Result.Fail);
         AssertTraffic();
-        AssertWarning(path, log, "skipping update for name \"user@other.org\": domain mismatch");
+        AssertWarning(path, log, "skipping update: domain mismatch");   // Postfix names the key: debug level here
         Assert.That(Backup(path, "dombk"), Is.Empty);
         if (path == UpdatePath.Cli)
             Assert.That(_cli.Cli("sequence", "dombk").Stdout, Is.Empty, "backup sequence(first): not found");
@@ -124,7 +124,7 @@ public sealed class VectorInteropUpdateTests() : ScriptedMemcachedFixture(Backup
     {
         var (_, log) = Put(path, "small", "k", "123456", Result.Success);
         AssertTraffic();
-        AssertWarning(path, log, "data for key k is too long (data_size_limit=5) -- not stored");
+        AssertWarning(path, log, "data is too long (data_size_limit=5) -- not stored");
         Assert.That(Backup(path, "small"), Is.EqualTo(new[] { "k\t123456" }));
     }
 
@@ -163,7 +163,7 @@ public sealed class VectorInteropUpdateTests() : ScriptedMemcachedFixture(Backup
     {
         var (elapsed, log) = Put(path, "negflags", "k", "v", Result.Error);
         Assert.That(elapsed.TotalSeconds, Is.GreaterThanOrEqualTo(0.95), "one retry_pause");
-        AssertTraffic("set k -1 3600 1\r\nv\r\n", "set k -1 3600 1\r\nv\r\n");
+        AssertTraffic();   // never sent: memcached would read the data block as a command (Memcache/UpdateDeleteVectorTests)
         Assert.That(_fake.Get("k"), Is.Null);
         AssertWarning(path, log, "update failed: CLIENT_ERROR bad command line format");
     }

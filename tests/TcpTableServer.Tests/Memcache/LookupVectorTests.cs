@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
 using TcpTableServer.Tables;
 using TcpTableServer.Tests.Support;
 
@@ -269,8 +271,11 @@ public class LookupVectorTests
         Assert.That(await t.LookupAsync("k6"), Is.EqualTo(Found("0123456789")));
         rig.AssertTraffic("get k6\r\n");
         Assert.That(rig.Item("k6"), Is.Null);
+        // Postfix: "data for key k6 is too long ..."; the key is left out of warnings (debug line)
         Assert.That(rig.Logs.Warnings, Is.EqualTo(new[]
-            { "database memcache:/etc/postfix/small.cf: data for key k6 is too long (data_size_limit=5) -- not stored" }));
+            { "database memcache:/etc/postfix/small.cf: data is too long (data_size_limit=5) -- not stored" }));
+        Assert.That(rig.Logs.Entries, Has.Some.Matches<(LogLevel Level, string Message)>(
+            e => e.Level == LogLevel.Debug && e.Message.Contains("\"k6\"")), "the key at debug level");
     }
 
     [Test]
@@ -311,8 +316,14 @@ public class LookupVectorTests
         Assert.That(rig.Logs.Warnings, Is.Empty, "the first failure is silent");
     }
 
+    /// <summary>
+    /// V27's answer and warning. Postfix closes the connection after each failed attempt; here
+    /// an <c>ERROR</c> line answering a get leaves memcached's reply stream in step (memcached
+    /// 1.6.18, pipelined), so the retry and the refill use the same connection and the other
+    /// requests on it are not disturbed.
+    /// </summary>
     [Test]
-    public async Task V27_garbage_twice_backup_hit_refill_on_third_connection()
+    public async Task V27_garbage_twice_backup_hit_refill_on_the_same_connection()
     {
         await using var rig = new VectorRig(Backend.Fake);
         await rig.Backup.UpdateAsync("user@example.com", "from-backup");
@@ -320,8 +331,8 @@ public class LookupVectorTests
         var t = rig.Open("B");
         Assert.That(await t.LookupAsync("user@example.com"), Is.EqualTo(Found("from-backup")));
         AssertPaused(rig, 1);
-        rig.AssertTraffic("get aliases:user@example.com\r\n", "get aliases:user@example.com\r\n",
-            "set aliases:user@example.com 7 600 11\r\nfrom-backup\r\n");
+        rig.AssertTraffic("get aliases:user@example.com\r\nget aliases:user@example.com\r\n"
+            + "set aliases:user@example.com 7 600 11\r\nfrom-backup\r\n");
         Assert.That(rig.Logs.Warnings, Is.EqualTo(new[] { "/etc/postfix/backed.cf: unexpected memcache server reply: ERROR" }));
         Assert.That(rig.Item("aliases:user@example.com"), Is.EqualTo(("from-backup", 7)));
     }
@@ -348,7 +359,8 @@ public class LookupVectorTests
         Assert.That(await t.LookupAsync("k7"), Is.EqualTo(TempError));
         AssertPaused(rig, 1);
         rig.AssertTraffic("get k7\r\n", "get k7\r\n");
-        Assert.That(rig.Logs.Warnings, Is.EqualTo(new[] { "/etc/postfix/small0.cf: unexpected memcache server reply: VALUE k7 0 10" }));
+        Assert.That(rig.Logs.Warnings, Is.EqualTo(new[] { "/etc/postfix/small0.cf: unexpected memcache server reply: VALUE [key] 0 10" }),
+            "Postfix shows the VALUE line's key (k7); keys appear only at debug level");
     }
 
     [Test]
@@ -377,13 +389,16 @@ public class LookupVectorTests
     }
 
     [Test]
-    public async Task V32_value_line_with_cas_and_other_key_is_accepted()
+    public async Task V32_value_line_with_cas_is_accepted_another_key_is_an_unexpected_reply()
     {
+        // Postfix accepts any key (V32); a shared connection never trusts another key's block (spec 3.13 item 6)
         await using var rig = new VectorRig(Backend.Fake);
-        rig.Fake.Inject("VALUE other 5 3 99\r\nabc\r\nEND\r\n");
+        rig.Fake.Inject("VALUE other 5 3 99\r\nabc\r\nEND\r\n", "VALUE k 5 3 99\r\nabc\r\nEND\r\n");
         var t = rig.Open("C");
-        Assert.That(await t.LookupAsync("k"), Is.EqualTo(Found("abc")));
-        rig.AssertTraffic("get k\r\n");
+        Assert.That(await t.LookupAsync("k"), Is.EqualTo(Found("abc")), "the retry's reply names k");
+        AssertPaused(rig, 1);
+        rig.AssertTraffic("get k\r\n", "get k\r\n");
+        Assert.That(rig.Logs.Warnings, Is.Empty, "a first failure is silent (3.9)");
     }
 
     [Test]
@@ -417,7 +432,8 @@ public class LookupVectorTests
         Assert.That(await t.LookupAsync("k"), Is.EqualTo(TempError));
         AssertPaused(rig, 1);
         rig.AssertTraffic("get k\r\n", "get k\r\n");
-        Assert.That(rig.Logs.Warnings, Is.EqualTo(new[] { "/etc/postfix/plain.cf: unexpected memcache server reply: VALUE k 0 -1" }));
+        Assert.That(rig.Logs.Warnings, Is.EqualTo(new[] { "/etc/postfix/plain.cf: unexpected memcache server reply: VALUE [key] 0 -1" }),
+            "Postfix shows the VALUE line's key (k); keys appear only at debug level");
     }
 
     [Test]
@@ -470,6 +486,13 @@ public class LookupVectorTests
         }));
     }
 
+    /// <summary>
+    /// V40: memcached answers a key over 250 bytes with <c>CLIENT_ERROR bad command line
+    /// format</c>; Postfix retries once after retry_pause and answers a temporary error with its
+    /// warning (real postmap 3.7.11 against memcached 1.6.18: the same). Here the key is never
+    /// sent, so it cannot disturb the shared connection: its attempts fail as that reply would
+    /// make them fail (same answer, pause and warning).
+    /// </summary>
     [Test]
     public async Task V40_key_longer_than_250_client_error_temp_error([Values] Backend backend)
     {
@@ -478,9 +501,70 @@ public class LookupVectorTests
         var t = rig.Open("C");
         Assert.That(await t.LookupAsync(LongKey), Is.EqualTo(TempError));
         AssertPaused(rig, 1);
-        rig.AssertTraffic($"get {LongKey}\r\n", $"get {LongKey}\r\n");
+        rig.AssertTraffic();
         Assert.That(rig.Logs.Warnings, Is.EqualTo(new[]
             { "/etc/postfix/plain.cf: unexpected memcache server reply: CLIENT_ERROR bad command line " }));
+    }
+
+    /// <summary>
+    /// V40 on a shared connection: a request with a 251-byte key while other requests are in
+    /// flight on the same memcached connection. They get their values with no retry and no
+    /// pause (before, memcached's CLIENT_ERROR closed the connection under the request queued
+    /// behind it, which with max_try = 1 got a temporary error). The scripted memcached holds
+    /// its replies so that the requests are in flight together, which the real one cannot be
+    /// made to do; it answers a long key with CLIENT_ERROR as memcached 1.6 does.
+    /// </summary>
+    [Test]
+    public async Task V40_long_key_fails_alone_requests_in_flight_beside_it_get_their_values()
+    {
+        await using var rig = new VectorRig(Backend.Fake);
+        rig.Seed("k2", "v2");
+        rig.Seed("k3", "v3");
+        string longKey = new('u', 251);
+        var t = rig.Open("C", "max_try = 1");
+        Assert.That(await t.LookupAsync("warm"), Is.EqualTo(NotFound), "one connection, open and idle");
+        await Task.Delay(100);   // the reader back to waiting (see MemcachedPipelineTests)
+        var clock = Stopwatch.StartNew();
+        Task<LookupResult> bad, k2, k3;
+        using (rig.Fake.HoldReplies())
+        {
+            bad = t.LookupAsync(longKey).AsTask();   // before: sent on the idle connection
+            await Task.Delay(100);
+            k2 = t.LookupAsync("k2").AsTask();       // that one busy: a second connection
+            await Task.Delay(100);
+            k3 = t.LookupAsync("k3").AsTask();       // both busy: queued on the first, behind the long key
+            await Task.Delay(100);
+        }
+        Assert.That(await k2, Is.EqualTo(Found("v2")));
+        Assert.That(await k3, Is.EqualTo(Found("v3")));
+        Assert.That(await bad, Is.EqualTo(TempError));
+        Assert.That(clock.Elapsed.TotalSeconds, Is.LessThan(0.9), "no retry_pause for anyone");
+        var sent = string.Concat(rig.Fake.Connections);
+        Assert.That(sent, Does.Not.Contain(longKey), "the long key never reaches memcached");
+        Assert.That(sent.Split("\r\n").Count(l => l.StartsWith("get ") && l.Contains("k3")), Is.EqualTo(1), "k3 sent once");
+        Assert.That(rig.Logs.Warnings, Is.Empty, "max_try = 1: nothing logged (V38)");
+    }
+
+    /// <summary>
+    /// V40 with a backup, as real postmap 3.7.11 answers it against memcached 1.6.18: the
+    /// memcached error is forgotten, the backup's value returned, the refill fails the same way
+    /// (warnings: unexpected reply, update failed), one retry_pause each; nothing is sent.
+    /// </summary>
+    [Test]
+    public async Task V40_long_key_with_backup_answers_from_the_backup_refill_fails([Values] Backend backend)
+    {
+        await using var rig = new VectorRig(backend);
+        string longKey = new('u', 251);
+        await rig.Backup.UpdateAsync(longKey, "bk-value");
+        var t = rig.Open("C", "backup = {backup}");
+        Assert.That(await t.LookupAsync(longKey), Is.EqualTo(Found("bk-value")));
+        AssertPaused(rig, 2);
+        rig.AssertTraffic();
+        Assert.That(rig.Logs.Warnings, Is.EqualTo(new[]
+        {
+            "/etc/postfix/plain.cf: unexpected memcache server reply: CLIENT_ERROR bad command line ",
+            "database memcache:/etc/postfix/plain.cf: update failed: CLIENT_ERROR bad command line format",
+        }));
     }
 
     [Test]

@@ -126,34 +126,87 @@ public class MemcachedPipelineTests
         static int Count(string traffic) => GetLines(traffic).Sum(l => l.Skip(1).Count(k => k.StartsWith('k')));
     }
 
+    /// <summary>
+    /// V28 mid-batch: memcached closes the connection instead of answering the first of 50
+    /// requests in flight on it. That request's attempt fails silently and is retried after
+    /// retry_pause (3.9); the 49 others, which memcached never answered, are sent again at once
+    /// on a new connection without a pause (before: all 50 paused).
+    /// </summary>
     [Test]
-    public async Task Issue5_V28_close_mid_batch_fails_every_request_in_flight_then_each_retries_on_a_new_connection()
+    public async Task V28_close_mid_batch_fails_the_head_the_others_are_replayed_at_once()
     {
         await using var rig = new VectorRig(Backend.Fake);
         for (int i = 0; i < 50; i++) rig.Seed($"k{i}", $"v{i}");
         rig.Fake.Inject(FakeMemcached.CloseConnection);
         var t = rig.Open("C", "retry_pause = 1");
-        var results = await Task.WhenAll(Enumerable.Range(0, 50).Select(i => t.LookupAsync($"k{i}").AsTask()));
-        for (int i = 0; i < 50; i++) Assert.That(results[i], Is.EqualTo(LookupResult.Found($"v{i}")), $"k{i}");
-        Assert.That(rig.Elapsed.TotalSeconds, Is.InRange(0.95, 2.5), "the failed requests paused retry_pause once");
-        Assert.That(rig.Fake.Connections, Has.Count.GreaterThanOrEqualTo(2), "retries use a new connection");
+        var clocks = Enumerable.Range(0, 50).Select(i => Timed(t.LookupAsync($"k{i}").AsTask())).ToArray();
+        var results = await Task.WhenAll(clocks);
+        for (int i = 0; i < 50; i++) Assert.That(results[i].Result, Is.EqualTo(LookupResult.Found($"v{i}")), $"k{i}");
+        Assert.That(results.Count(r => r.Seconds >= 0.95), Is.EqualTo(1), "only the request the close answered paused");
+        Assert.That(results.Where(r => r.Seconds < 0.95).Max(r => r.Seconds), Is.LessThan(0.6), "the others: no pause");
+        Assert.That(rig.Fake.Connections, Has.Count.GreaterThanOrEqualTo(2), "replays and retries use a new connection");
         Assert.That(rig.Logs.Warnings, Is.Empty, "a first failure is silent (3.9)");
     }
 
+    /// <summary>
+    /// A stalled reply (no answer at all) times out only its own request: the 18 requests
+    /// queued behind the two stalled ones (one on each connection) are replayed on new
+    /// connections and answered (before: all 20 failed with them, with max_try = 1 a
+    /// temporary error for each).
+    /// </summary>
     [Test]
-    public async Task Issue5_timeout_of_the_head_fails_every_request_in_flight_with_it()
+    public async Task Isolation_timeout_of_the_head_fails_only_the_head_the_others_are_answered()
     {
         await using var rig = new VectorRig(Backend.Fake);
         for (int i = 0; i < 20; i++) rig.Seed($"k{i}", $"v{i}");
-        rig.Fake.Inject(Enumerable.Repeat(FakeMemcached.NoReply, 20).ToArray());   // a stalled memcached
+        rig.Fake.Inject(FakeMemcached.NoReply, FakeMemcached.NoReply);   // stalled replies to the first two commands
         var t = rig.Open("C", "timeout = 1", "max_try = 1");
-        var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => t.LookupAsync($"k{i}").AsTask()));
-        Assert.That(rig.Elapsed.TotalSeconds, Is.InRange(0.9, 1.9), "per-request deadline = timeout, not 20 x timeout");
-        Assert.That(results, Is.All.EqualTo(LookupResult.TempError));
+        var k0 = t.LookupAsync("k0").AsTask();
+        await Task.Delay(100);
+        var stalled = new[] { k0, t.LookupAsync("k1").AsTask() };   // the first connection busy: a second one
+        await Task.Delay(100);
+        Assert.That(rig.Fake.Connections, Has.Count.EqualTo(2));
+        var rest = Enumerable.Range(2, 18).Select(i => t.LookupAsync($"k{i}").AsTask()).ToArray();   // queued behind them
+        Assert.That(await Task.WhenAll(stalled), Is.All.EqualTo(LookupResult.TempError), "the stalled requests time out");
+        Assert.That(rig.Elapsed.TotalSeconds, Is.InRange(0.9, 1.9), "after timeout");
+        var results = await Task.WhenAll(rest);
+        for (int i = 2; i < 20; i++) Assert.That(results[i - 2], Is.EqualTo(LookupResult.Found($"v{i}")), $"k{i}");
         Assert.That(rig.Logs.Warnings, Is.Empty, "max_try = 1: nothing logged (V38)");
-        rig.Fake.Reset();   // commands still queued behind the stalled head never reached it: drop their NoReply
-        rig.Seed("k3", "v3");
-        Assert.That(await t.LookupAsync("k3"), Is.EqualTo(LookupResult.Found("v3")), "a new connection serves the next request");
+    }
+
+    /// <summary>
+    /// A slow memcached (each command answered 0.6 s after the previous reply on its
+    /// connection, connections in parallel; timeout 1 s, max_try 1): requests queued behind a
+    /// slow reply are not charged the time they queued (timeout counts from when memcached
+    /// starts on them), and requests arriving while every connection waits on a slow reply
+    /// open another connection rather than queue. Before: the batch queued behind the first
+    /// reply timed out (1.2 s after it was queued) and got a temporary error.
+    /// </summary>
+    [Test]
+    public async Task Isolation_slow_memcached_requests_queued_behind_a_slow_reply_do_not_time_out()
+    {
+        await using var rig = new VectorRig(Backend.Fake);
+        for (int i = 0; i < 60; i++) rig.Seed($"k{i}", $"v{i}");
+        var t = rig.Open("C", "timeout = 1", "max_try = 1");
+        Assert.That(await t.LookupAsync("warm"), Is.EqualTo(LookupResult.NotFound));
+        rig.Fake.ReplyDelay = TimeSpan.FromSeconds(0.6);
+        var early = Enumerable.Range(0, 40).Select(i => t.LookupAsync($"k{i}").AsTask()).ToArray();
+        await Task.Delay(400);   // every open connection now waits on a slow reply
+        var late = Enumerable.Range(40, 20).Select(i => Timed(t.LookupAsync($"k{i}").AsTask())).ToArray();
+        var earlyResults = await Task.WhenAll(early);
+        var lateResults = await Task.WhenAll(late);
+        for (int i = 0; i < 40; i++) Assert.That(earlyResults[i], Is.EqualTo(LookupResult.Found($"v{i}")), $"k{i}");
+        for (int i = 40; i < 60; i++) Assert.That(lateResults[i - 40].Result, Is.EqualTo(LookupResult.Found($"v{i}")), $"k{i}");
+        Assert.That(rig.Fake.Connections, Has.Count.InRange(MemcachedClient.ConnectionsPerEndpoint + 1, MemcachedClient.MaxConnectionsPerEndpoint),
+            "another connection opened for the requests that came while the first two waited");
+        Assert.That(rig.Logs.Warnings, Is.Empty);
+    }
+
+    private static async Task<(LookupResult Result, double Seconds)> Timed(Task<LookupResult> lookup)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var result = await lookup;
+        return (result, clock.Elapsed.TotalSeconds);
     }
 
     [Test]
@@ -234,49 +287,91 @@ public class MemcachedPipelineTests
         Assert.That(rig.Logs.Warnings, Is.Empty);
     }
 
-    [Test]
-    public void Issue5_multi_key_get_reply_is_split_by_key()
+    private static (ParseStatus Status, Reply[] Replies, Reply Failure, int Used) ParseGroup(
+        MemcachedReplyParser parser, string reply, params string[] keys)
     {
-        var parser = new MemcachedReplyParser(1024, 10240, "memcache:/etc/postfix/plain.cf");
-        // get a b c: b is a miss
-        byte[] reply = Encoding.Latin1.GetBytes("VALUE a 0 2\r\nva\r\nVALUE c 0 2\r\nvc\r\nEND\r\n");
-        int at = 0;
-        Assert.That(parser.TryParseGrouped("a", false, reply, false, out var a, out int used), Is.EqualTo(ParseStatus.Complete));
-        Assert.That((a.Verdict, a.Status, a.Value), Is.EqualTo((Verdict.Done, (byte)LookupStatus.Found, "va")));
-        at += used;
-        Assert.That(parser.TryParseGrouped("b", false, reply.AsSpan(at), false, out var b, out used), Is.EqualTo(ParseStatus.Complete));
-        Assert.That((b.Verdict, b.Status, used), Is.EqualTo((Verdict.Done, (byte)LookupStatus.NotFound, 0)), "c's block is left for c");
-        for (int n = 0; n < reply.Length - at; n++)
-            Assert.That(parser.TryParseGrouped("c", true, reply.AsSpan(at, n), false, out _, out _),
-                Is.EqualTo(ParseStatus.NeedMoreData), $"{n} bytes: the last key waits for END");
-        Assert.That(parser.TryParseGrouped("c", true, reply.AsSpan(at), false, out var c, out used), Is.EqualTo(ParseStatus.Complete));
-        Assert.That((c.Verdict, c.Value, at + used), Is.EqualTo((Verdict.Done, "vc", reply.Length)));
-
-        byte[] end = Encoding.Latin1.GetBytes("END\r\n");
-        Assert.That(parser.TryParseGrouped("x", false, end, false, out var x, out used), Is.EqualTo(ParseStatus.Complete));
-        Assert.That((x.Status, used), Is.EqualTo(((byte)LookupStatus.NotFound, 0)), "END belongs to the last key");
-        Assert.That(parser.TryParseGrouped("y", true, end, false, out var y, out used), Is.EqualTo(ParseStatus.Complete));
-        Assert.That((y.Status, used), Is.EqualTo(((byte)LookupStatus.NotFound, 5)));
-
-        byte[] stray = Encoding.Latin1.GetBytes("VALUE other 0 1\r\nv\r\nEND\r\n");
-        Assert.That(parser.TryParseGrouped("z", true, stray, false, out var z, out _), Is.EqualTo(ParseStatus.Complete));
-        Assert.That(z.Verdict, Is.EqualTo(Verdict.Failed), "a block for a key nobody asked for: unexpected reply, connection closed");
+        var members = keys.Select(k => MemcachedRequest.Rent(MemcachedCommand.Get, k)).ToArray();
+        var replies = new Reply[keys.Length];
+        var bytes = Encoding.Latin1.GetBytes(reply);
+        var status = parser.TryParseGroup(members, keys.Length, bytes, false, false, replies, out int used, out var failure);
+        if (status == ParseStatus.Complete && failure.Verdict == Verdict.Done)
+            parser.TryParseGroup(members, keys.Length, bytes, false, true, replies, out used, out failure);
+        return (status, replies, failure, used);
     }
 
     [Test]
-    public void Issue5_V31_and_data_size_limit_hold_for_the_keys_of_a_multi_key_get()
+    public void Issue5_multi_key_get_reply_is_matched_by_key()
     {
-        var parser = new MemcachedReplyParser(1024, 4, "memcache:/etc/postfix/plain.cf");
-        byte[] garbage = Encoding.Latin1.GetBytes("VALUE c 0 2\r\nvc\r\nGARBAGE\r\n");
-        Assert.That(parser.TryParseGrouped("c", true, garbage, false, out var c, out _), Is.EqualTo(ParseStatus.Complete));
-        Assert.That((c.Verdict, c.Value), Is.EqualTo((Verdict.DoneThenClose, "vc")), "V31: value kept, connection closed");
+        var parser = new MemcachedReplyParser(1024, 10240, "memcache:/etc/postfix/plain.cf");
+        // get a b c: b is a miss
+        const string reply = "VALUE a 0 2\r\nva\r\nVALUE c 0 2\r\nvc\r\nEND\r\n";
+        var (status, replies, failure, used) = ParseGroup(parser, reply, "a", "b", "c");
+        Assert.That((status, failure.Verdict, used), Is.EqualTo((ParseStatus.Complete, Verdict.Done, reply.Length)));
+        Assert.That(replies.Select(r => ((LookupStatus)r.Status, r.Value)), Is.EqualTo(new (LookupStatus, string?)[]
+            { (LookupStatus.Found, "va"), (LookupStatus.NotFound, null), (LookupStatus.Found, "vc") }));
+        for (int n = 0; n < reply.Length; n++)
+            Assert.That(ParseGroup(parser, reply[..n], "a", "b", "c").Status, Is.EqualTo(ParseStatus.NeedMoreData),
+                $"{n} bytes: nobody is answered before the END");
+    }
 
-        byte[] tooLong = Encoding.Latin1.GetBytes("VALUE a 0 5\r\nvalue\r\nEND\r\n");
-        foreach (bool last in new[] { false, true })
+    /// <summary>
+    /// Replies are checked, never trusted (spec 3.13 item 6): blocks of a multi-key get in any
+    /// order are matched by key; a block for a key not on the line, a key twice, a length that
+    /// stretches over the next reply or a block without END fail the whole reply (the
+    /// connection closes, its requests fail over) rather than answer anyone wrongly.
+    /// </summary>
+    [TestCase("VALUE c 0 2\r\nvc\r\nVALUE a 0 2\r\nva\r\nEND\r\n", true, TestName = "Stretch_out_of_order_blocks_are_matched_by_key")]
+    [TestCase("VALUE x 0 2\r\nvx\r\nEND\r\n", false, TestName = "Stretch_block_for_a_key_not_on_the_line_fails_the_reply")]
+    [TestCase("VALUE a 0 2\r\nva\r\nVALUE a 0 2\r\nva\r\nEND\r\n", false, TestName = "Stretch_block_for_a_key_twice_fails_the_reply")]
+    [TestCase("VALUE a 0 9\r\nva\r\nEND\r\nVALUE c 0 2\r\nvc\r\nEND\r\n", false, TestName = "Stretch_length_stretching_over_the_next_reply_fails")]
+    [TestCase("VALUE a 0 2\r\nva\r\nSTORED\r\n", false, TestName = "Stretch_block_followed_by_another_reply_fails")]
+    [TestCase("VALUE a 0 3\r\nabc\r\nEND\r\n", false, TestName = "Stretch_V29_value_over_data_size_limit_fails")]
+    public void Stretch_multi_key_get_reply_is_checked(string reply, bool sound)
+    {
+        var parser = new MemcachedReplyParser(1024, sound ? 10240 : 2, "memcache:/etc/postfix/plain.cf");
+        var (status, replies, failure, _) = ParseGroup(parser, reply, "a", "b", "c");
+        Assert.That(status, Is.EqualTo(ParseStatus.Complete));
+        if (sound)
         {
-            Assert.That(parser.TryParseGrouped("a", last, tooLong, false, out var a, out _), Is.EqualTo(ParseStatus.Complete));
-            Assert.That(a.Verdict, Is.EqualTo(Verdict.Failed), $"last={last}: longer than data_size_limit fails the attempt (3.9)");
+            Assert.That(failure.Verdict, Is.EqualTo(Verdict.Done));
+            Assert.That(replies.Select(r => r.Value), Is.EqualTo(new[] { "va", null, "vc" }));
         }
+        else
+        {
+            Assert.That(failure.Verdict, Is.EqualTo(Verdict.Failed));
+            Assert.That(replies.Select(r => r.Value), Is.All.Null, "nobody answered from a reply that failed");
+        }
+    }
+
+    /// <summary>
+    /// End to end with a lying scripted memcached (the real one does not lie): a single get
+    /// answered with another key's block, then a multi-key get answered out of order. 0 wrong
+    /// answers, 0 false NOT FOUND: the lie fails its attempt (retried, V32 differs on purpose).
+    /// </summary>
+    [Test]
+    public async Task Stretch_lying_memcached_gives_no_wrong_answer_and_no_false_not_found()
+    {
+        await using var rig = new VectorRig(Backend.Fake);
+        foreach (var k in new[] { "k", "k1", "k2", "k3", "k4" }) rig.Seed(k, "v" + k);
+        var t = rig.Open("C");
+        rig.Fake.Inject("VALUE other 0 6\r\nvother\r\nEND\r\n");
+        Assert.That(await t.LookupAsync("k"), Is.EqualTo(LookupResult.Found("vk")), "another key's block is never trusted");
+        await Task.Delay(100);
+        var lookups = new List<Task<LookupResult>>();
+        using (rig.Fake.HoldReplies())
+        {
+            lookups.Add(t.LookupAsync("k1").AsTask());   // sent at once
+            await Task.Delay(100);
+            lookups.Add(t.LookupAsync("k2").AsTask());   // a second connection
+            await Task.Delay(300);
+            rig.Fake.Inject("VALUE k4 0 3\r\nvk4\r\nVALUE k3 0 3\r\nvk3\r\nEND\r\n");   // the answer to "get k3 k4"
+            lookups.Add(t.LookupAsync("k3").AsTask());   // queued behind k1, then k4 joins its line
+            lookups.Add(t.LookupAsync("k4").AsTask());
+            await Task.Delay(200);
+        }
+        var results = await Task.WhenAll(lookups);
+        Assert.That(results, Is.EqualTo(new[] { "k1", "k2", "k3", "k4" }.Select(k => LookupResult.Found("v" + k))));
+        Assert.That(rig.Logs.Warnings, Is.Empty, "each lie is a first failure: silent (3.9)");
     }
 
     /// <summary>The get command lines of some traffic, split into words ("get", key, key, ...).</summary>

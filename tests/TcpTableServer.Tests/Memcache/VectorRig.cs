@@ -54,10 +54,17 @@ internal sealed class VectorRig : IAsyncDisposable
 
     private string Endpoint => _fake?.Endpoint ?? _real!.Endpoint;
 
-    /// <summary>Opens configuration <paramref name="id"/> of spec 7.2 (plus extra lines) as a MemcacheTable.</summary>
+    /// <summary>
+    /// Opens configuration <paramref name="id"/> of spec 7.2 (plus extra lines) as a
+    /// MemcacheTable. Every warning is logged as Postfix logs it (<c>warning_interval = 0</c>)
+    /// unless an extra line sets <c>warning_interval</c>: the vectors are Postfix's log lines,
+    /// the rate limit has tests of its own.
+    /// </summary>
     public MemcacheTable Open(string id, params string[] extra)
     {
         var (name, lines) = Configs[id];
+        if (!extra.Any(l => l.StartsWith("warning_interval", StringComparison.Ordinal)))
+            extra = ["warning_interval = 0", .. extra];
         var resolved = lines.Concat(extra).Select(l => l
             .Replace("{mc}", Endpoint).Replace("{down}", "inet:" + Down)
             .Replace("{backup}", BackupSpec)).ToArray();

@@ -50,6 +50,13 @@ public sealed class FakeMemcached : IAsyncDisposable
         _acceptLoop = AcceptLoopAsync();
     }
 
+    /// <summary>
+    /// A slow memcached: each command is answered this long after it arrived or after the
+    /// previous reply on its connection, whichever is later (one command at a time per
+    /// connection, connections in parallel, as memcached's worker threads). Zero: at once.
+    /// </summary>
+    public TimeSpan ReplyDelay { get; set; }
+
     /// <summary>Replies used instead of normal processing, one per command, in order (octet strings).</summary>
     public void Inject(params string[] replies)
     {
@@ -175,7 +182,8 @@ public sealed class FakeMemcached : IAsyncDisposable
         var stream = client.GetStream();
         var pending = new List<byte>();
         var chunk = new byte[65536];
-        var writes = Task.CompletedTask;   // replies held back by HoldReplies, written in order
+        var writes = Task.CompletedTask;   // replies held back by HoldReplies or ReplyDelay, written in order
+        long lastDue = 0;                  // Stopwatch timestamp when the previous reply is due (ReplyDelay)
         try
         {
             while (true)
@@ -203,6 +211,13 @@ public sealed class FakeMemcached : IAsyncDisposable
                     if (reply == NoReply) continue;
                     var bytes = Encoding.Latin1.GetBytes(reply);
                     var gate = Volatile.Read(ref _replies).Task;
+                    if (ReplyDelay > TimeSpan.Zero)
+                    {
+                        long now = Stopwatch.GetTimestamp();
+                        lastDue = Math.Max(now, lastDue) + (long)(ReplyDelay.TotalSeconds * Stopwatch.Frequency);
+                        var wait = Task.Delay(Stopwatch.GetElapsedTime(now, lastDue), _stop.Token);
+                        gate = Task.WhenAll(gate, wait);
+                    }
                     if (gate.IsCompleted && writes.IsCompleted) await stream.WriteAsync(bytes, _stop.Token);
                     else writes = WriteLaterAsync(writes, gate, stream, bytes);   // keep reading meanwhile
                 }
