@@ -90,6 +90,7 @@ public static class ServerCommand
             log.LogWarning("max_connections = {Max} leaves fewer than {Reserve} of the {Fds} file descriptors for memcached, tables and logs; a process out of descriptors stops serving (raise the limit: LimitNOFILE= in systemd)",
                 max, FdLimit.Reserve, fds);
         log.LogInformation("connection limit {Max} (file descriptor limit {Fds})", max, fds?.ToString() ?? "none");
+        MemoryTrim.Start();
         return new ConnectionGate(max, loggers.CreateLogger("TcpTableServer.Connections"));
     }
 
@@ -101,7 +102,9 @@ public static class ServerCommand
         var builder = new HostBuilder()
             .UseContentRoot(AppContext.BaseDirectory)
             .UseSystemd()
-            .ConfigureLogging(l => { l.ClearProviders(); l.AddNLog(); })
+            // no logging scopes: Kestrel opens one per connection (an AsyncLocal and about 170 bytes
+            // per connection) and no layout of ours prints them
+            .ConfigureLogging(l => { l.ClearProviders(); l.AddNLog(new NLogProviderOptions { IncludeScopes = false }); })
             .ConfigureServices(s => s.Configure<HostOptions>(o => o.ShutdownTimeout = def.Options.ShutdownTimeout))
             .ConfigureWebHost(web => web
                 .UseSockets(o =>

@@ -38,7 +38,11 @@ public sealed class AdmittedConnection(ConnectionContext inner, ConnectionGate g
         }
         finally
         {
-            if (Interlocked.Exchange(ref _released, 1) == 0) gate.Release(listener);
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                gate.Release(listener);
+                MemoryTrim.ConnectionClosed();
+            }
         }
     }
 }

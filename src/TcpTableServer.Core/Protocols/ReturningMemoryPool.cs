@@ -12,6 +12,7 @@ namespace TcpTableServer.Protocols;
 /// every block it ever handed out (10 000 connections answered at once left 6 832 blocks,
 /// 28 MB, pinned after they went idle) and trims them only slowly. Blocks are ordinary
 /// arrays, not pinned: on Linux the socket pins a buffer only for the system call.
+/// <see cref="MemoryTrim"/> makes sure dropped blocks are collected once a burst is over.
 /// </summary>
 public sealed class ReturningMemoryPool : MemoryPool<byte>
 {
