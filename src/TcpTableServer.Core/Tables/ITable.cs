@@ -78,4 +78,10 @@ public interface ITableFactory
     /// for an unknown type or a table that cannot be opened.
     /// </summary>
     ITable Open(string spec, string baseDirectory);
+
+    /// <summary>
+    /// <see cref="Open(string, string)"/> in UTF-8 mode when <paramref name="utf8"/> (spec 3.3):
+    /// tables that fold their keys at load fold them as Unicode. Default: no such tables.
+    /// </summary>
+    ITable Open(string spec, string baseDirectory, bool utf8) => Open(spec, baseDirectory);
 }

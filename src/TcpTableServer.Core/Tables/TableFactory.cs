@@ -12,7 +12,13 @@ namespace TcpTableServer.Tables;
 /// </summary>
 public sealed class TableFactory(ILoggerFactory loggers) : ITableFactory
 {
-    public ITable Open(string spec, string baseDirectory)
+    public ITable Open(string spec, string baseDirectory) => Open(spec, baseDirectory, utf8: false);
+
+    /// <summary>
+    /// <paramref name="utf8"/>: UTF-8 mode (spec 3.3): texthash and inline keys are folded by
+    /// Unicode case folding at load, and texthash lines that are not UTF-8 are ignored.
+    /// </summary>
+    public ITable Open(string spec, string baseDirectory, bool utf8)
     {
         int colon = spec.IndexOf(':');
         if (colon <= 0)
@@ -20,8 +26,8 @@ public sealed class TableFactory(ILoggerFactory loggers) : ITableFactory
         string type = spec[..colon], name = spec[(colon + 1)..];
         return type switch
         {
-            "texthash" => TexthashTable.Open(name, Resolve(name, baseDirectory), Logger<TexthashTable>()),
-            "inline" => InlineTable.Open(name, Logger<InlineTable>()),
+            "texthash" => TexthashTable.Open(name, Resolve(name, baseDirectory), Logger<TexthashTable>(), utf8),
+            "inline" => InlineTable.Open(name, Logger<InlineTable>(), utf8),
             "static" => StaticTable.Open(name, Logger<StaticTable>()),
             "fail" => new FailTable(spec),
             "lmdb" => LmdbTable.Open(name, Resolve(name, baseDirectory), Logger<LmdbTable>()),
