@@ -40,7 +40,9 @@ internal sealed class ConfigRun(CfTemplate cf, List<string> corpus, string dir, 
         string smMap = cf.Name, tcpMap = cf.Name + "_tcp";
         var ini = Path.Combine(dir, "server.ini");
         File.WriteAllText(ini,
-            $"[server]\nsocketmap = inet:127.0.0.1:{smPort}\nsmtputf8_enable = {(smtputf8 ? "yes" : "no")}\n\n" +
+            // smtputf8_enable = yes is the server's default (as Postfix's): written only for "no", so a
+            // server from before the option (--server-dll) runs the "yes" mode with its own folding
+            $"[server]\nsocketmap = inet:127.0.0.1:{smPort}\n{(smtputf8 ? "" : "smtputf8_enable = no\n")}\n" +
             $"[maps:{smMap}]\nconfig = {sm.Cf}\ntcp = inet:127.0.0.1:{putPort}\nallow_put = yes\n\n" +
             $"[maps:{tcpMap}]\nconfig = {tcp.Cf}\ntcp = inet:127.0.0.1:{tcpPort}\nallow_put = yes\n");
 

@@ -27,6 +27,7 @@ public sealed record DiffOptions
           --updates N   updates per configuration with a writable backup or none (default 40)
           --deletes N   deletes per configuration and side (default 4; our side runs one CLI process each)
           --show N      print at most N differences (default 50)
+          --server-dll F  run this TcpTableServer.dll instead of the one beside the harness (e.g. an older build)
           --keep        keep the work directory (memcached dumps, side configs, backups)
         Exit 0: no unexplained difference; 1: differences; 2: usage.
         """;

@@ -21,6 +21,7 @@ if (options.Help)
     Console.WriteLine(DiffOptions.Usage);
     return 0;
 }
+if (options.ServerDll is { } serverDll) TcpTableServer.Tests.Support.ServerProcess.ServerDll = serverDll;
 int differences = 0;
 foreach (bool smtputf8 in options.Smtputf8Modes)
 {

@@ -22,7 +22,8 @@ public sealed class ServerProcess : IDisposable
 
     private ServerProcess(Process p) => _process = p;
 
-    public static string ServerDll => Path.Combine(AppContext.BaseDirectory, "TcpTableServer.dll");
+    /// <summary>The server started by <see cref="Start"/>: the one beside this assembly unless set (the differential harness's --server-dll).</summary>
+    public static string ServerDll { get; set; } = Path.Combine(AppContext.BaseDirectory, "TcpTableServer.dll");
 
     /// <summary>Starts `dotnet TcpTableServer.dll ARGS` with output captured.</summary>
     public static ServerProcess Start(params string[] args)
