@@ -9,7 +9,8 @@ namespace TcpTableServer;
 /// <summary>
 /// The opened maps of a <see cref="ServerDefinition"/>: one memcache_table(5) table per
 /// [maps:NAME] section, by name (ordinal: map names are case-sensitive on the wire, spec 2.6),
-/// behind its <see cref="CachedTable"/> L1 cache when the section turns one on (issue 5).
+/// behind its <see cref="CachedTable"/> L1 cache when the section turns one on (issue 5) and,
+/// with smtputf8_enable = yes (the default), behind the <see cref="Utf8Table"/> layer.
 /// Used by the server and by the command-line verbs alike, so both run the same map code.
 /// </summary>
 public sealed class MapSet : IAsyncDisposable
@@ -43,7 +44,12 @@ public sealed class MapSet : IAsyncDisposable
             {
                 if (only is not null && map.Name != only) continue;
                 var table = MemcacheTable.Open(map.Name, map.Parameters, factory, map.BaseDirectory, loggers);
-                tables[map.Name] = map.L1 is { } l1 ? new CachedTable(table, l1, table.Settings.FoldKeys) : table;
+                ITable served = map.L1 is { } l1 ? new CachedTable(table, l1, table.Settings.FoldKeys) : table;
+                // UTF-8 mode (spec 3.3): Postfix's UTF-8 layer in front of everything, so the L1
+                // cache, too, sees only valid, folded keys.
+                if (table.Settings.Smtputf8Enable)
+                    served = new Utf8Table(served, table.Settings.FoldKeys, loggers.CreateLogger<Utf8Table>());
+                tables[map.Name] = served;
             }
         }
         catch

@@ -57,7 +57,7 @@ public static class CliCommands
             var def = ServerConfigLoader.Load(ini, log);
             await using var maps = MapSet.Open(def, loggers);
             var memcacheMaps = maps.Tables
-                .Select(t => (t.Key, Table: t.Value is CachedTable c ? c.Inner : t.Value))
+                .Select(t => (t.Key, Table: Unwrap(t.Value)))
                 .Where(t => t.Table is MemcacheTable)
                 .Select(t => (t.Key, ((MemcacheTable)t.Table).Settings))
                 .ToList();
@@ -72,6 +72,14 @@ public static class CliCommands
             return ExitCodes.Config;
         }
     }
+
+    /// <summary>The memcache table behind a map's UTF-8 layer and L1 cache.</summary>
+    private static ITable Unwrap(ITable t) => t switch
+    {
+        Utf8Table u => Unwrap(u.Inner),
+        CachedTable c => Unwrap(c.Inner),
+        _ => t,
+    };
 
     private static async Task<int> WithMapAsync(string ini, string map, Func<ITable, Task<int>> run)
     {

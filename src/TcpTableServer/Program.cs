@@ -43,7 +43,8 @@ root.Subcommands.Add(delete);
 root.Subcommands.Add(sequence);
 root.Subcommands.Add(check);
 
-var parsed = root.Parse(args);
+// No response files: a key such as "@example.net" (a catch-all) is an argument, not a file to read.
+var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
 if (parsed.Errors.Count > 0)
 {
     foreach (var e in parsed.Errors) Console.Error.WriteLine($"error: {e.Message}");

@@ -4,7 +4,7 @@ using TcpTableServer.Tests.Support;
 namespace TcpTableServer.Differential;
 
 /// <summary>One configuration of a differential run (see <see cref="Harness"/>).</summary>
-internal sealed class ConfigRun(CfTemplate cf, List<string> corpus, string dir, Postfix postfix, DiffOptions options, DiffReport report)
+internal sealed class ConfigRun(CfTemplate cf, List<string> corpus, string dir, Postfix postfix, DiffOptions options, DiffReport report, bool smtputf8)
 {
     private const string SeedPrefix = "cached-";
     private readonly PostmapBatch _batch = new(postfix.ConfigDir);
@@ -40,7 +40,9 @@ internal sealed class ConfigRun(CfTemplate cf, List<string> corpus, string dir, 
         string smMap = cf.Name, tcpMap = cf.Name + "_tcp";
         var ini = Path.Combine(dir, "server.ini");
         File.WriteAllText(ini,
-            $"[server]\nsocketmap = inet:127.0.0.1:{smPort}\n\n" +
+            // smtputf8_enable = yes is the server's default (as Postfix's): written only for "no", so a
+            // server from before the option (--server-dll) runs the "yes" mode with its own folding
+            $"[server]\nsocketmap = inet:127.0.0.1:{smPort}\n{(smtputf8 ? "" : "smtputf8_enable = no\n")}\n" +
             $"[maps:{smMap}]\nconfig = {sm.Cf}\ntcp = inet:127.0.0.1:{putPort}\nallow_put = yes\n\n" +
             $"[maps:{tcpMap}]\nconfig = {tcp.Cf}\ntcp = inet:127.0.0.1:{tcpPort}\nallow_put = yes\n");
 
@@ -202,16 +204,22 @@ internal sealed class ConfigRun(CfTemplate cf, List<string> corpus, string dir, 
         }
     }
 
-    /// <summary>The undigested memcached keys Postfix 3.7 uses for the corpus (key_format of the folded key, spec 4.2).</summary>
+    /// <summary>
+    /// The undigested memcached keys Postfix 3.7 uses for the corpus (key_format of the folded key,
+    /// spec 4.2; in UTF-8 mode Unicode-folded, and none for a key that is not UTF-8, spec 3.3).
+    /// </summary>
     private IEnumerable<string> PostfixKeys()
     {
         var format = TcpTableServer.Memcache.KeyFormat.Parse(cf.Value("key_format") ?? "%s", out _);
         if (format is null) yield break;
         foreach (var key in corpus)
-            if (format.Expand(TcpTableServer.Tables.Octets.FoldAscii(key)) is { Length: > 0 and <= 250 } m
+            if (Folded(key) is { } folded && format.Expand(folded) is { Length: > 0 and <= 250 } m
                 && !m.Any(c => c is '\0' or ' ' or '\t' or '\n' or '\v' or '\f' or '\r'))
                 yield return m; // keys memcached could hold
     }
+
+    private string? Folded(string key) => !smtputf8 ? TcpTableServer.Tables.Octets.FoldAscii(key)
+        : TcpTableServer.Tables.CaseFolding.IsValidUtf8(key) ? TcpTableServer.Tables.CaseFolding.Fold(key) : null;
 
     private static HashSet<string> ListKeys(MemcachedProcess mc)
     {

@@ -7,6 +7,8 @@ public sealed class DiffReport
     private readonly List<string> _expectedSamples = [];
 
     public int Keys { get; set; }
+    /// <summary>smtputf8_enable of both sides in this run.</summary>
+    public bool Smtputf8 { get; set; }
     public List<string> Configurations { get; } = [];
     public SortedDictionary<string, int> Expected { get; } = new(StringComparer.Ordinal);
     public int Differences => _differences.Count;
@@ -49,7 +51,7 @@ public sealed class DiffReport
                     $"{OtherHits} other hits, {Misses} misses, {Errors} errors; {WriteBacks} write-backs)");
         w.WriteLine($"cache items compared: {CacheItemsCompared}; backup entries compared: {BackupEntriesCompared}; updates: {Updates}; deletes: {Deletes}");
         if (WorkDir is not null) w.WriteLine($"work directory kept: {WorkDir}");
-        w.WriteLine($"{Keys} keys x {Configurations.Count} configurations x 2 protocols: {Differences} differences" +
+        w.WriteLine($"smtputf8_enable = {(Smtputf8 ? "yes" : "no")}: {Keys} keys x {Configurations.Count} configurations x 2 protocols: {Differences} differences" +
                     (ExpectedCount > 0 ? $" ({ExpectedCount} expected, spec 8.2)" : ""));
     }
 }

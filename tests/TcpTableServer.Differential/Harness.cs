@@ -23,8 +23,10 @@ public sealed class Harness(DiffOptions options, TextWriter progress)
         throw new InvalidOperationException("tests/differential not found: pass --config");
     }
 
-    public async Task<DiffReport> RunAsync()
+    /// <summary>One run with <c>smtputf8_enable</c> = <paramref name="smtputf8"/> in Postfix's main.cf and the server's [server].</summary>
+    public async Task<DiffReport> RunAsync(bool smtputf8)
     {
+        _report.Smtputf8 = smtputf8;
         if (!Postfix.Installed) throw new InvalidOperationException("postmap is not installed: run scripts/install-deps");
         if (!PostfixDictDriver.Available) throw new InvalidOperationException("libpostfix-util/global not found in /usr/lib/postfix");
         var paths = options.Configs.Count > 0 ? options.Configs : [.. Directory.GetFiles(DefaultConfigDir(), "*.cf").Order(StringComparer.Ordinal)];
@@ -35,12 +37,12 @@ public sealed class Harness(DiffOptions options, TextWriter progress)
         var work = new TempDir();
         try
         {
-            var postfix = new Postfix(work.Path);
+            var postfix = new Postfix(work.Path, smtputf8);
             foreach (var t in templates)
             {
                 var sw = Stopwatch.StartNew();
                 int before = _report.Differences;
-                var run = new ConfigRun(t, corpus, work[t.Name], postfix, options, _report);
+                var run = new ConfigRun(t, corpus, work[t.Name], postfix, options, _report, smtputf8);
                 await run.RunAsync();
                 _report.Configurations.Add(t.Name);
                 progress.WriteLine($"{t.Name}: {corpus.Count} keys, {_report.Differences - before} differences ({sw.Elapsed.TotalSeconds:F1} s: {run.Timing})");

@@ -19,6 +19,8 @@ public static class PostfixDictDriver
     private const string Global = "/usr/lib/postfix/libpostfix-global.so";
     private const int ORdwr = 2;
     private const int DictFlagLock = 1 << 6, DictFlagDupReplace = 1 << 7, DictFlagSyncUpdate = 1 << 8, DictFlagFoldFix = 1 << 14;
+    /// <summary>As postmap: the UTF-8 layer is active when main.cf has smtputf8_enable = yes (spec 3.3).</summary>
+    private const int DictFlagUtf8Request = 1 << 19;
 
     [DllImport(Global)] private static extern void mail_conf_read();
     [DllImport(Global)] private static extern void mail_dict_init();
@@ -41,7 +43,7 @@ public static class PostfixDictDriver
         SetEnv("MAIL_CONFIG", configDir, 1); // the C library's environment (.NET keeps its own copy)
         mail_conf_read();
         mail_dict_init();
-        var dict = dict_open(Z(table), ORdwr, DictFlagLock | DictFlagDupReplace | DictFlagSyncUpdate | DictFlagFoldFix);
+        var dict = dict_open(Z(table), ORdwr, DictFlagLock | DictFlagDupReplace | DictFlagSyncUpdate | DictFlagFoldFix | DictFlagUtf8Request);
         var name = Z("differential");
         dict_register(name, dict);
         using var stdin = new StreamReader(Console.OpenStandardInput(), Encoding.Latin1);

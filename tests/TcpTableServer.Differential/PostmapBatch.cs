@@ -10,7 +10,9 @@ namespace TcpTableServer.Differential;
 /// buffer, which forces every preceding answer out. So when a lookup error ends postmap
 /// ("fatal: table ...: query error", postmap stops at the first error), the answers printed
 /// so far tell exactly which key failed: it is recorded as an error and the batch resumes
-/// with the next key. Keys are octet strings (Latin-1 chars = bytes); they must not contain
+/// with the next key. A key no table answers (in UTF-8 mode one that is not UTF-8: even
+/// static: skips it) prints no line: only the empty key's sentinel follows, and the key counts as
+/// not found. Keys are octet strings (Latin-1 chars = bytes); they must not contain
 /// LF (`postmap -q -` is line based) nor be empty.
 /// </summary>
 public sealed class PostmapBatch(string configDir)
@@ -98,6 +100,13 @@ public sealed class PostmapBatch(string configDir)
             var key = keys[start + answers.Count];
             var line = Encoding.Latin1.GetString(output, pos, eol - pos);
             pos = eol + 1;
+            if (line == "\t" + Sentinel)
+            {
+                // no line for the key, only the empty key's: not even static: answered it, as in
+                // UTF-8 mode for a key that is not UTF-8 (every table's UTF-8 layer skips it, spec 3.3)
+                answers.Add(Answer.NotFound);
+                continue;
+            }
             if (!line.StartsWith(key + "\t", StringComparison.Ordinal))
                 throw new InvalidOperationException($"postmap output out of step at key \"{Show.Octets(key)}\": \"{Show.Octets(line)}\"");
             var value = line[(key.Length + 1)..];

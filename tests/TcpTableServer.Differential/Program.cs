@@ -21,6 +21,13 @@ if (options.Help)
     Console.WriteLine(DiffOptions.Usage);
     return 0;
 }
-var report = await new Harness(options, Console.Out).RunAsync();
-report.Print(Console.Out);
-return report.Differences == 0 ? 0 : 1;
+if (options.ServerDll is { } serverDll) TcpTableServer.Tests.Support.ServerProcess.ServerDll = serverDll;
+int differences = 0;
+foreach (bool smtputf8 in options.Smtputf8Modes)
+{
+    Console.WriteLine($"== smtputf8_enable = {(smtputf8 ? "yes" : "no")} ==");
+    var report = await new Harness(options, Console.Out).RunAsync(smtputf8);
+    report.Print(Console.Out);
+    differences += report.Differences;
+}
+return differences == 0 ? 0 : 1;

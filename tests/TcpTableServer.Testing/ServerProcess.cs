@@ -24,10 +24,11 @@ public sealed class ServerProcess : IDisposable
     private ServerProcess(Process p) => _process = p;
 
     /// <summary>
-    /// TcpTableServer.dll beside the tests, or $TCPTABLESERVER_SERVER_DLL (to run a test against
-    /// another build of the server, e.g. the code before a fix).
+    /// The server started by <see cref="Start"/>: TcpTableServer.dll beside this assembly, or
+    /// $TCPTABLESERVER_SERVER_DLL, or what the differential harness's --server-dll sets (to run
+    /// against another build of the server, e.g. the code before a fix).
     /// </summary>
-    public static string ServerDll =>
+    public static string ServerDll { get; set; } =
         Environment.GetEnvironmentVariable("TCPTABLESERVER_SERVER_DLL") is { Length: > 0 } dll
             ? dll : Path.Combine(AppContext.BaseDirectory, "TcpTableServer.dll");
 

@@ -3,7 +3,7 @@ namespace TcpTableServer.Config;
 /// <summary>
 /// The parameter names a map accepts: the memcache_table(5) parameters (spec 3.1, read from a
 /// .cf file or the INI map section) and the server's per-map policy options (spec 3.3
-/// <c>fold_keys</c>), which only the INI map section accepts. Names are case-sensitive.
+/// <c>fold_keys</c>, <c>smtputf8_enable</c>), which only the INI map section accepts. Names are case-sensitive.
 /// </summary>
 public static class MemcacheParameterNames
 {
@@ -15,7 +15,7 @@ public static class MemcacheParameterNames
     ];
 
     /// <summary>Per-map POLICY options (yes/no booleans) that are not memcache_table(5) parameters.</summary>
-    public static readonly IReadOnlyList<string> PolicyBooleans = ["fold_keys", "backup_create"];
+    public static readonly IReadOnlyList<string> PolicyBooleans = ["fold_keys", "backup_create", "smtputf8_enable"];
 
     /// <summary>
     /// Per-map POLICY options (integers) that are not memcache_table(5) parameters:

@@ -18,7 +18,7 @@ public static class ServerConfigLoader
     private const string MapsPrefix = "maps:";
 
     private static readonly string[] ServerKeys =
-        ["socketmap", "socketmap_idle_timeout", "tcp_idle_timeout", "max_connections", "shutdown_timeout", "allow", "user"];
+        ["socketmap", "socketmap_idle_timeout", "tcp_idle_timeout", "max_connections", "shutdown_timeout", "allow", "user", "smtputf8_enable"];
 
     private static readonly string[] MapServerKeys =
         ["config", "tcp", "allow_put", "put_allow", "l1_ttl", "l1_size", "l1_negative_ttl"];
@@ -48,6 +48,7 @@ public static class ServerConfigLoader
 
         if (maps.Count == 0)
             throw new ConfigException("no [maps:NAME] section: there is nothing to serve", ini);
+        maps = InheritServerDefaults(sections, values, maps);
         if (listeners.Count == 0)
             throw new ConfigException("no listeners: set socketmap in [server] or tcp in a [maps:NAME] section", ini);
         socketmap = [.. socketmap.Select(l => ResolveAccess(l, options.Allow, listeners, ini))];
@@ -158,6 +159,9 @@ public static class ServerConfigLoader
                 case "shutdown_timeout":
                     shutdown = TimeSpan.FromSeconds(IniValues.ParseCount(e.Key, v, ini, e.Line));
                     break;
+                case "smtputf8_enable":
+                    IniValues.ParseBool(e.Key, v, ini, e.Line);   // the maps read it (InheritServerDefaults)
+                    break;
             }
         }
         return (socketmap, new ServerOptions(smIdle, tcpIdle, maxConnections, shutdown) { Allow = allow, User = user });
@@ -219,6 +223,20 @@ public static class ServerConfigLoader
         }
         foreach (var (k, cv) in overrides) fromCf[k] = cv;
         return new MapDefinition(name, baseDirectory, fromCf, tcp, allowPut, l1.Build(section.Name, ini, logger)) { PutAllow = putAllow };
+    }
+
+    /// <summary>
+    /// [server] <c>smtputf8_enable</c> is the default of every map that does not set its own
+    /// (spec 3.3); without either, the map's default is Postfix's: yes.
+    /// </summary>
+    private static List<MapDefinition> InheritServerDefaults(IReadOnlyList<IniSection> sections, IniValueSource values, List<MapDefinition> maps)
+    {
+        var server = sections.LastOrDefault(s => s.Name.Equals("server", StringComparison.OrdinalIgnoreCase));
+        if (server?.Entries.LastOrDefault(e => e.Key == "smtputf8_enable") is not { } entry) return maps;
+        bool on = IniValues.ParseBool(entry.Key, values.Get(server, entry), values.File, entry.Line);
+        var inherited = new ConfigValue(entry.Key, on ? "yes" : "no", values.File, entry.Line);
+        return [.. maps.Select(m => m.Parameters.ContainsKey(inherited.Name) ? m
+            : m with { Parameters = new Dictionary<string, ConfigValue>(m.Parameters, StringComparer.Ordinal) { [inherited.Name] = inherited } })];
     }
 
     /// <summary>The l1_* options of one map section as read (issue 5): L1 is on when l1_ttl &gt; 0.</summary>

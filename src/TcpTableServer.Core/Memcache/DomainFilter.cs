@@ -1,3 +1,4 @@
+using System.Text;
 using Microsoft.Extensions.Logging;
 using TcpTableServer.Config;
 using TcpTableServer.Tables;
@@ -27,13 +28,15 @@ public sealed class DomainFilter : IAsyncDisposable
     private readonly string _logName;
     private readonly ILogger _logger;
     private readonly Logging.LogThrottle _lookupProblems;   // one per map: a failing table fails every lookup
+    private readonly bool _unicode;
 
-    private DomainFilter(Pattern[] patterns, string logName, ILogger logger, TimeSpan? warningWindow)
+    private DomainFilter(Pattern[] patterns, string logName, ILogger logger, TimeSpan? warningWindow, bool unicode)
     {
         _patterns = patterns;
         _logName = logName;
         _logger = logger;
         _lookupProblems = new Logging.LogThrottle(logger, LogLevel.Warning, $"{logName}: domain table lookup problems", warningWindow);
+        _unicode = unicode;
     }
 
     /// <summary>Number of patterns after parsing (files inlined).</summary>
@@ -43,15 +46,17 @@ public sealed class DomainFilter : IAsyncDisposable
     /// Parses the list in <paramref name="at"/> (5.1). Throws <see cref="ConfigException"/>
     /// for <c>!</c> without a pattern, an unreadable file or a table that cannot be opened
     /// (3.11 POLICY: refuse to start). <paramref name="logName"/> prefixes warnings.
+    /// <paramref name="unicode"/>: UTF-8 mode (smtputf8_enable = yes), where patterns and domains
+    /// are compared after Unicode case folding (<see cref="CaseFolding.Fold(string)"/>), else A-Z only.
     /// </summary>
     public static DomainFilter Parse(ConfigValue at, ITableFactory tables, string baseDirectory,
-        string logName, ILogger logger, TimeSpan? warningWindow = null)
+        string logName, ILogger logger, TimeSpan? warningWindow = null, bool unicode = false)
     {
         var patterns = new List<Pattern>();
         try
         {
-            ParseList(at.Value, negated: false, patterns, at, tables, baseDirectory, logger);
-            return new DomainFilter([.. patterns], logName, logger, warningWindow);
+            ParseList(at.Value, negated: false, patterns, at, tables, baseDirectory, logger, unicode);
+            return new DomainFilter([.. patterns], logName, logger, warningWindow, unicode);
         }
         catch
         {
@@ -62,7 +67,7 @@ public sealed class DomainFilter : IAsyncDisposable
     }
 
     private static void ParseList(string list, bool negated, List<Pattern> into, ConfigValue at,
-        ITableFactory tables, string baseDirectory, ILogger logger)
+        ITableFactory tables, string baseDirectory, ILogger logger, bool unicode)
     {
         int pos = 0;
         while (NextToken(list, ref pos) is { } token)
@@ -88,7 +93,7 @@ public sealed class DomainFilter : IAsyncDisposable
                     throw new ConfigException($"open file {item}: {e.Message}", at, e);
                 }
                 foreach (var line in LogicalLines(text, item, logger))
-                    ParseList(line, neg, into, at, tables, baseDirectory, logger);
+                    ParseList(line, neg, into, at, tables, baseDirectory, logger, unicode);
             }
             else if (item[0] != '[' && item.Contains(':'))
             {
@@ -102,7 +107,7 @@ public sealed class DomainFilter : IAsyncDisposable
             }
             else
             {
-                into.Add(new Pattern(neg, Octets.FoldAscii(item), null));
+                into.Add(new Pattern(neg, Fold(item, unicode), null));
             }
         }
     }
@@ -155,17 +160,22 @@ public sealed class DomainFilter : IAsyncDisposable
     {
         int at = key.LastIndexOf('@');
         if (at <= 0) return DomainCheck.Mismatch;
-        string? domain = null;   // folded, made only for a table pattern (a literal compares in place)
+        // An ASCII domain folds A-Z only in either mode, so a literal compares in place; a
+        // non-ASCII one in UTF-8 mode is folded once, as is the domain a table is asked for.
+        bool foldFirst = _unicode && !Ascii.IsValid(key.AsSpan(at + 1));
+        string? domain = null;
         foreach (var p in _patterns)
         {
             bool hit;
             if (p.Table is null)
             {
-                hit = Octets.EqualsFolded(key.AsSpan(at + 1), p.Literal);
+                hit = foldFirst
+                    ? (domain ??= Fold(key.AsSpan(at + 1), _unicode)) == p.Literal
+                    : Octets.EqualsFolded(key.AsSpan(at + 1), p.Literal);
             }
             else
             {
-                domain ??= Octets.FoldAscii(key.AsSpan(at + 1));
+                domain ??= Fold(key.AsSpan(at + 1), _unicode);
                 var r = await p.Table.LookupAsync(domain, ct).ConfigureAwait(false);
                 if (r.IsError)
                 {
@@ -180,6 +190,10 @@ public sealed class DomainFilter : IAsyncDisposable
         }
         return DomainCheck.Mismatch;
     }
+
+    /// <summary>Postfix casefold() of a pattern or domain: Unicode in UTF-8 mode (ICU was checked at open), else A-Z.</summary>
+    private static string Fold(ReadOnlySpan<char> s, bool unicode) =>
+        unicode ? CaseFolding.Fold(s) ?? Octets.FoldAscii(s) : Octets.FoldAscii(s);
 
     public async ValueTask DisposeAsync()
     {

@@ -24,7 +24,8 @@ public sealed record MemcacheSettings(
     int Timeout,
     bool FoldKeys,
     int MaxConnections = MemcacheSettings.DefaultMaxConnections,
-    int WarningInterval = MemcacheSettings.DefaultWarningInterval)
+    int WarningInterval = MemcacheSettings.DefaultWarningInterval,
+    bool Smtputf8Enable = true)
 {
     public const string DefaultMemcache = "inet:localhost:11211";
 
@@ -59,6 +60,15 @@ public sealed record MemcacheSettings(
         var backupOptions = new TableOpenOptions(CreateMissing: Bool(p, "backup_create", false));
         int connections = Int(p, "memcache_connections", DefaultMaxConnections, MemcachedClient.ConnectionsPerEndpoint);
         int warningInterval = Int(p, "warning_interval", DefaultWarningInterval, 0);
+        bool utf8 = Bool(p, "smtputf8_enable", true);
+        if (utf8 && CaseFolding.Unavailable is { } missing)
+        {
+            string why = "smtputf8_enable = yes (the default) needs Unicode case folding: " + missing;
+            throw p.TryGetValue("smtputf8_enable", out var at) ? new ConfigException(why, at) : new ConfigException(why);
+        }
+        // UTF-8 mode (spec 3.3): the backup and the domain-list tables sit behind the UTF-8 layer too.
+        var backupTables = utf8 ? new Utf8TableFactory(tables, fold, logger) : tables;
+        var domainTables = utf8 ? new Utf8TableFactory(tables, foldKeys: false, logger) : tables;
 
         var keyFormat = KeyFormat.Default;
         if (p.TryGetValue("key_format", out var kf))
@@ -74,12 +84,12 @@ public sealed record MemcacheSettings(
         try
         {
             if (p.TryGetValue("domain", out var dv) && dv.Value.Length > 0)
-                domain = DomainFilter.Parse(dv, tables, baseDirectory, logName, logger, TimeSpan.FromSeconds(warningInterval));
+                domain = DomainFilter.Parse(dv, domainTables, baseDirectory, logName, logger, TimeSpan.FromSeconds(warningInterval), utf8);
             if (p.TryGetValue("backup", out var bv) && bv.Value.Length > 0)
             {
                 if (!bv.Value.Contains(':'))
                     throw new ConfigException($"need \"type:name\" table, not \"{bv.Value}\"", bv);
-                try { backup = tables.Open(bv.Value, baseDirectory, backupOptions); }
+                try { backup = backupTables.Open(bv.Value, baseDirectory, backupOptions); }
                 catch (ConfigException e) { throw new ConfigException($"cannot open {bv.Value}: {e.Message}", bv, e); }
             }
         }
@@ -90,7 +100,7 @@ public sealed record MemcacheSettings(
         }
 
         return new MemcacheSettings(memcache, backup, flags, ttl, keyFormat, digest, domain,
-            dataSize, lineSize, maxTry, retryPause, timeout, fold, connections, warningInterval);
+            dataSize, lineSize, maxTry, retryPause, timeout, fold, connections, warningInterval, utf8);
     }
 
     private static EndpointSpec ParseEndpoint(ConfigValue? v)

@@ -90,7 +90,11 @@ public interface ITableFactory
 /// path or a lost file, and an empty database created in its place answers "not found" for
 /// every key.
 /// </param>
-public readonly record struct TableOpenOptions(bool CreateMissing)
+/// <param name="Utf8">
+/// UTF-8 mode (<c>smtputf8_enable = yes</c>, spec 3.3): tables that fold their keys at load
+/// (texthash, inline) fold them by Unicode case folding.
+/// </param>
+public readonly record struct TableOpenOptions(bool CreateMissing, bool Utf8 = false)
 {
     public static readonly TableOpenOptions Default = new(false);
 }

@@ -6,7 +6,8 @@ namespace TcpTableServer.Tables;
 /// <summary>
 /// <c>inline:{ key=value, key2=value2 }</c> (Postfix dict_inline): the braces enclose a list
 /// separated by commas and whitespace; each element is <c>key=value</c>, or
-/// <c>{ key = value with spaces }</c>. Keys stay in their quoted form and are ASCII-folded;
+/// <c>{ key = value with spaces }</c>. Keys stay in their quoted form and are ASCII-folded
+/// (Unicode-folded in UTF-8 mode, spec 3.3, as Debian's Postfix does);
 /// a later duplicate replaces an earlier one (dict_inline does no duplicate check). An
 /// empty table or bad syntax is a <see cref="ConfigException"/>. Read-only.
 /// </summary>
@@ -16,11 +17,12 @@ public sealed class InlineTable : HashTable
         : base(name, entries, logger) { }
 
     /// <param name="name">The text after "inline:", braces included.</param>
-    public static InlineTable Open(string name, ILogger logger) =>
-        new("inline:" + name, Parse(name), logger);
+    /// <param name="utf8">UTF-8 mode: keys folded by <see cref="CaseFolding.Fold(string)"/>.</param>
+    public static InlineTable Open(string name, ILogger logger, bool utf8 = false) =>
+        new("inline:" + name, Parse(name, utf8), logger);
 
     /// <summary>Parses the inline text into folded entries; throws <see cref="ConfigException"/>.</summary>
-    public static IReadOnlyList<KeyValuePair<string, string>> Parse(string name)
+    public static IReadOnlyList<KeyValuePair<string, string>> Parse(string name, bool utf8 = false)
     {
         int len = PostfixSyntax.BalancedLength(name);
         if (len == 0 || len != name.Length || len == 2)
@@ -35,7 +37,7 @@ public sealed class InlineTable : HashTable
                 element = PostfixSyntax.StripBraces(element, out var braceError) ?? throw Bad(name, braceError!);
             if (SplitNameValue(element, out var key, out var value) is { } error)
                 throw Bad(name, error);
-            key = Octets.FoldAscii(key);
+            key = utf8 ? CaseFolding.Fold(key) ?? Octets.FoldAscii(key) : Octets.FoldAscii(key);
             if (!map.ContainsKey(key)) order.Add(key);
             map[key] = value;
         }

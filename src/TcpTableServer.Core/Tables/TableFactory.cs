@@ -34,9 +34,11 @@ public sealed class TableFactory(ILoggerFactory loggers, TableRegistry? registry
         {
             case "texthash":
                 string text = Resolve(name, baseDirectory);
-                return Registry.Acquire("texthash:" + text, () => TexthashTable.Open(name, text, Logger<TexthashTable>()));
+                // UTF-8 mode folds the keys at load: one instance per file and mode
+                return Registry.Acquire((options.Utf8 ? "texthash+utf8:" : "texthash:") + text,
+                    () => TexthashTable.Open(name, text, Logger<TexthashTable>(), options.Utf8));
             case "inline":
-                return Registry.Acquire(spec, () => InlineTable.Open(name, Logger<InlineTable>()));
+                return Registry.Acquire((options.Utf8 ? "utf8+" : "") + spec, () => InlineTable.Open(name, Logger<InlineTable>(), options.Utf8));
             case "static":
                 return Registry.Acquire(spec, () => StaticTable.Open(name, Logger<StaticTable>()));
             case "fail":

@@ -15,6 +15,10 @@ namespace TcpTableServer.Tables;
 /// leading and trailing whitespace removed.</item>
 /// <item>A line without a key or value: warning "expected format: key whitespace value --
 /// ignoring this line"; an unbalanced quote: warning, line ignored (as Postfix).</item>
+/// <item>UTF-8 mode (<paramref name="utf8"/> of <see cref="Open"/>, smtputf8_enable = yes with
+/// fold_keys, spec 3.3; as Debian's Postfix does, checked with postmap): a logical line that is
+/// not valid UTF-8 is ignored with a warning ("non-UTF-8 input"), and keys are folded by
+/// <see cref="CaseFolding.Fold(string)"/> (Unicode), so keys equal after folding are duplicates.</item>
 /// <item>Duplicate keys: Postfix server processes open tables without DICT_FLAG_DUP_WARN,
 /// so dict_thash refuses the whole table ("duplicate entry"); we do the same with a
 /// <see cref="ConfigException"/> naming file and line (postmap -q would warn and keep the
@@ -28,7 +32,8 @@ public sealed class TexthashTable : HashTable
 
     /// <param name="name">The file name as written after "texthash:".</param>
     /// <param name="path">The resolved file path.</param>
-    public static TexthashTable Open(string name, string path, ILogger logger)
+    /// <param name="utf8">UTF-8 mode: Unicode key folding, non-UTF-8 lines ignored.</param>
+    public static TexthashTable Open(string name, string path, ILogger logger, bool utf8 = false)
     {
         string text;
         try
@@ -39,16 +44,22 @@ public sealed class TexthashTable : HashTable
         {
             throw new ConfigException($"open database {path}: {e.Message}", inner: e);
         }
-        return new TexthashTable("texthash:" + name, Parse(text, path, logger), logger);
+        return new TexthashTable("texthash:" + name, Parse(text, path, logger, utf8), logger);
     }
 
     /// <summary>Parses source text (octets) into folded entries; <paramref name="path"/> is for messages.</summary>
-    public static IReadOnlyList<KeyValuePair<string, string>> Parse(string text, string path, ILogger logger)
+    public static IReadOnlyList<KeyValuePair<string, string>> Parse(string text, string path, ILogger logger, bool utf8 = false)
     {
         var entries = new List<KeyValuePair<string, string>>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (line, lineNumber) in LogicalLines(text, path, logger))
         {
+            if (utf8 && !CaseFolding.IsValidUtf8(line))
+            {
+                logger.LogWarning("{Path}, line {Line}: non-UTF-8 input \"{Text}\" -- ignoring this line",
+                    path, lineNumber, Octets.ToDisplay(line));
+                continue;
+            }
             if (SplitKeyValue(line) is not var (key, value))
             {
                 logger.LogWarning("{Path}, line {Line}: unbalanced '\"' in '{Text}' -- ignoring this line",
@@ -64,7 +75,7 @@ public sealed class TexthashTable : HashTable
             if (key.EndsWith(':'))
                 logger.LogWarning("{Path}, line {Line}: record is in \"key: value\" format; is this an alias file?",
                     path, lineNumber);
-            key = Octets.FoldAscii(key);
+            key = utf8 ? CaseFolding.Fold(key) ?? Octets.FoldAscii(key) : Octets.FoldAscii(key);
             if (!seen.Add(key))
                 throw new ConfigException($"duplicate entry: \"{Octets.ToDisplay(key)}\"", path, lineNumber);
             entries.Add(new(key, value));

@@ -97,6 +97,26 @@ public class ServerConfigLoaderTests
     }
 
     [Test]
+    public void S3_3_Smtputf8Enable_ServerSectionIsTheDefault_AMapMayOverride()
+    {
+        var def = Load("""
+            [maps:a]
+            tcp = inet:127.0.0.1:9001
+
+            [maps:b]
+            tcp = inet:127.0.0.1:9002
+            smtputf8_enable = yes
+
+            [server]
+            smtputf8_enable = NO
+            """);
+        Assert.That(def.Maps[0].Parameters["smtputf8_enable"], Is.EqualTo(new ConfigValue("smtputf8_enable", "no", Ini, 9)));
+        Assert.That(def.Maps[1].Parameters["smtputf8_enable"], Is.EqualTo(new ConfigValue("smtputf8_enable", "yes", Ini, 6)));
+        Assert.That(Load("[maps:a]\ntcp = inet:127.0.0.1:9001\n").Maps[0].Parameters, Does.Not.ContainKey("smtputf8_enable"),
+            "not set anywhere: the map's own default (yes, as Postfix's)");
+    }
+
+    [Test]
     public void Spec64_UnknownCfNames_WarnedAndNotPassedOn()
     {
         dir.Write("a.cf", "tll = 60\nttl = 5\n");
@@ -194,6 +214,8 @@ public class ServerConfigLoaderTests
     [TestCase("[maps:a]\ntcp = inet:127.0.0.1:9001\n[maps:b]\ntcp = inet:127.0.0.1:09001\n", 4, "is used twice (lines 2 and 4)")]
     [TestCase("[maps:a]\ntcp = inet:127.0.0.1:9001\nallow_put = maybe\n", 3, "allow_put: bad boolean value \"maybe\"")]
     [TestCase("[maps:a]\ntcp = inet:127.0.0.1:9001\nfold_keys = 1\n", 3, "fold_keys: bad boolean value")]
+    [TestCase("[maps:a]\ntcp = inet:127.0.0.1:9001\nsmtputf8_enable = on\n", 3, "smtputf8_enable: bad boolean value")]
+    [TestCase("[server]\nsmtputf8_enable = 1\n[maps:a]\ntcp = inet:127.0.0.1:9001\n", 2, "smtputf8_enable: bad boolean value")]
     [TestCase("[server]\nsocketmap = inet:127.0.0.1:9000\nsocketmap_idle_timeout = 0\n[maps:a]\n", 3, "socketmap_idle_timeout: must be at least 1")]
     [TestCase("[server]\nsocketmap = inet:127.0.0.1:9000\nshutdown_timeout = -1\n[maps:a]\n", 3, "shutdown_timeout: bad number")]
     [TestCase("[server]\nsocketmap = inet:127.0.0.1:9000\nmax_connections = 0\n[maps:a]\n", 3, "max_connections: must be at least 1")]

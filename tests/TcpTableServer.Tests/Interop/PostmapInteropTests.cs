@@ -43,6 +43,8 @@ public sealed class PostmapInteropTests
         var ini = _dir.File("server.ini", $"""
             [server]
             socketmap = inet:127.0.0.1:{_socketmapPort}
+            ; as this fixture's Postfix (main.cf smtputf8_enable = no): ASCII folding (V07) in every map
+            smtputf8_enable = no
 
             [maps:aliases]
             config = aliases.cf

@@ -72,7 +72,8 @@ internal sealed class VectorInteropRig : IDisposable
         DownEndpoint = $"127.0.0.1:{FreePort.Closed()}";
         var ports = DistinctPorts(Configs.Count + 1);
         SocketmapPort = ports[0];
-        var ini = new StringBuilder($"[server]\nsocketmap = inet:127.0.0.1:{SocketmapPort}\n");
+        // as this rig's Postfix (main.cf smtputf8_enable = no): the vectors of spec 7.3 are ASCII folding (V07)
+        var ini = new StringBuilder($"[server]\nsocketmap = inet:127.0.0.1:{SocketmapPort}\nsmtputf8_enable = no\n");
         int i = 1;
         foreach (var (id, (name, lines)) in Configs)
         {

@@ -94,6 +94,25 @@ public class MemcacheSettingsTests
     }
 
     [Test]
+    public void Section3_3_smtputf8_enable_defaults_to_yes_and_puts_the_backup_behind_the_utf8_layer()
+    {
+        var utf8 = Parse("backup = inline:{a=1}");
+        Assert.That(utf8.Smtputf8Enable, Is.True, "Postfix's default");
+        Assert.That(utf8.Backup, Is.TypeOf<TcpTableServer.Tables.Utf8Table>());
+        var ascii = Parse("backup = inline:{a=1}", "smtputf8_enable = no");
+        Assert.That(ascii.Smtputf8Enable, Is.False);
+        Assert.That(ascii.Backup, Is.Not.TypeOf<TcpTableServer.Tables.Utf8Table>());
+        Assert.That(Fatal("smtputf8_enable = maybe"), Is.EqualTo("test.cf:1: smtputf8_enable: bad boolean configuration: maybe (expected yes or no)"));
+    }
+
+    [Test]
+    public void Section3_3_utf8_mode_refuses_an_inline_backup_that_is_not_utf8()
+    {
+        Assert.That(Fatal("backup = inline:{k=caf\xe9}"), Does.Contain("bad UTF-8 syntax"));
+        Assert.That(Parse("backup = inline:{k=caf\xe9}", "smtputf8_enable = no").Backup, Is.Not.Null);
+    }
+
+    [Test]
     public void Section3_1_backup_is_opened_with_the_base_directory()
     {
         var tables = new TestTableFactory();

@@ -17,7 +17,7 @@ namespace TcpTableServer.Tests.Protocols;
 /// process: a client socket (blocking calls, preallocated buffers: it allocates nothing)
 /// sends lookups of hot keys to a real Kestrel listener whose map is configuration A of
 /// spec 7.2 (<c>key_format = aliases:%s</c>) on a real memcached; keys arrive in mixed case,
-/// so folding (V03) and key_format expansion run on every request. Everything the process
+/// so UTF-8 validation and folding (V03, spec 3.3) and key_format expansion run on every request. Everything the process
 /// allocates while the requests are answered counts: Kestrel, the codec, the table, the
 /// memcached client, the async machinery.
 /// </summary>
@@ -67,6 +67,7 @@ public sealed class HitPathAllocationTests
         }
         ITable table = rig.Open("A");   // the rig disposes it (a CachedTable around it only forwards disposal)
         if (l1) table = new CachedTable(table, new L1Options(TimeSpan.FromMinutes(5), 1000, TimeSpan.Zero), foldKeys: true);
+        table = new Utf8Table(table, foldKeys: true, NullLogger.Instance);   // as MapSet serves it (smtputf8_enable = yes)
         await using var host = await KestrelTestHost.StartAsync(tcp
             ? new TcpTableConnectionHandler(table, allowPut: false, TimeSpan.Zero, NullLogger<TcpTableConnectionHandler>.Instance)
             : new SocketmapConnectionHandler(new Dictionary<string, ITable> { ["aliases"] = table },

@@ -48,6 +48,20 @@ public sealed class TexthashTableTests
     }
 
     [Test]
+    public async Task Utf8Mode_FoldsUnicodeOnLoad_IgnoresNonUtf8Lines_Spec3_3()
+    {
+        // as Debian's Postfix with smtputf8_enable = yes (postmap -q / -s texthash:)
+        File.WriteAllBytes(_dir["u"], Octets.ToBytes(Octets.FromUtf8("JÖRG@example.com x\nSTRAẞE@example.com y\n") + "caf\xe9@example.com z\nok@example.com caf\xe9\n"));
+        await using var table = new TableFactory(_logs).Open("texthash:u", _dir.Path, new TableOpenOptions(CreateMissing: false, Utf8: true));
+        Assert.That(await table.LookupAsync(Octets.FromUtf8("jörg@example.com")), Is.EqualTo(LookupResult.Found("x")));
+        Assert.That(await table.LookupAsync("strasse@example.com"), Is.EqualTo(LookupResult.Found("y")));
+        Assert.That((await table.SequenceAsync()).Entries, Has.Count.EqualTo(2));
+        Assert.That(_logs.Warnings, Has.Exactly(2).Contains("non-UTF-8 input"));
+        File.WriteAllText(_dir["dup"], "ÖSTER@x 1\nöster@x 2\n");
+        Assert.Throws<ConfigException>(() => new TableFactory(_logs).Open("texthash:dup", _dir.Path, new TableOpenOptions(CreateMissing: false, Utf8: true)), "equal after folding");
+    }
+
+    [Test]
     public async Task Grammar_ValueKeepsInnerWhitespace_TrimsOuter()
     {
         await using var table = await OpenAsync("key \t  a  b\tc \t\r\n");
