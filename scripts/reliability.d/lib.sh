@@ -1,19 +1,9 @@
 # Shared helpers of the connection scenarios (sourced): a private memcached and server on
 # free loopback ports, RSS sampling, the flood client. Everything stops on exit.
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 here="$root/scripts/reliability.d"
 server_dll="${SERVER_DLL:-$root/src/TcpTableServer/bin/Release/net10.0/TcpTableServer.dll}"  # SERVER_DLL: measure another build (e.g. the "before" figures)
-work="$(mktemp -d /tmp/tcptable-reliability.XXXXXX)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 build() {

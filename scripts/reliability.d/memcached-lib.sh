@@ -1,14 +1,6 @@
 # Shared by the memcached isolation scenarios (sourced: long-keys, memcached-down, slow-memcached). Loopback only, every process bounded in time
 # and stopped by its pid on exit.
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-work="$(mktemp -d /tmp/reliability.XXXXXX)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # server_dll [DLL]: the server to run (default: this tree, built in Release)
 server_dll() {
@@ -23,7 +15,6 @@ loadgen() {
   "$bin" "$@"
 }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # wait_port PORT: until something accepts on 127.0.0.1:PORT (30 s)
 wait_port() {

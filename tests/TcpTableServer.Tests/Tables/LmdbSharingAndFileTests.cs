@@ -38,8 +38,11 @@ public sealed class LmdbSharingAndFileTests
         return ServerConfigLoader.Load(ini, _logs);
     }
 
+    /// <summary>The shared lmdb instance behind a map's backup (through the UTF-8 layers of smtputf8_enable = yes).</summary>
     private static ITable BackupOf(MapSet maps, string name) =>
-        ((TableRegistry.SharedTable)((MemcacheTable)maps.Tables[name]).Settings.Backup!).Inner;
+        ((TableRegistry.SharedTable)Bare(((MemcacheTable)Bare(maps.Tables[name])).Settings.Backup!)).Inner;
+
+    private static ITable Bare(ITable t) => t is Utf8Table u ? u.Inner : t;
 
     /// <summary>Two maps with one lmdb backup (one spelled through a symbolic link) share one instance.</summary>
     [Test]
