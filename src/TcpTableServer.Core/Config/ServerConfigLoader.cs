@@ -36,7 +36,7 @@ public static class ServerConfigLoader
 
         var listeners = new ListenerRegistry(ini);
         IReadOnlyList<EndpointSpec> socketmap = [];
-        var options = new ServerOptions(TimeSpan.FromSeconds(60), null, null, TimeSpan.FromSeconds(10));
+        var options = new ServerOptions(null, null, null, TimeSpan.FromSeconds(10));
         var maps = new List<MapDefinition>();
         foreach (var section in sections)
         {
@@ -114,7 +114,10 @@ public static class ServerConfigLoader
     {
         string ini = values.File;
         var socketmap = new List<EndpointSpec>();
-        var smIdle = TimeSpan.FromSeconds(60);
+        // Never by default: Sendmail's socket map client writes after any idle time and does not
+        // retry on EOF, so a server-side idle close fails its next lookup. Idle connections are
+        // closed under connection pressure instead, longest idle first (ConnectionGate).
+        TimeSpan? smIdle = null;
         TimeSpan? tcpIdle = null;
         int? maxConnections = null;
         var shutdown = TimeSpan.FromSeconds(10);
@@ -131,10 +134,9 @@ public static class ServerConfigLoader
                     break;
                 case "socketmap_idle_timeout":
                     int sm = IniValues.ParseCount(e.Key, v, ini, e.Line);
-                    if (sm < 1) throw new ConfigException($"{e.Key}: must be at least 1 second (30 or more recommended)", ini, e.Line);
-                    if (sm < 30)
-                        logger.LogWarning("{File}:{Line}: {Key} = {Value}: less than the recommended 30 seconds (spec 2.6)", ini, e.Line, e.Key, sm);
-                    smIdle = TimeSpan.FromSeconds(sm);
+                    if (sm is > 0 and < 30)
+                        logger.LogWarning("{File}:{Line}: {Key} = {Value}: less than the recommended 30 seconds (spec 2.6); Sendmail's socket map client fails the next lookup after an idle close (0 = never, the default)", ini, e.Line, e.Key, sm);
+                    smIdle = sm == 0 ? null : TimeSpan.FromSeconds(sm);
                     break;
                 case "tcp_idle_timeout":
                     int tcp = IniValues.ParseCount(e.Key, v, ini, e.Line);

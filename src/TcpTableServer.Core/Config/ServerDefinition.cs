@@ -12,7 +12,7 @@ public sealed record ServerDefinition(
 /// default derived from the file descriptor limit at start (Protocols/FdLimit).
 /// </summary>
 public sealed record ServerOptions(
-    TimeSpan SocketmapIdleTimeout,
+    TimeSpan? SocketmapIdleTimeout,
     TimeSpan? TcpIdleTimeout,
     int? MaxConnections,
     TimeSpan ShutdownTimeout)

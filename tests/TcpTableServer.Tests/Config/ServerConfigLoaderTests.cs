@@ -58,7 +58,7 @@ public class ServerConfigLoaderTests
 
         Assert.That(def.IniPath, Is.EqualTo(Ini));
         Assert.That(def.SocketmapListeners, Is.EqualTo(new[] { Inet("127.0.0.1", "9000") }));
-        Assert.That(def.Options, Is.EqualTo(new ServerOptions(TimeSpan.FromSeconds(60), null, null, TimeSpan.FromSeconds(10))));
+        Assert.That(def.Options, Is.EqualTo(new ServerOptions(null, null, null, TimeSpan.FromSeconds(10))), "socketmap idle connections are never closed by default (Sendmail)");
         var map = def.Maps.Single();
         Assert.That(map.Name, Is.EqualTo("aliases"));
         Assert.That(map.BaseDirectory, Is.EqualTo(dir.Path));
@@ -216,7 +216,6 @@ public class ServerConfigLoaderTests
     [TestCase("[maps:a]\ntcp = inet:127.0.0.1:9001\nfold_keys = 1\n", 3, "fold_keys: bad boolean value")]
     [TestCase("[maps:a]\ntcp = inet:127.0.0.1:9001\nsmtputf8_enable = on\n", 3, "smtputf8_enable: bad boolean value")]
     [TestCase("[server]\nsmtputf8_enable = 1\n[maps:a]\ntcp = inet:127.0.0.1:9001\n", 2, "smtputf8_enable: bad boolean value")]
-    [TestCase("[server]\nsocketmap = inet:127.0.0.1:9000\nsocketmap_idle_timeout = 0\n[maps:a]\n", 3, "socketmap_idle_timeout: must be at least 1")]
     [TestCase("[server]\nsocketmap = inet:127.0.0.1:9000\nshutdown_timeout = -1\n[maps:a]\n", 3, "shutdown_timeout: bad number")]
     [TestCase("[server]\nsocketmap = inet:127.0.0.1:9000\nmax_connections = 0\n[maps:a]\n", 3, "max_connections: must be at least 1")]
     [TestCase("[server]\nsocketmap = max_connections=5 inet:127.0.0.1:9000\n[maps:a]\n", 2, "socketmap: option \"max_connections=5\" before any listener endpoint")]

@@ -14,7 +14,7 @@ public class ShippedConfigTests
         var def = ServerConfigLoader.Load(Path.Combine(config, "tcptable.ini"), log);
 
         Assert.That(def.SocketmapListeners, Is.EqualTo(new[] { new EndpointSpec(EndpointKind.Inet, "127.0.0.1", "9000", "") }));
-        Assert.That(def.Options, Is.EqualTo(new ServerOptions(TimeSpan.FromSeconds(60), null, null, TimeSpan.FromSeconds(10))));
+        Assert.That(def.Options, Is.EqualTo(new ServerOptions(null, null, null, TimeSpan.FromSeconds(10))), "socketmap idle connections are never closed by default (Sendmail)");
         var map = def.Maps.Single();
         Assert.That(map.Name, Is.EqualTo("aliases"));
         Assert.That(map.BaseDirectory, Is.EqualTo(config));

@@ -34,7 +34,7 @@ public sealed class SocketmapConnectionHandler : PipelinedConnectionHandler<Read
     private readonly int _longestName;
 
     public SocketmapConnectionHandler(
-        IReadOnlyDictionary<string, ITable> maps, TimeSpan idleTimeout, ILogger<SocketmapConnectionHandler> logger,
+        IReadOnlyDictionary<string, ITable> maps, TimeSpan? idleTimeout, ILogger<SocketmapConnectionHandler> logger,
         TimeProvider? time = null)
         : base(idleTimeout, logger, "socketmap", time)
     {
