@@ -13,6 +13,7 @@ public sealed class MemcachedProcess : IDisposable
     private readonly Process _process;
     public int Port { get; }
     public string Endpoint => $"inet:127.0.0.1:{Port}";
+    public int Pid => _process.Id;
 
     private MemcachedProcess(Process process, int port)
     {

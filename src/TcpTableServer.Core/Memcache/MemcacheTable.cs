@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using TcpTableServer.Async;
 using TcpTableServer.Config;
+using TcpTableServer.Logging;
 using TcpTableServer.Tables;
 
 namespace TcpTableServer.Memcache;
@@ -19,6 +20,11 @@ public sealed class MemcacheTable : ITable
     private readonly string _dictName;
     private readonly ILogger _logger;
     private readonly MemcacheLog _log;
+    private readonly LogThrottle _detachedWriteBacks;
+    private int _detached;
+
+    /// <summary>Write-backs in flight without a waiting reply, at most (beyond: skipped).</summary>
+    private const int MaxDetachedWriteBacks = 16;
 
     /// <summary>"memcache:name" (the name given to <see cref="Open"/>, prefixed unless it already has it).</summary>
     public string Name { get; }
@@ -35,6 +41,8 @@ public sealed class MemcacheTable : ITable
         _log = new MemcacheLog(logger, name, TimeSpan.FromSeconds(settings.WarningInterval));
         _client = new MemcachedClient(settings, name, _log);
         _logger = logger;
+        _detachedWriteBacks = new LogThrottle(logger, LogLevel.Information,
+            $"{_dictName}: write-backs sent without waiting or skipped while memcached fails", TimeSpan.FromSeconds(Math.Max(1, settings.WarningInterval)));
     }
 
     /// <summary>
@@ -58,13 +66,51 @@ public sealed class MemcacheTable : ITable
         if (k.IsError) return LookupResult.Error(k.Error);
         if (k.IsSkip) return LookupResult.NotFound;
 
+        long asked = Environment.TickCount64;
         var cached = await _client.GetAsync(k.MemcacheKey, ct).ConfigureAwait(false);
         if (_settings.Backup is not { } backup || cached.Status == LookupStatus.Found) return cached;
 
         var stored = await backup.LookupAsync(k.BackupKey, ct).ConfigureAwait(false);   // memcached error forgotten
         if (stored.Status == LookupStatus.Found)
-            await _client.SetAsync(k.MemcacheKey, CString(stored.Value!), ct).ConfigureAwait(false);
+        {
+            // A get that failed only after a whole timeout (memcached frozen or crawling) would
+            // make the write-back wait as long again; a fast failure (refused, garbage) is
+            // awaited as Postfix does, it costs the reply nothing.
+            bool stalled = cached.Status == LookupStatus.TempError && _settings.Timeout > 0
+                           && Environment.TickCount64 - asked >= _settings.Timeout * 1000L;
+            if (!stalled)
+                await _client.SetAsync(k.MemcacheKey, CString(stored.Value!), ct).ConfigureAwait(false);
+            else
+                WriteBackDetached(k.MemcacheKey, CString(stored.Value!));
+        }
         return stored;
+    }
+
+    /// <summary>
+    /// The write-back after a backup hit when this very lookup found memcached stalled: sent
+    /// without holding the reply (the cache content is the same as after an awaited write
+    /// that could not land, spec 3.4), so a frozen memcached cannot add its timeouts a second
+    /// time to the answer. At most <see cref="MaxDetachedWriteBacks"/> are in flight; beyond,
+    /// the write-back is skipped. Logged once, then summarised per window.
+    /// </summary>
+    private void WriteBackDetached(string key, string value)
+    {
+        if (_detachedWriteBacks.Admit())
+            _logger.LogInformation("{Table}: memcached is stalled: write-backs after backup hits go out without holding the reply (at most {Max} at once, the rest skipped)",
+                _dictName, MaxDetachedWriteBacks);
+        if (Interlocked.Increment(ref _detached) > MaxDetachedWriteBacks)
+        {
+            Interlocked.Decrement(ref _detached);
+            return;
+        }
+        _ = SendAsync(this, key, value);
+
+        static async Task SendAsync(MemcacheTable self, string key, string value)
+        {
+            try { await self._client.SetAsync(key, value, CancellationToken.None).ConfigureAwait(false); }
+            catch (ObjectDisposedException) { }                   // the table closed meanwhile
+            finally { Interlocked.Decrement(ref self._detached); }
+        }
     }
 
     /// <summary>Update (spec 3.5): memcached first, then the backup whose result replaces it.</summary>
@@ -118,6 +164,7 @@ public sealed class MemcacheTable : ITable
     {
         await _client.DisposeAsync().ConfigureAwait(false);
         _log.Dispose();
+        _detachedWriteBacks.Dispose();
         if (_settings.Domain is { } domain) await domain.DisposeAsync().ConfigureAwait(false);
         if (_settings.Backup is { } backup) await backup.DisposeAsync().ConfigureAwait(false);
     }

@@ -139,6 +139,14 @@ public sealed class MemcachedClient : IAsyncDisposable
     /// answered because its connection closed for another request (<see cref="Verdict.Replay"/>)
     /// is sent again at once and does not count; after max_try such replays it counts as an
     /// I/O error, so a memcached that keeps closing cannot hold a request forever.
+    /// <para>
+    /// Deadline: the whole loop ends within what Postfix's own client can take, timeout x
+    /// max_try + retry_pause x (max_try - 1) (plus one timeout sweep), whatever memcached does.
+    /// The first send needs no timer of its own (the connection's head timeout bounds it, and
+    /// the hit path stays allocation-free); once it failed or was replayed, every further send
+    /// carries a token that fires at the deadline (closing that connection: its reply could no
+    /// longer be matched), and no new attempt starts that the deadline would cut short.
+    /// </para>
     /// </summary>
     [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
     private async ValueTask<Reply> RunAsync(MemcachedCommand command, string key, string? value, CancellationToken ct)
@@ -146,30 +154,58 @@ public sealed class MemcachedClient : IAsyncDisposable
         bool rejected = key.Length > MaxKeyLength || (command == MemcachedCommand.Set && _flags < 0);
         Reply reply = default;
         int replays = 0;
-        for (int attempt = 1; attempt <= _maxTry; attempt++)
+        long deadline = _timeout is { } t
+            ? Environment.TickCount64 + (long)(t.TotalMilliseconds * _maxTry + _retryPause.TotalMilliseconds * (_maxTry - 1))
+            : long.MaxValue;
+        CancellationTokenSource? late = null;   // made on the failure path only
+        try
         {
-            if (attempt > 1) await Task.Delay(_retryPause, ct).ConfigureAwait(false);
-            if (rejected)
+            for (int attempt = 1; attempt <= _maxTry; attempt++)
             {
-                reply = _parser.Rejected(command);   // what memcached would answer, without sending it
+                if (attempt > 1)
+                {
+                    if (deadline - Environment.TickCount64 <= (long)_retryPause.TotalMilliseconds) break;   // no time for another attempt
+                    await Task.Delay(_retryPause, ct).ConfigureAwait(false);
+                }
+                if (rejected)
+                {
+                    reply = _parser.Rejected(command);   // what memcached would answer, without sending it
+                }
+                else
+                {
+                    reply = await SendAsync(command, key, value, late?.Token ?? ct).ConfigureAwait(false);
+                    while (reply.Verdict == Verdict.Replay && replays++ < _maxTry && Environment.TickCount64 < deadline)
+                        reply = await SendAsync(command, key, value, Deadline(ref late, deadline, ct)).ConfigureAwait(false);
+                    if (reply.Verdict == Verdict.Replay) reply = Reply.Failed(MemcacheWarning.IoError, _parser.IoError);
+                }
+                ct.ThrowIfCancellationRequested();
+                if (reply.Verdict == Verdict.ConnectFailed)
+                {
+                    Warn(reply, key);
+                    break;
+                }
+                if (!reply.IsFailure) return reply;
+                if (attempt > 1) Warn(reply, key);
+                if (_timeout is not null) Deadline(ref late, deadline, ct);
             }
-            else
-            {
-                reply = await SendAsync(command, key, value, ct).ConfigureAwait(false);
-                while (reply.Verdict == Verdict.Replay && replays++ < _maxTry)
-                    reply = await SendAsync(command, key, value, ct).ConfigureAwait(false);
-                if (reply.Verdict == Verdict.Replay) reply = Reply.Failed(MemcacheWarning.IoError, _parser.IoError);
-            }
-            ct.ThrowIfCancellationRequested();
-            if (reply.Verdict == Verdict.ConnectFailed)
-            {
-                Warn(reply, key);
-                break;
-            }
-            if (!reply.IsFailure) return reply;
-            if (attempt > 1) Warn(reply, key);
+            return reply;
         }
-        return reply;
+        finally
+        {
+            late?.Dispose();
+        }
+    }
+
+    /// <summary>A token that fires at <paramref name="deadline"/> (or with the caller's), made once per request.</summary>
+    private static CancellationToken Deadline(ref CancellationTokenSource? late, long deadline, CancellationToken ct)
+    {
+        if (deadline == long.MaxValue) return ct;   // timeout = 0: no deadline
+        if (late is null)
+        {
+            late = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            late.CancelAfter(TimeSpan.FromMilliseconds(Math.Max(1, deadline - Environment.TickCount64)));
+        }
+        return late.Token;
     }
 
     private void Warn(in Reply reply, string key)
