@@ -49,6 +49,8 @@ public sealed class MapSet : IAsyncDisposable
                 // cache, too, sees only valid, folded keys.
                 if (table.Settings.Smtputf8Enable)
                     served = new Utf8Table(served, table.Settings.FoldKeys, loggers.CreateLogger<Utf8Table>());
+                if (map.Deadline is { } deadline)
+                    served = new DeadlineTable(served, deadline, loggers.CreateLogger<DeadlineTable>());
                 tables[map.Name] = served;
             }
         }

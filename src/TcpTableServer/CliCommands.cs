@@ -76,6 +76,7 @@ public static class CliCommands
     /// <summary>The memcache table behind a map's UTF-8 layer and L1 cache.</summary>
     private static ITable Unwrap(ITable t) => t switch
     {
+        DeadlineTable d => Unwrap(d.Inner),
         Utf8Table u => Unwrap(u.Inner),
         CachedTable c => Unwrap(c.Inner),
         _ => t,

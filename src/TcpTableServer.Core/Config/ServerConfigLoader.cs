@@ -21,7 +21,7 @@ public static class ServerConfigLoader
         ["socketmap", "socketmap_idle_timeout", "tcp_idle_timeout", "max_connections", "shutdown_timeout", "allow", "user", "smtputf8_enable"];
 
     private static readonly string[] MapServerKeys =
-        ["config", "tcp", "allow_put", "put_allow", "l1_ttl", "l1_size", "l1_negative_ttl"];
+        ["config", "tcp", "allow_put", "put_allow", "l1_ttl", "l1_size", "l1_negative_ttl", "deadline"];
 
     /// <summary>Throws <see cref="ConfigException"/> naming file and line on any error.</summary>
     public static ServerDefinition Load(string iniPath, ILogger logger)
@@ -179,6 +179,7 @@ public static class ServerConfigLoader
         bool allowPut = false;
         var putAllow = AllowList.LoopbackOnly;
         var l1 = new L1Settings();
+        TimeSpan? deadline = null;
         var fromCf = new Dictionary<string, ConfigValue>(StringComparer.Ordinal);
         var overrides = new Dictionary<string, ConfigValue>(StringComparer.Ordinal);
         foreach (var e in section.Entries)
@@ -205,6 +206,10 @@ public static class ServerConfigLoader
                 case "allow_put":
                     allowPut = IniValues.ParseBool(e.Key, v, ini, e.Line);
                     break;
+                case "deadline":
+                    var d = IniValues.ParseSeconds(e.Key, v, ini, e.Line);
+                    deadline = d == TimeSpan.Zero ? null : d;
+                    break;
                 case "l1_ttl":
                     l1.Ttl = IniValues.ParseSeconds(e.Key, v, ini, e.Line);
                     break;
@@ -224,7 +229,7 @@ public static class ServerConfigLoader
             }
         }
         foreach (var (k, cv) in overrides) fromCf[k] = cv;
-        return new MapDefinition(name, baseDirectory, fromCf, tcp, allowPut, l1.Build(section.Name, ini, logger)) { PutAllow = putAllow };
+        return new MapDefinition(name, baseDirectory, fromCf, tcp, allowPut, l1.Build(section.Name, ini, logger)) { PutAllow = putAllow, Deadline = deadline };
     }
 
     /// <summary>

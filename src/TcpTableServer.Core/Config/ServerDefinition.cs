@@ -41,6 +41,9 @@ public sealed record MapDefinition(
 {
     /// <summary><c>put_allow</c>: the clients whose tcp <c>put</c> this map accepts (with allow_put = yes); loopback always.</summary>
     public AllowList PutAllow { get; init; } = AllowList.LoopbackOnly;
+
+    /// <summary><c>deadline</c>: lookups not answered within it get a temporary error (null: none).</summary>
+    public TimeSpan? Deadline { get; init; }
 }
 
 /// <summary>

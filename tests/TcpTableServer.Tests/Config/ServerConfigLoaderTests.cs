@@ -262,6 +262,13 @@ public class ServerConfigLoaderTests
     }
 
     [Test]
+    public void Deadline_per_map_in_seconds_with_units_0_or_absent_is_none()
+    {
+        var def = Load("[server]\nsocketmap = inet:127.0.0.1:9000\n[maps:a]\ndeadline = 4s\n[maps:b]\ndeadline = 0\n[maps:c]\n");
+        Assert.That(def.Maps.Select(m => m.Deadline), Is.EqualTo(new TimeSpan?[] { TimeSpan.FromSeconds(4), null, null }));
+    }
+
+    [Test]
     public void By_default_listeners_serve_loopback_only_and_puts_come_from_loopback_only()
     {
         var def = Load("[server]\nsocketmap = inet:127.0.0.1:9000\n[maps:a]\ntcp = inet:localhost:9001\nallow_put = yes\n");
