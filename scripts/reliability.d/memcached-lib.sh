@@ -10,8 +10,9 @@ server_dll() {
 }
 
 loadgen() {
-  local bin=/work/shared/tools/loadgen/loadgen
-  [[ -x "$bin" ]] || make -C /work/shared/tools/loadgen >/dev/null
+  local dir="$root/../shared/tools/loadgen"
+  local bin="$dir/loadgen"
+  [[ -x "$bin" ]] || make -C "$dir" >/dev/null
   "$bin" "$@"
 }
 
