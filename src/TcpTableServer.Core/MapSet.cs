@@ -9,7 +9,7 @@ namespace TcpTableServer;
 /// <summary>
 /// The opened maps of a <see cref="ServerDefinition"/>: one memcache_table(5) table per
 /// [maps:NAME] section, by name (ordinal: map names are case-sensitive on the wire, spec 2.6),
-/// behind its <see cref="CachedTable"/> L1 cache when the section turns one on (issue 5) and,
+/// behind its <see cref="CachedTable"/> L1 cache when the section turns one on and,
 /// with smtputf8_enable = yes (the default), behind the <see cref="Utf8Table"/> layer.
 /// Used by the server and by the command-line verbs alike, so both run the same map code.
 /// </summary>

@@ -1,7 +1,7 @@
 namespace TcpTableServer.Host;
 
 /// <summary>
-/// Issue 5: a request is answered on the thread that received it. Socket completions run on
+/// A request is answered on the thread that received it. Socket completions run on
 /// the epoll thread instead of hopping to the thread pool, and Kestrel schedules the
 /// connection handlers inline. Safe because nothing on the request path blocks (memcached
 /// I/O is asynchronous; backup tables are in memory or lmdb reads).

@@ -4,7 +4,7 @@ using TcpTableServer.Host;
 // TcpTableServer: a tcp_table(5) and socketmap_table(5) server with memcache_table(5)
 // semantics. Without a verb it serves; the verbs run the same map code without a server.
 
-InlineExecution.ConfigureSocketCompletions(); // before any socket exists (issue 5)
+InlineExecution.ConfigureSocketCompletions(); // before any socket exists: answers run on the thread that received them
 
 var configOption = new Option<string>("--config", "-c")
 {

@@ -98,7 +98,7 @@ public static class ServerCommand
     {
         var listeners = new Dictionary<string, ListenerGate>(StringComparer.Ordinal);
         // A bare HostBuilder: no appsettings.json, environment or file-watcher sources (the
-        // INI file is the configuration), which keeps start-up short (issue 5: <= 150 ms).
+        // INI file is the configuration), which keeps start-up short.
         var builder = new HostBuilder()
             .UseContentRoot(AppContext.BaseDirectory)
             .UseSystemd()

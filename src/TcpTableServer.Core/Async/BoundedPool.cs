@@ -1,7 +1,7 @@
 namespace TcpTableServer.Async;
 
 /// <summary>
-/// A bounded stack of reusable objects shared by all threads (issue 5: no allocation per
+/// A bounded stack of reusable objects shared by all threads (no allocation per
 /// request on the hit path, also when many requests are in flight at once). Empty: the
 /// caller allocates; full: a returned object is dropped for the GC. A short lock, not a
 /// lock-free structure: the request path takes it once per rent and once per return.

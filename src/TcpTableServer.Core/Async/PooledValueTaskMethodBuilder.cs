@@ -4,7 +4,7 @@ using System.Threading.Tasks.Sources;
 namespace TcpTableServer.Async;
 
 /// <summary>
-/// The async method builder of the request path (issue 5: no allocation per request on the hit
+/// The async method builder of the request path (no allocation per request on the hit
 /// path). Like the runtime's <see cref="PoolingAsyncValueTaskMethodBuilder{TResult}"/>: a call that
 /// completes synchronously allocates nothing, a call that suspends keeps its state machine in a
 /// reusable box that is recycled when the caller takes the result. The difference is the pool:

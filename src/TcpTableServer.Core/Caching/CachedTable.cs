@@ -5,7 +5,7 @@ using TcpTableServer.Tables;
 namespace TcpTableServer.Caching;
 
 /// <summary>
-/// The opt-in L1 cache of a map (issue 5 item 3): an in-process decorator around the map's
+/// The opt-in L1 cache of a map: an in-process decorator around the map's
 /// memcache_table(5) table, not part of memcache semantics (spec section 3 is the inner
 /// table's job). Found answers are kept for <see cref="L1Options.Ttl"/>, not-found answers
 /// for <see cref="L1Options.NegativeTtl"/> (0: not kept), errors never; at most
@@ -26,7 +26,7 @@ public sealed class CachedTable : ITable
     /// One inner lookup shared by every caller that asked while it ran. Its waiters resume on
     /// the thread that completes it (the memcached reader, as for any lookup), not through the
     /// thread pool: every entry expires at its TTL, and a wave of refills should not cost a
-    /// thread switch each (issue 5). The flight's state is settled before it completes.
+    /// thread switch each. The flight's state is settled before it completes.
     /// </summary>
     private sealed class Flight
     {

@@ -3,7 +3,7 @@ using TcpTableServer.Tables;
 namespace TcpTableServer.Caching;
 
 /// <summary>
-/// The bounded in-process store behind <see cref="CachedTable"/> (issue 5 item 3; not part
+/// The bounded in-process store behind <see cref="CachedTable"/> (not part
 /// of memcache_table(5) semantics, spec section 3 is answered by the inner table).
 ///
 /// Eviction is a <b>generation swap</b>: entries go into the current generation; when it

@@ -10,7 +10,7 @@ namespace TcpTableServer.Config;
 /// <c>[server]</c> with <c>socketmap</c> listeners and timeouts, and one <c>[maps:NAME]</c>
 /// section per map with <c>config</c> (a .cf file), <c>tcp</c> (a listener), <c>allow_put</c>
 /// (spec 1.8), the L1 cache options <c>l1_ttl</c>, <c>l1_size</c>, <c>l1_negative_ttl</c>
-/// (issue 5) and memcache_table(5) parameters (spec 3.1) / <c>fold_keys</c> (spec 3.3) that
+/// and memcache_table(5) parameters (spec 3.1) / <c>fold_keys</c> (spec 3.3) that
 /// override the .cf values.
 /// </summary>
 public static class ServerConfigLoader
@@ -246,7 +246,7 @@ public static class ServerConfigLoader
             : m with { Parameters = new Dictionary<string, ConfigValue>(m.Parameters, StringComparer.Ordinal) { [inherited.Name] = inherited } })];
     }
 
-    /// <summary>The l1_* options of one map section as read (issue 5): L1 is on when l1_ttl &gt; 0.</summary>
+    /// <summary>The l1_* options of one map section as read: L1 is on when l1_ttl &gt; 0.</summary>
     private sealed class L1Settings
     {
         public TimeSpan Ttl;

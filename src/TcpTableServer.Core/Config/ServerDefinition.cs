@@ -47,7 +47,7 @@ public sealed record MapDefinition(
 }
 
 /// <summary>
-/// The opt-in in-process L1 cache of a map (issue 5 item 3; INI options <c>l1_ttl</c>,
+/// The opt-in in-process L1 cache of a map (INI options <c>l1_ttl</c>,
 /// <c>l1_size</c>, <c>l1_negative_ttl</c>, never in the memcache_table(5) .cf file): found
 /// answers kept for <paramref name="Ttl"/>, not-found answers for
 /// <paramref name="NegativeTtl"/> (zero: not kept), at most <paramref name="Size"/> entries.

@@ -34,7 +34,7 @@ public sealed class KeyDigest
 
     /// <summary>
     /// Lowercase hex digest of the octet string <paramref name="key"/>; computed on the stack,
-    /// the string of a hot key's digest comes from the <see cref="StringPool"/> (issue 5).
+    /// the string of a hot key's digest comes from the <see cref="StringPool"/>.
     /// </summary>
     public string Apply(string key)
     {

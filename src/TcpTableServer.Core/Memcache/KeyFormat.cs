@@ -103,7 +103,7 @@ public sealed class KeyFormat
         Span<Range> labels = stackalloc Range[9];                          // %1..%9, from the right
         if (_maxLabel > 0 && FindLabels(key, at + 1, labels[.._maxLabel]) < _maxLabel) return null;
 
-        // no allocation for a hot key (the hit path of issue 5): the expansion is built on the
+        // no allocation for a hot key (the hit path): the expansion is built on the
         // stack and its string taken from the pool
         int length = 0;
         foreach (var p in _parts) length += Piece(p, key, at, labels).Length;

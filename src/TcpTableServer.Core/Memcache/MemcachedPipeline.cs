@@ -5,7 +5,7 @@ using TcpTableServer.Tables;
 namespace TcpTableServer.Memcache;
 
 /// <summary>
-/// One persistent memcached connection shared by many concurrent command attempts (issue 5):
+/// One persistent memcached connection shared by many concurrent command attempts:
 /// commands are appended to a send buffer. A command on an idle connection is written at
 /// once by its caller; while sent commands wait for replies, new ones stay in the buffer
 /// and the reader writes them all in one send after consuming the replies it has (a cork:

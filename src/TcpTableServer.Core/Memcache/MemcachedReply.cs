@@ -8,7 +8,7 @@ internal enum MemcachedCommand : byte { Get, Set, Delete }
 /// <summary>
 /// Where a <c>get</c> attempt sits in its command line: alone (<c>get k</c>, the exact bytes
 /// of spec 3.8), or one key of a multi-key <c>get k1 k2 ...</c> that the pipeline formed from
-/// gets queued together (issue 5): its reply is a <c>VALUE</c> block if the key is found, and
+/// gets queued together: its reply is a <c>VALUE</c> block if the key is found, and
 /// the last key also reads the <c>END</c>.
 /// </summary>
 internal enum GetGroup : byte { Single, Member, Last }

@@ -1,7 +1,7 @@
 namespace TcpTableServer.Tables;
 
 /// <summary>
-/// A bounded pool of short octet strings for the request path (issue 5: no allocation per
+/// A bounded pool of short octet strings for the request path (no allocation per
 /// request on the hit path). Keys arrive as bytes and values leave memcached as bytes, but
 /// tables speak strings; the same hot keys and values come back request after request, so
 /// turning their bytes into the string made last time allocates nothing (Kestrel reuses
