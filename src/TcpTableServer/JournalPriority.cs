@@ -36,8 +36,7 @@ internal static class JournalPriority
         string? target;
         try
         {
-            target = File.ResolveLinkTarget(stderrLink, returnFinalTarget: false)?.ToString()
-                     ?? new FileInfo(stderrLink).LinkTarget;
+            target = new FileInfo(stderrLink).LinkTarget;   // readlink(2): "socket:[inode]" as written
         }
         catch (IOException) { return false; }
         catch (UnauthorizedAccessException) { return false; }

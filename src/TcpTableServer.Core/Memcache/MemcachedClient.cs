@@ -186,7 +186,7 @@ public sealed class MemcachedClient : IAsyncDisposable
                 }
                 if (!reply.IsFailure) return reply;
                 if (attempt > 1) Warn(reply, key);
-                if (_timeout is not null) Deadline(ref late, deadline, ct);
+                if (attempt < _maxTry) Deadline(ref late, deadline, ct);   // the next attempt runs under the deadline
             }
             return reply;
         }
