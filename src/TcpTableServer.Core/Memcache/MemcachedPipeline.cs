@@ -342,10 +342,8 @@ internal sealed class MemcachedPipeline
                 _group[count++] = r;
                 if (r.Group == GetGroup.Last || count == MaxKeysPerGet) break;
             }
-        var status = _parser.TryParseGroup(_group, count, input, eof, build: false, _groupReplies, out int consumed, out var failure);
+        var status = _parser.TryParseGroup(_group, count, input, eof, _groupReplies, out int consumed, out var failure);
         more = status == ParseStatus.NeedMoreData;
-        if (!more && failure.Verdict == Verdict.Done)
-            _parser.TryParseGroup(_group, count, input, eof, build: true, _groupReplies, out consumed, out failure);
         if (more || failure.Verdict != Verdict.Done)
         {
             Array.Clear(_group, 0, count);

@@ -83,7 +83,11 @@ internal enum ParseStatus : byte { NeedMoreData, Complete }
 internal sealed class MemcachedReplyParser(int lineSizeLimit, int dataSizeLimit, string tableName)
 {
     private readonly string _ioError = $"database {tableName}: I/O error";
-    private readonly string _dictName = tableName.StartsWith("memcache:", StringComparison.Ordinal) ? tableName[9..] : tableName;
+    private readonly string _dictName = DictName(tableName);
+    private readonly string _eofError = $"{DictName(tableName)}: EOF receiving memcache server reply";
+    private Reply EofFailure => Reply.Failed(MemcacheWarning.Eof, _eofError);
+    private static string DictName(string table) =>
+        table.StartsWith("memcache:", StringComparison.Ordinal) ? table[9..] : table;
     private static readonly Reply NotFound = new(Verdict.Done, (byte)LookupStatus.NotFound);
     private static readonly Reply Stored = new(Verdict.Done, (byte)UpdateStatus.Success);
     private static readonly Reply Deleted = new(Verdict.Done, (byte)UpdateStatus.Success);
@@ -145,14 +149,13 @@ internal sealed class MemcachedReplyParser(int lineSizeLimit, int dataSizeLimit,
             reply = NotFound;
             return ParseStatus.Complete;
         }
-        if (!TryScanValueLine(line, out long length) || length < 0 || length > dataSizeLimit
-            || (key is not null && !ValueKeyIs(line, key)))
+        if (!TryValueLength(line, out int length) || (key is not null && !ValueKeyIs(line, key)))
         {
             reply = Unexpected(line);
             if (line.SequenceEqual("ERROR"u8)) reply = reply.InSync();
             return ParseStatus.Complete;
         }
-        return TryParseBlock(input[used..], (int)length, eof, true, ref reply, ref consumed);
+        return TryParseBlock(input[used..], length, eof, true, ref reply, ref consumed);
     }
 
     /// <summary>
@@ -163,64 +166,76 @@ internal sealed class MemcachedReplyParser(int lineSizeLimit, int dataSizeLimit,
     /// member is told "not found" on the strength of a reply that then turns out wrong. A
     /// block for a key not on the line (or twice), a bad length, a data block not ended by
     /// CR LF, or any other line fails the whole reply (<paramref name="failure"/>; the
-    /// connection closes). Values are made only with <paramref name="build"/>, once the reply
-    /// is known to be complete and sound.
+    /// connection closes). One pass: the blocks' places are kept on the stack and the values
+    /// made only at the <c>END</c> of a sound reply, into <paramref name="replies"/>.
     /// </summary>
-    public ParseStatus TryParseGroup(MemcachedRequest[] members, int count, ReadOnlySpan<byte> input, bool eof, bool build,
+    public ParseStatus TryParseGroup(MemcachedRequest[] members, int count, ReadOnlySpan<byte> input, bool eof,
         Reply[] replies, out int consumed, out Reply failure)
     {
         consumed = 0;
-        failure = default;
-        Span<bool> answered = stackalloc bool[count];
+        Span<int> blockAt = stackalloc int[count];   // where each member's data block starts; 0: none yet
+        Span<int> blockLength = stackalloc int[count];
+        blockAt.Clear();
         int pos = 0;
         while (true)
         {
-            var status = TryReadLine(input[pos..], eof, out var line, out int used);
-            if (status == LineStatus.NeedMoreData) return ParseStatus.NeedMoreData;
-            if (status == LineStatus.Error)
-            {
-                failure = Reply.Failed(MemcacheWarning.IoError, _ioError);
-                return ParseStatus.Complete;
-            }
+            if (!TryReadReplyLine(input[pos..], eof, out var line, out int used, out failure, out var early)) return early;
             pos += used;
             if (line.SequenceEqual("END"u8))
             {
                 consumed = pos;
-                if (build)
-                    for (int i = 0; i < count; i++)
-                        if (!answered[i]) replies[i] = NotFound;
+                for (int i = 0; i < count; i++)
+                    replies[i] = blockAt[i] == 0 ? NotFound : Found(input.Slice(blockAt[i], blockLength[i]), Verdict.Done);
                 return ParseStatus.Complete;
             }
             int m = -1;
-            if (TryScanValueLine(line, out long length) && length >= 0 && length <= dataSizeLimit)
+            if (TryValueLength(line, out int length))
                 for (int i = 0; i < count && m < 0; i++)
-                    if (!answered[i] && ValueKeyIs(line, members[i].Key)) m = i;
+                    if (blockAt[i] == 0 && ValueKeyIs(line, members[i].Key)) m = i;
             if (m < 0)
             {
                 failure = Unexpected(line);
                 return ParseStatus.Complete;
             }
-            var rest = input[pos..];
-            if (rest.Length < length + 2)
-            {
-                if (!eof && (rest.Length <= length || rest[(int)length] == (byte)'\r')) return ParseStatus.NeedMoreData;
-                failure = Reply.Failed(MemcacheWarning.Eof, $"{_dictName}: EOF receiving memcache server reply");
-                return ParseStatus.Complete;
-            }
-            if (rest[(int)length] != (byte)'\r' || rest[(int)length + 1] != (byte)'\n')
-            {
-                failure = Reply.Failed(MemcacheWarning.Eof, $"{_dictName}: EOF receiving memcache server reply");
-                return ParseStatus.Complete;
-            }
-            answered[m] = true;
-            if (build)
-            {
-                var data = rest[..(int)length];
-                int nul = data.IndexOf((byte)0);
-                replies[m] = new Reply(Verdict.Done, (byte)LookupStatus.Found, StringPool.FromBytes(nul < 0 ? data : data[..nul]));
-            }
-            pos += (int)length + 2;
+            var status = CheckBlock(input[pos..], length, eof, out failure);
+            if (status == ParseStatus.NeedMoreData || failure.IsFailure) return status;
+            blockAt[m] = pos;               // after a VALUE line: never 0
+            blockLength[m] = length;
+            pos += length + 2;
         }
+    }
+
+    /// <summary>The declared length of a <c>VALUE</c> line, when it scans and is 0..data_size_limit (V29).</summary>
+    private bool TryValueLength(ReadOnlySpan<byte> line, out int length)
+    {
+        bool ok = TryScanValueLine(line, out long declared) && declared >= 0 && declared <= dataSizeLimit;
+        length = ok ? (int)declared : 0;
+        return ok;
+    }
+
+    /// <summary>
+    /// The data block of <paramref name="length"/> bytes at the start of <paramref name="rest"/>
+    /// and the CR LF after it (V33): NeedMoreData while it may still arrive, else Complete,
+    /// with <paramref name="failure"/> set when the block is cut short or not ended by CR LF.
+    /// </summary>
+    private ParseStatus CheckBlock(ReadOnlySpan<byte> rest, int length, bool eof, out Reply failure)
+    {
+        failure = default;
+        if (rest.Length - length < 2)   // not length + 2: that overflows for a length near int.MaxValue
+        {
+            if (!eof && (rest.Length <= length || rest[length] == (byte)'\r')) return ParseStatus.NeedMoreData;
+            failure = EofFailure;
+        }
+        else if (rest[length] != (byte)'\r' || rest[length + 1] != (byte)'\n')
+            failure = EofFailure;
+        return ParseStatus.Complete;
+    }
+
+    /// <summary>A hit: the data block cut at the first NUL (V12), its string from the pool.</summary>
+    private static Reply Found(ReadOnlySpan<byte> data, Verdict verdict)
+    {
+        int nul = data.IndexOf((byte)0);
+        return new Reply(verdict, (byte)LookupStatus.Found, StringPool.FromBytes(nul < 0 ? data : data[..nul]));
     }
 
     /// <summary>Whether the first token after "VALUE " is <paramref name="key"/> (octets).</summary>
@@ -236,15 +251,11 @@ internal sealed class MemcachedReplyParser(int lineSizeLimit, int dataSizeLimit,
     /// <summary>The data block, its CR LF, and (<paramref name="end"/>) the END line that must follow (V31).</summary>
     private ParseStatus TryParseBlock(ReadOnlySpan<byte> rest, int length, bool eof, bool end, ref Reply reply, ref int consumed)
     {
-        if (rest.Length - length < 2)   // not length + 2: that overflows for a length near int.MaxValue
+        var status = CheckBlock(rest, length, eof, out var failure);
+        if (status == ParseStatus.NeedMoreData) return status;
+        if (failure.IsFailure)
         {
-            if (!eof && (rest.Length <= length || rest[length] == (byte)'\r')) return ParseStatus.NeedMoreData;
-            reply = Reply.Failed(MemcacheWarning.Eof, $"{_dictName}: EOF receiving memcache server reply");
-            return ParseStatus.Complete;
-        }
-        if (rest[length] != (byte)'\r' || rest[length + 1] != (byte)'\n')
-        {
-            reply = Reply.Failed(MemcacheWarning.Eof, $"{_dictName}: EOF receiving memcache server reply");
+            reply = failure;
             return ParseStatus.Complete;
         }
         bool clean = true;
@@ -256,10 +267,7 @@ internal sealed class MemcachedReplyParser(int lineSizeLimit, int dataSizeLimit,
             clean = endStatus == LineStatus.Line && endLine.SequenceEqual("END"u8);
         }
 
-        ReadOnlySpan<byte> data = rest[..length];
-        int nul = data.IndexOf((byte)0);
-        string value = StringPool.FromBytes(nul < 0 ? data : data[..nul]);
-        reply = new Reply(clean ? Verdict.Done : Verdict.DoneThenClose, (byte)LookupStatus.Found, value);
+        reply = Found(rest[..length], clean ? Verdict.Done : Verdict.DoneThenClose);
         consumed += length + 2 + used;
         return ParseStatus.Complete;
     }

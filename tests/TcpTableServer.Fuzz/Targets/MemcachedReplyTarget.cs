@@ -84,7 +84,7 @@ public sealed class MemcachedReplyTarget : FuzzTarget
                 ? new[] { MemcachedRequest.Rent(MemcachedCommand.Get, Key) }
                 : new[] { MemcachedRequest.Rent(MemcachedCommand.Get, "other"), MemcachedRequest.Rent(MemcachedCommand.Get, Key) };
             var replies = new Reply[members.Length];
-            status = parser.TryParseGroup(members, members.Length, input, eof, build: true, replies, out consumed, out var failure);
+            status = parser.TryParseGroup(members, members.Length, input, eof, replies, out consumed, out var failure);
             reply = failure.IsFailure ? failure : replies[^1];
         }
         else
