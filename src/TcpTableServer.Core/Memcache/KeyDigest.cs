@@ -15,20 +15,24 @@ public sealed class KeyDigest
 
     public string Name { get; }
 
-    private KeyDigest(string name, Hash hash)
+    /// <summary>Hex digits of every key this digest makes (twice the hash size).</summary>
+    public int HexLength { get; }
+
+    private KeyDigest(string name, Hash hash, int hashBytes)
     {
         Name = name;
         _hash = hash;
+        HexLength = 2 * hashBytes;
     }
 
     /// <summary>The algorithm for a case-insensitive name, or null when unsupported.</summary>
     public static KeyDigest? Create(string name) => name.ToLowerInvariant() switch
     {
-        "sha256" => new KeyDigest("sha256", SHA256.HashData),
-        "sha1" => new KeyDigest("sha1", SHA1.HashData),
-        "sha384" => new KeyDigest("sha384", SHA384.HashData),
-        "sha512" => new KeyDigest("sha512", SHA512.HashData),
-        "md5" => new KeyDigest("md5", MD5.HashData),
+        "sha256" => new KeyDigest("sha256", SHA256.HashData, SHA256.HashSizeInBytes),
+        "sha1" => new KeyDigest("sha1", SHA1.HashData, SHA1.HashSizeInBytes),
+        "sha384" => new KeyDigest("sha384", SHA384.HashData, SHA384.HashSizeInBytes),
+        "sha512" => new KeyDigest("sha512", SHA512.HashData, SHA512.HashSizeInBytes),
+        "md5" => new KeyDigest("md5", MD5.HashData, MD5.HashSizeInBytes),
         _ => null,
     };
 

@@ -11,24 +11,13 @@ namespace TcpTableServer.Memcache;
 /// </summary>
 public static class KeyOverlap
 {
-    /// <summary>Hex digits of each <c>key_digest</c> algorithm's output.</summary>
-    public static int HexLength(KeyDigest digest) => digest.Name switch
-    {
-        "md5" => 32,
-        "sha1" => 40,
-        "sha256" => 64,
-        "sha384" => 96,
-        "sha512" => 128,
-        _ => throw new ArgumentException($"unknown digest {digest.Name}", nameof(digest)),
-    };
-
     public static bool CanCollide(KeyFormat a, KeyDigest? digestA, KeyFormat b, KeyDigest? digestB)
     {
         if (digestA is not null && digestB is not null)
             // Equal digests come from equal inputs (a collision of the hash itself aside).
             return digestA.Name == digestB.Name && Intersect(Tokens(a), Tokens(b));
-        if (digestA is not null) return Intersect(Hex(HexLength(digestA)), Tokens(b));
-        if (digestB is not null) return Intersect(Tokens(a), Hex(HexLength(digestB)));
+        if (digestA is not null) return Intersect(Hex(digestA.HexLength), Tokens(b));
+        if (digestB is not null) return Intersect(Tokens(a), Hex(digestB.HexLength));
         return Intersect(Tokens(a), Tokens(b));
     }
 

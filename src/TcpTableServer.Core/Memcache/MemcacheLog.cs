@@ -56,7 +56,6 @@ internal sealed class MemcacheLog : IDisposable
         MemcacheWarning.DeleteFailed => "memcached delete failures",
         MemcacheWarning.DataTooLong => "values too long to store",
         MemcacheWarning.SkipUpdate => "skipped updates",
-        MemcacheWarning.DomainLookup => "domain table lookup problems",
         _ => "memcache warnings",
     };
 

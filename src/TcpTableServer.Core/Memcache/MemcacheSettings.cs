@@ -29,7 +29,13 @@ public sealed record MemcacheSettings(
 {
     public const string DefaultMemcache = "inet:localhost:11211";
 
-    /// <summary>POLICY <c>memcache_connections</c>: most connections to memcached (INI map section only).</summary>
+    /// <summary>
+    /// POLICY <c>memcache_connections</c> (INI map section only): most connections a map keeps to
+    /// its memcached; the extra ones open only while every open connection waits on a slow
+    /// reply. 8 lets 8 requests proceed in parallel (memcached's default is 4 worker threads; a
+    /// slow reply usually means a busy worker or network, not all of them) while staying far
+    /// below memcached's default limit of 1024 connections across a fleet of servers.
+    /// </summary>
     public const int DefaultMaxConnections = 8;
 
     /// <summary>POLICY <c>warning_interval</c>: seconds between summaries of a repeated warning (0: log each).</summary>

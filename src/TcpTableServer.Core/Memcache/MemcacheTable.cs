@@ -107,8 +107,8 @@ public sealed class MemcacheTable : ITable
 
         static async Task SendAsync(MemcacheTable self, string key, string value)
         {
+            // failures are results; a client disposed meanwhile answers them without connecting
             try { await self._client.SetAsync(key, value, CancellationToken.None).ConfigureAwait(false); }
-            catch (ObjectDisposedException) { }                   // the table closed meanwhile
             finally { Interlocked.Decrement(ref self._detached); }
         }
     }

@@ -28,15 +28,6 @@ public sealed class MemcachedClient : IAsyncDisposable
     /// <summary>Connections opened whenever the open ones are busy (the batching connections).</summary>
     public const int ConnectionsPerEndpoint = 2;
 
-    /// <summary>
-    /// Most connections one table keeps to its memcached by default (INI <c>memcache_connections</c>):
-    /// the extra ones open only while every open connection waits on a slow reply. 8 lets 8 of
-    /// memcached's requests proceed in parallel (memcached's default is 4 worker threads; a slow
-    /// reply usually means a busy worker or network, not all of them) while staying far below
-    /// memcached's default limit of 1024 connections across a fleet of servers.
-    /// </summary>
-    public const int MaxConnectionsPerEndpoint = MemcacheSettings.DefaultMaxConnections;
-
     /// <summary>memcached's KEY_MAX_LENGTH: longer keys get <c>CLIENT_ERROR bad command line format</c> (V40).</summary>
     public const int MaxKeyLength = 250;
 
@@ -56,6 +47,7 @@ public sealed class MemcachedClient : IAsyncDisposable
     private readonly MemcachedReplyParser _parser;
     private readonly MemcachedPipeline?[] _lanes;
     private readonly Action<MemcachedPipeline> _onClosed;
+    private bool _disposed;   // under the _lanes lock
 
     /// <param name="settings">the table's parameters (endpoint, flags, ttl, limits, retries)</param>
     /// <param name="tableName">"memcache:name", used in warnings as Postfix's "database memcache:name"</param>
@@ -75,23 +67,6 @@ public sealed class MemcachedClient : IAsyncDisposable
         _parser = new MemcachedReplyParser(settings.LineSizeLimit, settings.DataSizeLimit, tableName);
         _onClosed = Remove;
         _lanes = new MemcachedPipeline?[Math.Max(ConnectionsPerEndpoint, settings.MaxConnections)];
-    }
-
-    /// <param name="settings">the table's parameters (endpoint, flags, ttl, limits, retries)</param>
-    /// <param name="tableName">"memcache:name", used in warnings as Postfix's "database memcache:name"</param>
-    /// <param name="logger">receives the warnings of spec 3.10 (rate limited per cause)</param>
-    public MemcachedClient(MemcacheSettings settings, string tableName, ILogger logger)
-        : this(settings, tableName, new MemcacheLog(logger, tableName, TimeSpan.FromSeconds(settings.WarningInterval)))
-    {
-    }
-
-    /// <summary>Connections open now (for tests and metrics).</summary>
-    public int OpenConnections
-    {
-        get
-        {
-            lock (_lanes) return _lanes.Count(l => l is { IsClosed: false });
-        }
     }
 
     /// <summary><c>get &lt;key&gt;</c>: Found (value cut at the first NUL), NotFound, or TempError.</summary>
@@ -173,7 +148,7 @@ public sealed class MemcachedClient : IAsyncDisposable
                 }
                 else
                 {
-                    reply = await SendAsync(command, key, value, late?.Token ?? ct).ConfigureAwait(false);
+                    reply = await SendAsync(command, key, value, attempt == 1 ? ct : Deadline(ref late, deadline, ct)).ConfigureAwait(false);
                     while (reply.Verdict == Verdict.Replay && replays++ < _maxTry && Environment.TickCount64 < deadline)
                         reply = await SendAsync(command, key, value, Deadline(ref late, deadline, ct)).ConfigureAwait(false);
                     if (reply.Verdict == Verdict.Replay) reply = Reply.Failed(MemcacheWarning.IoError, _parser.IoError);
@@ -186,7 +161,6 @@ public sealed class MemcachedClient : IAsyncDisposable
                 }
                 if (!reply.IsFailure) return reply;
                 if (attempt > 1) Warn(reply, key);
-                if (attempt < _maxTry) Deadline(ref late, deadline, ct);   // the next attempt runs under the deadline
             }
             return reply;
         }
@@ -217,10 +191,15 @@ public sealed class MemcachedClient : IAsyncDisposable
     /// <summary>One attempt: queued on a connection, answered by its reader.</summary>
     private ValueTask<Reply> SendAsync(MemcachedCommand command, string key, string? value, CancellationToken ct)
     {
-        var request = MemcachedRequest.Rent(command, key);
-        MemcachedPipeline pipeline;
+        MemcachedPipeline? pipeline;
         bool created;
-        do pipeline = Pick(out created);
+        var request = MemcachedRequest.Rent(command, key);
+        do
+        {
+            // Disposed (the table closed while a detached write-back waited): fail, open nothing.
+            if ((pipeline = Pick(out created)) is null)
+                return ValueTask.FromResult(Reply.Failed(MemcacheWarning.IoError, _parser.IoError));
+        }
         while (!pipeline.TryEnqueue(request, key, value));
         if (created) _ = pipeline.RunAsync(_endpoint, _timeout);   // connects after the first request is queued
         return ct.CanBeCanceled ? AwaitCancelableAsync(request, pipeline, ct) : request.Task;
@@ -241,15 +220,16 @@ public sealed class MemcachedClient : IAsyncDisposable
     /// open ones are busy, up to <see cref="ConnectionsPerEndpoint"/>. A connection where
     /// memcached is slow (<see cref="MemcachedPipeline.IsSlow"/>: a quarter of the timeout) takes
     /// no new request while another connection is not slow, and when every open one is slow
-    /// another opens, up to <see cref="MaxConnectionsPerEndpoint"/> (the extra connections are
+    /// another opens, up to the map's <c>memcache_connections</c> (the extra connections are
     /// used only while the first ones are slow). When all are open and slow, the least busy.
     /// </summary>
-    private MemcachedPipeline Pick(out bool created)
+    private MemcachedPipeline? Pick(out bool created)
     {
         created = false;
         long now = Environment.TickCount64;
         lock (_lanes)
         {
+            if (_disposed) return null;
             var lane = PickAmong(0, ConnectionsPerEndpoint, now, openWhenBusy: true, out int free, out var busiest);
             if (lane is not null) return lane;
             if (busiest is null || free >= 0) return Create(free < 0 ? 0 : free, out created);
@@ -312,6 +292,7 @@ public sealed class MemcachedClient : IAsyncDisposable
         MemcachedPipeline?[] open;
         lock (_lanes)
         {
+            _disposed = true;
             open = [.. _lanes];
             Array.Clear(_lanes);
         }

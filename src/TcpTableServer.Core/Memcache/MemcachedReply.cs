@@ -50,7 +50,6 @@ internal enum MemcacheWarning : byte
     DeleteFailed,
     DataTooLong,
     SkipUpdate,
-    DomainLookup,
 }
 
 /// <summary>

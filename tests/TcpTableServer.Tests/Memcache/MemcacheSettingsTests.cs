@@ -28,6 +28,14 @@ public class MemcacheSettingsTests
         Assert.That(s.FoldKeys, Is.True);
     }
 
+    [Test]
+    public void Policy_memcache_connections_defaults_to_8_and_takes_at_least_2()
+    {
+        Assert.That(Parse("ttl = 60").MaxConnections, Is.EqualTo(8));
+        Assert.That(Parse("memcache_connections = 3").MaxConnections, Is.EqualTo(3));
+        Assert.That(Fatal("memcache_connections = 1"), Does.StartWith("test.cf:1: memcache_connections: invalid parameter value 1 < 2"));
+    }
+
     [TestCase("ttl = 60 # one hour", "test.cf:1: ttl: bad numerical configuration: 60 # one hour")]
     [TestCase("ttl = 0x10", "test.cf:1: ttl: bad numerical configuration: 0x10")]
     [TestCase("ttl = 1k", "test.cf:1: ttl: bad numerical configuration: 1k")]

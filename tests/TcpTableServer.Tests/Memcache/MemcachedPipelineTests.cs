@@ -197,9 +197,34 @@ public class MemcachedPipelineTests
         var lateResults = await Task.WhenAll(late);
         for (int i = 0; i < 40; i++) Assert.That(earlyResults[i], Is.EqualTo(LookupResult.Found($"v{i}")), $"k{i}");
         for (int i = 40; i < 60; i++) Assert.That(lateResults[i - 40].Result, Is.EqualTo(LookupResult.Found($"v{i}")), $"k{i}");
-        Assert.That(rig.Fake.Connections, Has.Count.InRange(MemcachedClient.ConnectionsPerEndpoint + 1, MemcachedClient.MaxConnectionsPerEndpoint),
+        Assert.That(rig.Fake.Connections, Has.Count.InRange(MemcachedClient.ConnectionsPerEndpoint + 1, MemcacheSettings.DefaultMaxConnections),
             "another connection opened for the requests that came while the first two waited");
         Assert.That(rig.Logs.Warnings, Is.Empty);
+    }
+
+    [TestCase(3, TestName = "Isolation_slow_memcached_opens_no_more_than_memcache_connections")]
+    [TestCase(8, TestName = "Isolation_slow_memcached_opens_more_connections_up_to_the_default")]
+    public async Task Isolation_slow_memcached_connection_bound(int connections)
+    {
+        // The slow memcached above, requests arriving in four waves while every open connection
+        // waits: each wave may open one more connection, up to memcache_connections.
+        await using var rig = new VectorRig(Backend.Fake);
+        for (int i = 0; i < 80; i++) rig.Seed($"k{i}", $"v{i}");
+        var t = rig.Open("C", "timeout = 1", "max_try = 1", $"memcache_connections = {connections}");
+        Assert.That(await t.LookupAsync("warm"), Is.EqualTo(LookupResult.NotFound));
+        rig.Fake.ReplyDelay = TimeSpan.FromSeconds(0.6);
+        var lookups = new List<Task<LookupResult>>();
+        for (int wave = 0; wave < 4; wave++)
+        {
+            if (wave > 0) await Task.Delay(400);
+            lookups.AddRange(Enumerable.Range(wave * 20, 20).Select(i => t.LookupAsync($"k{i}").AsTask()));
+        }
+        var results = await Task.WhenAll(lookups);
+        for (int i = 0; i < 80; i++) Assert.That(results[i], Is.EqualTo(LookupResult.Found($"v{i}")), $"k{i}");
+        if (connections == 3)
+            Assert.That(rig.Fake.Connections, Has.Count.EqualTo(3), "two base connections and one extra");
+        else
+            Assert.That(rig.Fake.Connections, Has.Count.InRange(4, connections), "more than 3 while the waves keep every connection slow");
     }
 
     private static async Task<(LookupResult Result, double Seconds)> Timed(Task<LookupResult> lookup)
