@@ -227,6 +227,21 @@ public class MemcachedPipelineTests
             Assert.That(rig.Fake.Connections, Has.Count.InRange(4, connections), "more than 3 while the waves keep every connection slow");
     }
 
+    [Test]
+    public async Task A_disposed_client_opens_no_new_connection()
+    {
+        // A detached write-back can still be in its retry pause when its table closes (a reload,
+        // a stop): it must fail, not connect again and leave a connection no one closes.
+        await using var rig = new VectorRig(Backend.Fake);
+        var t = rig.Open("C", "max_try = 1");
+        Assert.That(await t.LookupAsync("warm"), Is.EqualTo(LookupResult.NotFound));
+        int before = rig.Fake.Connections.Count;
+        await t.DisposeAsync();
+        Assert.That(await t.LookupAsync("after"), Is.EqualTo(LookupResult.TempError));
+        await Task.Delay(200);
+        Assert.That(rig.Fake.Connections, Has.Count.EqualTo(before));
+    }
+
     private static async Task<(LookupResult Result, double Seconds)> Timed(Task<LookupResult> lookup)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
