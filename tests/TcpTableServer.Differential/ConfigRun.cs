@@ -273,16 +273,10 @@ internal sealed class ConfigRun(CfTemplate cf, List<string> corpus, string dir, 
         for (int tries = 0; list.Count < options.Deletes && tries < 1000; tries++)
         {
             var key = corpus[rng.Next(corpus.Count)];
-            if (key.Any(c => c < ' ' || c == '\x7f') || !IsUtf8(key) || list.Contains(key)) continue;
+            if (key.Any(c => c < ' ' || c == '\x7f') || !TcpTableServer.Tables.CaseFolding.IsValidUtf8(key) || list.Contains(key)) continue;
             list.Add(key);
         }
         return list;
-    }
-
-    private static bool IsUtf8(string octets)
-    {
-        try { new UTF8Encoding(false, true).GetString(Encoding.Latin1.GetBytes(octets)); return true; }
-        catch (DecoderFallbackException) { return false; }
     }
 
     private static int CliDelete(string ini, string map, string key)

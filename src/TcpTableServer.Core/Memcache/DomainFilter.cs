@@ -107,7 +107,7 @@ public sealed class DomainFilter : IAsyncDisposable
             }
             else
             {
-                into.Add(new Pattern(neg, Fold(item, unicode), null));
+                into.Add(new Pattern(neg, CaseFolding.Fold(item, unicode), null));
             }
         }
     }
@@ -170,12 +170,12 @@ public sealed class DomainFilter : IAsyncDisposable
             if (p.Table is null)
             {
                 hit = foldFirst
-                    ? (domain ??= Fold(key.AsSpan(at + 1), _unicode)) == p.Literal
+                    ? (domain ??= CaseFolding.Fold(key.AsSpan(at + 1), _unicode)) == p.Literal
                     : Octets.EqualsFolded(key.AsSpan(at + 1), p.Literal);
             }
             else
             {
-                domain ??= Fold(key.AsSpan(at + 1), _unicode);
+                domain ??= CaseFolding.Fold(key.AsSpan(at + 1), _unicode);
                 var r = await p.Table.LookupAsync(domain, ct).ConfigureAwait(false);
                 if (r.IsError)
                 {
@@ -190,10 +190,6 @@ public sealed class DomainFilter : IAsyncDisposable
         }
         return DomainCheck.Mismatch;
     }
-
-    /// <summary>Postfix casefold() of a pattern or domain: Unicode in UTF-8 mode (ICU was checked at open), else A-Z.</summary>
-    private static string Fold(ReadOnlySpan<char> s, bool unicode) =>
-        unicode ? CaseFolding.Fold(s) ?? Octets.FoldAscii(s) : Octets.FoldAscii(s);
 
     public async ValueTask DisposeAsync()
     {

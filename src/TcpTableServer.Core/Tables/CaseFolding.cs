@@ -66,4 +66,17 @@ public static class CaseFolding
     /// <summary><see cref="Fold(string)"/> of a part of a string (e.g. the domain of a key).</summary>
     public static string? Fold(ReadOnlySpan<char> s) =>
         Ascii.IsValid(s) ? Octets.FoldAscii(s) : IcuCaseFolding.Fold(s);
+
+    /// <summary>
+    /// Postfix casefold() of a key, pattern or domain as a table is opened or a key checked:
+    /// <see cref="Fold(string)"/> when <paramref name="unicode"/> (UTF-8 mode; A-Z only should
+    /// ICU fail, which was checked at open), else A-Z only. An all-ASCII string that is already
+    /// folded is returned as is, without allocating.
+    /// </summary>
+    public static string Fold(string s, bool unicode) =>
+        unicode ? Fold(s) ?? Octets.FoldAscii(s) : Octets.FoldAscii(s);
+
+    /// <summary><see cref="Fold(string, bool)"/> of a part of a string (e.g. the domain of a key).</summary>
+    public static string Fold(ReadOnlySpan<char> s, bool unicode) =>
+        unicode ? Fold(s) ?? Octets.FoldAscii(s) : Octets.FoldAscii(s);
 }

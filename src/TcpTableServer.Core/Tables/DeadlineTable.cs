@@ -30,13 +30,14 @@ public sealed class DeadlineTable(ITable inner, TimeSpan deadline, ILogger logge
 
     private async ValueTask<LookupResult> RaceAsync(Task<LookupResult> lookup)
     {
-        using var timer = new CancellationTokenSource();
-        var expired = Task.Delay(deadline, timer.Token);
-        if (await Task.WhenAny(lookup, expired).ConfigureAwait(false) == lookup)
+        try
         {
-            timer.Cancel();
-            return await lookup.ConfigureAwait(false);
+            return await lookup.WaitAsync(deadline).ConfigureAwait(false);
         }
+        catch (TimeoutException)
+        {
+        }
+        // The lookup goes on unobserved: a late fault is observed here, not left to the finalizer.
         _ = lookup.ContinueWith(static t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted);
         if (_late.Admit())
             logger.LogWarning("{Table}: lookup not answered within the deadline of {Seconds} s: temporary failure", inner.Name, deadline.TotalSeconds);

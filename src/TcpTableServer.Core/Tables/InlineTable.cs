@@ -37,7 +37,7 @@ public sealed class InlineTable : HashTable
                 element = PostfixSyntax.StripBraces(element, out var braceError) ?? throw Bad(name, braceError!);
             if (SplitNameValue(element, out var key, out var value) is { } error)
                 throw Bad(name, error);
-            key = utf8 ? CaseFolding.Fold(key) ?? Octets.FoldAscii(key) : Octets.FoldAscii(key);
+            key = CaseFolding.Fold(key, utf8);
             if (!map.ContainsKey(key)) order.Add(key);
             map[key] = value;
         }

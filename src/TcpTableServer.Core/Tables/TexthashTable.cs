@@ -75,7 +75,7 @@ public sealed class TexthashTable : HashTable
             if (key.EndsWith(':'))
                 logger.LogWarning("{Path}, line {Line}: record is in \"key: value\" format; is this an alias file?",
                     path, lineNumber);
-            key = utf8 ? CaseFolding.Fold(key) ?? Octets.FoldAscii(key) : Octets.FoldAscii(key);
+            key = CaseFolding.Fold(key, utf8);
             if (!seen.Add(key))
                 throw new ConfigException($"duplicate entry: \"{Octets.ToDisplay(key)}\"", path, lineNumber);
             entries.Add(new(key, value));

@@ -66,9 +66,7 @@ public sealed class Utf8Table : ITable
     private LookupResult CheckValue(string key, LookupResult result)
     {
         if (result.Status != LookupStatus.Found || CaseFolding.IsValidUtf8(result.Value)) return result;
-        if (_badValues.Admit())
-            _logger.LogWarning("{Table}: key \"{Key}\": non-UTF-8 value \"{Value}\": {Error}",
-                Name, Octets.ToDisplay(key), Octets.ToDisplay(result.Value!), Malformed);
+        WarnValue(key, result.Value!);
         return LookupResult.ConfigError;
     }
 
@@ -81,9 +79,7 @@ public sealed class Utf8Table : ITable
         }
         if (!CaseFolding.IsValidUtf8(value))
         {
-            if (_badValues.Admit())
-                _logger.LogWarning("{Table}: key \"{Key}\": non-UTF-8 value \"{Value}\": {Error}",
-                    Name, Octets.ToDisplay(key), Octets.ToDisplay(value), Malformed);
+            WarnValue(key, value);
             return ValueTask.FromResult(UpdateResult.Success);
         }
         return Folded(key) is { } folded ? _inner.UpdateAsync(folded, value, ct) : ValueTask.FromResult(UpdateResult.TempError);
@@ -116,6 +112,13 @@ public sealed class Utf8Table : ITable
     {
         if (_badKeys.Admit())
             _logger.LogWarning("{Table}: non-UTF-8 key \"{Key}\": {Error}", Name, Octets.ToDisplay(key), Malformed);
+    }
+
+    private void WarnValue(string key, string value)
+    {
+        if (_badValues.Admit())
+            _logger.LogWarning("{Table}: key \"{Key}\": non-UTF-8 value \"{Value}\": {Error}",
+                Name, Octets.ToDisplay(key), Octets.ToDisplay(value), Malformed);
     }
 
     public async ValueTask DisposeAsync()

@@ -114,8 +114,25 @@ public sealed class Smtputf8InteropTests
 
     private static string[] Octet(IEnumerable<string> text) => [.. text.Select(Octets.FromUtf8)];
 
-    private Dictionary<string, (string Value, int Flags)?> Items(MemcachedProcess mc) =>
-        mc.Keys().ToDictionary(k => k, k => mc.Get(k), StringComparer.Ordinal);
+    /// <summary>
+    /// The items in <paramref name="mc"/>: every key either memcached lists, and the keys the
+    /// test expects (<paramref name="expected"/>), read back with get, as the dump may skip an
+    /// item; a key without an item is left out. Called for both memcacheds, the two compare.
+    /// </summary>
+    private Dictionary<string, (string Value, int Flags)> Items(MemcachedProcess mc, IEnumerable<string> expected)
+    {
+        var candidates = _mcPostfix.Keys();
+        candidates.UnionWith(_mcOurs.Keys());
+        candidates.UnionWith(expected);
+        var items = new Dictionary<string, (string Value, int Flags)>(StringComparer.Ordinal);
+        foreach (var key in candidates)
+            if (mc.Get(key) is { } item) items[key] = item;
+        return items;
+    }
+
+    /// <summary>The memcached keys (key_format u:%s) an update or write-back of <paramref name="keys"/> could use: as asked, folded A-Z, folded Unicode.</summary>
+    private static IEnumerable<string> ItemKeys(IEnumerable<string> keys) =>
+        keys.SelectMany(k => new[] { k, Octets.FoldAscii(k), CaseFolding.Fold(k, unicode: true) }).Select(k => "u:" + k).Distinct();
 
     [Test]
     public void S3_3_Utf8Mode_NonAsciiMixedCaseKeys_SameAnswersAndWriteBacksAsPostfixMemcache()
@@ -124,7 +141,7 @@ public sealed class Smtputf8InteropTests
         var expected = Batch(keys, "memcache:" + _postfixCf);
         Assert.That(expected.Stdout, Does.Contain(Octets.FromUtf8("ñAndÚ170@eXAmplE.CoM\tbk-nandu")), "precondition: Postfix folds Unicode");
         Assert.That(expected.Stdout, Does.Contain(Octets.FromUtf8("öster@example.com\tbk-upper")), "precondition: Postfix's texthash folds Unicode at load");
-        var postfixItems = Items(_mcPostfix);
+        var postfixItems = Items(_mcPostfix, ItemKeys(keys));
         Assert.That(postfixItems.Keys, Does.Contain(Octets.FromUtf8("u:strasse@example.com")), "precondition: written back under the folded key");
 
         foreach (var table in new[] { Socketmap("ours"), Tcp(_tcpPort) })
@@ -132,7 +149,7 @@ public sealed class Smtputf8InteropTests
             _mcOurs.FlushAll();
             var ours = Batch(keys, table);
             Assert.That(ours.Stdout, Is.EqualTo(expected.Stdout), $"{table}: answers; stderr: {ours.Stderr}");
-            Assert.That(Items(_mcOurs), Is.EquivalentTo(postfixItems), $"{table}: memcached items written back");
+            Assert.That(Items(_mcOurs, ItemKeys(keys)), Is.EquivalentTo(Items(_mcPostfix, ItemKeys(keys))), $"{table}: memcached items written back");
         }
     }
 
@@ -166,7 +183,7 @@ public sealed class Smtputf8InteropTests
         Assert.That(RawSocket.Exchange(_tcpPort, "get bad%FF@example.com\n"), Is.EqualTo("500 not-found\n"));
         Assert.That(RawSocket.Exchange(_tcpPort, "get BAD%C3@example.com\nget over%C0%AFong@example.com\n"),
             Is.EqualTo("500 not-found\n500 not-found\n"));
-        Assert.That(Items(_mcOurs).Keys, Is.EquivalentTo(new[] { "u:bad\xff@example.com" }), "no write-back from the backup");
+        Assert.That(Items(_mcOurs, ItemKeys(keys)).Keys, Is.EquivalentTo(new[] { "u:bad\xff@example.com" }), "no write-back from the backup");
     }
 
     [Test]
@@ -175,7 +192,7 @@ public sealed class Smtputf8InteropTests
         // as Postfix's dict_utf8 update (spec 3.3, checked by the differential harness's libpostfix driver)
         Assert.That(RawSocket.Exchange(_tcpPlainPort, "put Bad%FF@example.com v\nput good@example.com bad%FFvalue\n"),
             Is.EqualTo("200 ok\n200 ok\n"));
-        Assert.That(Items(_mcOurs), Is.Empty);
+        Assert.That(Items(_mcOurs, ItemKeys(["Bad\xff@example.com", "good@example.com"])), Is.Empty);
         Assert.That(RawSocket.Exchange(_tcpPlainPort, "put %C3%91AND%C3%9A-PUT@example.com %C3%A9t%C3%A9\n"),
             Is.EqualTo("200 ok\n"));
         Assert.That(_mcOurs.Get(Octets.FromUtf8("u:ñandú-put@example.com")), Is.EqualTo((Octets.FromUtf8("été"), 0)));

@@ -13,28 +13,6 @@ internal static class Bytes
     public static string Text(in ReadOnlySequence<byte> bytes) => Encoding.Latin1.GetString(bytes.ToArray());
 
     /// <summary>A sequence whose every byte is its own segment (worst case for parsers).</summary>
-    public static ReadOnlySequence<byte> OneBytePerSegment(ReadOnlySpan<byte> data)
-    {
-        if (data.IsEmpty) return ReadOnlySequence<byte>.Empty;
-        var first = new Segment(data[..1].ToArray(), 0);
-        Segment last = first;
-        for (int i = 1; i < data.Length; i++) last = last.Append(data.Slice(i, 1).ToArray());
-        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(byte[] data, long runningIndex)
-        {
-            Memory = data;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(byte[] data)
-        {
-            var next = new Segment(data, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
-    }
+    public static ReadOnlySequence<byte> OneBytePerSegment(ReadOnlySpan<byte> data) =>
+        TcpTableServer.Fuzz.Segments.OneBytePerSegment(data);
 }
