@@ -12,9 +12,9 @@ namespace TcpTableServer.Tables;
 /// <see cref="ConfigException"/> (spec 3.11 POLICY: refuse to start).
 /// <para>
 /// Every table is opened once per <see cref="TableRegistry"/> (Postfix's dict_register): file
-/// tables are keyed by type and file (lmdb: the file's device and inode when it exists, so two
-/// spellings of one file share too), the others by their spec; each call returns its own
-/// handle on the shared instance.
+/// tables are keyed by type and file (lmdb: the directory's device and inode plus the file
+/// name, so two spellings of one file share too, before and after its creation), the others by
+/// their spec; each call returns its own handle on the shared instance.
 /// </para>
 /// </summary>
 public sealed class TableFactory(ILoggerFactory loggers, TableRegistry? registry = null) : ITableFactory
