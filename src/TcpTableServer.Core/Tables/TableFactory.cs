@@ -20,7 +20,7 @@ namespace TcpTableServer.Tables;
 public sealed class TableFactory(ILoggerFactory loggers, TableRegistry? registry = null) : ITableFactory
 {
     /// <summary>The registry whose instances this factory hands out.</summary>
-    public TableRegistry Registry { get; } = registry ?? new TableRegistry();
+    private readonly TableRegistry _registry = registry ?? new TableRegistry();
 
     public ITable Open(string spec, string baseDirectory) => Open(spec, baseDirectory, TableOpenOptions.Default);
 
@@ -35,17 +35,17 @@ public sealed class TableFactory(ILoggerFactory loggers, TableRegistry? registry
             case "texthash":
                 string text = Resolve(name, baseDirectory);
                 // UTF-8 mode folds the keys at load: one instance per file and mode
-                return Registry.Acquire((options.Utf8 ? "texthash+utf8:" : "texthash:") + text,
+                return _registry.Acquire((options.Utf8 ? "texthash+utf8:" : "texthash:") + text,
                     () => TexthashTable.Open(name, text, Logger<TexthashTable>(), options.Utf8));
             case "inline":
-                return Registry.Acquire((options.Utf8 ? "utf8+" : "") + spec, () => InlineTable.Open(name, Logger<InlineTable>(), options.Utf8));
+                return _registry.Acquire((options.Utf8 ? "utf8+" : "") + spec, () => InlineTable.Open(name, Logger<InlineTable>(), options.Utf8));
             case "static":
-                return Registry.Acquire(spec, () => StaticTable.Open(name, Logger<StaticTable>()));
+                return _registry.Acquire(spec, () => StaticTable.Open(name, Logger<StaticTable>()));
             case "fail":
-                return Registry.Acquire(spec, () => new FailTable(spec));
+                return _registry.Acquire(spec, () => new FailTable(spec));
             case "lmdb":
                 string path = Resolve(name, baseDirectory);
-                return Registry.Acquire("lmdb:" + FileIdentity.KeyOf(path + ".lmdb"),
+                return _registry.Acquire("lmdb:" + FileIdentity.KeyOf(path + ".lmdb"),
                     () => LmdbTable.Open(name, path, Logger<LmdbTable>(), options.CreateMissing));
             default:
                 throw new ConfigException($"unsupported dictionary type: {type}");
