@@ -79,7 +79,7 @@ public sealed class LogThrottle : IDisposable
     }
 
     /// <summary>Ends the current window: logs the summary of what it suppressed, if anything.</summary>
-    internal void Flush()
+    private void Flush()
     {
         long count;
         lock (_gate)

@@ -69,9 +69,10 @@ public sealed class LmdbTable : ITable
 
     private readonly object _queueSync = new();
     private List<Op> _queue = [];
-    private bool _stopping;
-    private volatile bool _disposed;
+    private volatile bool _disposed;                     // set under _queueSync: no op is queued after it
     private readonly Thread _writer;
+    private readonly List<Op> _reads = [];               // the writer thread's, reused per batch
+    private readonly List<WriteOp> _writes = [];
 
     private LmdbTable(string name, string file, LmdbFile opened, ILogger logger)
     {
@@ -263,7 +264,7 @@ public sealed class LmdbTable : ITable
     {
         lock (_queueSync)
         {
-            ObjectDisposedException.ThrowIf(_stopping, this);
+            ObjectDisposedException.ThrowIf(_disposed, this);
             if (_queue.Count >= MaxQueued)
             {
                 if (_queueFull.Admit())
@@ -283,7 +284,7 @@ public sealed class LmdbTable : ITable
         {
             lock (_queueSync)
             {
-                while (_queue.Count == 0 && !_stopping) Monitor.Wait(_queueSync);
+                while (_queue.Count == 0 && !_disposed) Monitor.Wait(_queueSync);
                 if (_queue.Count == 0) return;                   // stopping, everything answered
                 (batch, _queue) = (_queue, batch);
             }
@@ -306,17 +307,22 @@ public sealed class LmdbTable : ITable
     /// <summary>Reads first (they waited for a commit), then the writes in transactions of up to <see cref="MaxBatch"/>.</summary>
     private void Process(List<Op> batch)
     {
-        var reads = new List<Op>();
-        var writes = new List<WriteOp>();
+        _reads.Clear();
         foreach (var op in batch)
+            if (op is not WriteOp) _reads.Add(op);
+        if (_reads.Count > 0) Exclusive(write: false, _reads, RunReads, "lookup");
+        _reads.Clear();
+
+        _writes.Clear();
+        for (int i = 0; i < batch.Count; i++)
         {
-            if (op is WriteOp w) writes.Add(w);
-            else reads.Add(op);
+            if (batch[i] is WriteOp w) _writes.Add(w);
+            if (_writes.Count == MaxBatch || (i == batch.Count - 1 && _writes.Count > 0))
+            {
+                Exclusive(write: true, _writes, CommitBatch, _writes[0].Value is null ? "delete" : "update");
+                _writes.Clear();
+            }
         }
-        if (reads.Count > 0) Exclusive(write: false, reads, RunReads, "lookup");
-        for (int i = 0; i < writes.Count; i += MaxBatch)
-            Exclusive(write: true, writes.GetRange(i, Math.Min(MaxBatch, writes.Count - i)), CommitBatch,
-                writes[i].Value is null ? "delete" : "update");
     }
 
     /// <summary>
@@ -393,7 +399,7 @@ public sealed class LmdbTable : ITable
         var file = _current;
         if (!Posix.TryStat(FilePath, out var atPath, out int errno))
         {
-            problem = errno == Posix.ENOENT ? "the file was removed" : $"stat: {new System.ComponentModel.Win32Exception(errno).Message}";
+            problem = errno == Posix.ENOENT ? "the file was removed" : $"stat: {Posix.Describe(errno)}";
             if (file is not null) Close(file, problem);
             return null;
         }
@@ -405,7 +411,7 @@ public sealed class LmdbTable : ITable
         if (file is not null)
         {
             _logger.LogWarning("{Table}: {File} was replaced; reopening it", Name, FilePath);
-            Close(file, "replaced");
+            Close(file, "replaced", warn: false);
         }
         else if (now < _nextReopen)
         {
@@ -428,10 +434,13 @@ public sealed class LmdbTable : ITable
         }
     }
 
-    /// <summary>Closes a file found unusable (no transaction is active: exclusive only).</summary>
-    private void Close(LmdbFile file, string problem)
+    /// <summary>
+    /// Closes a file found unusable (no transaction is active: exclusive only); with
+    /// <paramref name="warn"/>, says why and that operations fail until it is sound again.
+    /// </summary>
+    private void Close(LmdbFile file, string problem, bool warn = true)
     {
-        if (problem != "replaced")
+        if (warn)
             _logger.LogWarning("{Table}: closing {File}: {Problem}; operations fail until it is sound again", Name, FilePath, problem);
         Install(null);
         file.Dispose();
@@ -439,20 +448,25 @@ public sealed class LmdbTable : ITable
         _nextReopen = Environment.TickCount64 + CheckIntervalMs;
     }
 
+    /// <summary>
+    /// The handed-over reads in one read transaction: the snapshot cannot change within it, as
+    /// this thread holds the gate exclusively (no write of this process) and the file's F_RDLCK
+    /// (no write of a cooperating process).
+    /// </summary>
     private void RunReads(LmdbFile file, List<Op> ops)
     {
-        foreach (var op in ops)
+        nint txn = BeginRead(file);
+        try
         {
-            nint txn = BeginRead(file);
-            try
+            foreach (var op in ops)
             {
                 if (op is ReadOp read) read.Result.TrySetResult(Find(file, txn, read.Key));
                 else ((SequenceOp)op).Result.TrySetResult(ReadAll(file, txn));
             }
-            finally
-            {
-                Mdb.mdb_txn_abort(txn);
-            }
+        }
+        finally
+        {
+            Mdb.mdb_txn_abort(txn);
         }
     }
 
@@ -578,9 +592,8 @@ public sealed class LmdbTable : ITable
     {
         lock (_queueSync)
         {
-            if (_stopping) return ValueTask.CompletedTask;
+            if (_disposed) return ValueTask.CompletedTask;
             _disposed = true;
-            _stopping = true;
             Monitor.Pulse(_queueSync);
         }
         _writer.Join();                                         // answers everything queued first

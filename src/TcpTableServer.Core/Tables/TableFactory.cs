@@ -12,15 +12,15 @@ namespace TcpTableServer.Tables;
 /// <see cref="ConfigException"/> (spec 3.11 POLICY: refuse to start).
 /// <para>
 /// Every table is opened once per <see cref="TableRegistry"/> (Postfix's dict_register): file
-/// tables are keyed by type and file (lmdb: the file's device and inode when it exists, so two
-/// spellings of one file share too), the others by their spec; each call returns its own
-/// handle on the shared instance.
+/// tables are keyed by type and file (lmdb: the directory's device and inode plus the file
+/// name, so two spellings of one file share too, before and after its creation), the others by
+/// their spec; each call returns its own handle on the shared instance.
 /// </para>
 /// </summary>
 public sealed class TableFactory(ILoggerFactory loggers, TableRegistry? registry = null) : ITableFactory
 {
     /// <summary>The registry whose instances this factory hands out.</summary>
-    public TableRegistry Registry { get; } = registry ?? new TableRegistry();
+    private readonly TableRegistry _registry = registry ?? new TableRegistry();
 
     public ITable Open(string spec, string baseDirectory) => Open(spec, baseDirectory, TableOpenOptions.Default);
 
@@ -35,17 +35,17 @@ public sealed class TableFactory(ILoggerFactory loggers, TableRegistry? registry
             case "texthash":
                 string text = Resolve(name, baseDirectory);
                 // UTF-8 mode folds the keys at load: one instance per file and mode
-                return Registry.Acquire((options.Utf8 ? "texthash+utf8:" : "texthash:") + text,
+                return _registry.Acquire((options.Utf8 ? "texthash+utf8:" : "texthash:") + text,
                     () => TexthashTable.Open(name, text, Logger<TexthashTable>(), options.Utf8));
             case "inline":
-                return Registry.Acquire((options.Utf8 ? "utf8+" : "") + spec, () => InlineTable.Open(name, Logger<InlineTable>(), options.Utf8));
+                return _registry.Acquire((options.Utf8 ? "utf8+" : "") + spec, () => InlineTable.Open(name, Logger<InlineTable>(), options.Utf8));
             case "static":
-                return Registry.Acquire(spec, () => StaticTable.Open(name, Logger<StaticTable>()));
+                return _registry.Acquire(spec, () => StaticTable.Open(name, Logger<StaticTable>()));
             case "fail":
-                return Registry.Acquire(spec, () => new FailTable(spec));
+                return _registry.Acquire(spec, () => new FailTable(spec));
             case "lmdb":
                 string path = Resolve(name, baseDirectory);
-                return Registry.Acquire("lmdb:" + FileIdentity.KeyOf(path + ".lmdb"),
+                return _registry.Acquire("lmdb:" + FileIdentity.KeyOf(path + ".lmdb"),
                     () => LmdbTable.Open(name, path, Logger<LmdbTable>(), options.CreateMissing));
             default:
                 throw new ConfigException($"unsupported dictionary type: {type}");

@@ -149,6 +149,46 @@ public sealed class LmdbPostfixInteropTests
         Assert.That(_postfix.Value("after", _map), Is.EqualTo("growth"));
     }
 
+    /// <summary>
+    /// Another process holds Postfix's write lock (a whole-file F_WRLCK, as postmap -i takes it)
+    /// for 2 s: a lookup and an update started meanwhile wait for the release, then succeed;
+    /// neither reads nor writes under the other process's lock, neither answers TempError.
+    /// </summary>
+    [Test]
+    public async Task AnotherProcessHoldsTheWriteLock_LookupAndUpdateWaitForTheRelease()
+    {
+        await CreateWithPostmapAsync();
+        await using var table = Open();
+        Assert.That(await table.LookupAsync("mixed"), Is.EqualTo(LookupResult.Found("Value With  Spaces")));
+
+        const string Holder = "import fcntl, sys, time\n" +
+            "f = open(sys.argv[1], 'r+b')\n" +
+            "fcntl.lockf(f, fcntl.LOCK_EX)\n" +
+            "print('locked', flush=True)\n" +
+            "time.sleep(2)\n";                                 // the lock goes with the process
+        var psi = new System.Diagnostics.ProcessStartInfo("python3", ["-c", Holder, _dir.File("x.lmdb")])
+        {
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        using var holder = System.Diagnostics.Process.Start(psi)!;
+        Assert.That(await holder.StandardOutput.ReadLineAsync(), Is.EqualTo("locked"));
+        var held = System.Diagnostics.Stopwatch.StartNew();
+        async Task<(T Result, TimeSpan At)> Timed<T>(ValueTask<T> operation) => (await operation, held.Elapsed);
+        var lookup = Timed(table.LookupAsync("MIXED"));
+        var update = Timed(table.UpdateAsync("during", "the lock"));
+
+        var (found, lookupAt) = await lookup;
+        var (updated, updateAt) = await update;
+        Assert.That(found, Is.EqualTo(LookupResult.Found("Value With  Spaces")));
+        Assert.That(updated, Is.EqualTo(UpdateResult.Success));
+        Assert.That(lookupAt, Is.GreaterThan(TimeSpan.FromSeconds(1)), "the lookup waited for the release");
+        Assert.That(updateAt, Is.GreaterThan(TimeSpan.FromSeconds(1)), "the update waited for the release");
+        await holder.WaitForExitAsync();
+        Assert.That(holder.ExitCode, Is.Zero, "the lock holder");
+        Assert.That(_postfix.Value("during", _map), Is.EqualTo("the lock"));
+    }
+
     /// <summary>mdb_dump -p: printable dump, NUL bytes shown as \00.</summary>
     private async Task<string> DumpRawAsync()
     {

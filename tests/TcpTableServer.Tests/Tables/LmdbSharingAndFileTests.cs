@@ -100,6 +100,36 @@ public sealed class LmdbSharingAndFileTests
     }
 
     /// <summary>
+    /// Two maps that create one missing file share one instance: the registry key does not
+    /// change when the first map's open creates the file (the second map must not open a second
+    /// environment, with its own writer thread, on the file the first has just created).
+    /// </summary>
+    [Test]
+    public async Task TwoMapsCreatingOneMissingFile_ShareOneInstance()
+    {
+        var def = Load("[maps:a]\nconfig = m.cf\nbackup_create = yes\n[maps:b]\nconfig = m.cf\nbackup_create = yes\n",
+            $"memcache = inet:127.0.0.1:{FreePort.Closed()}\nbackup = lmdb:new\n");
+        var registry = new TableRegistry();
+        await using var maps = MapSet.Open(def, _logs, registry: registry);
+        Assert.That(File.Exists(_dir.File("new.lmdb")), Is.True);
+        Assert.That(registry.Count, Is.EqualTo(1));
+        Assert.That(BackupOf(maps, "a"), Is.SameAs(BackupOf(maps, "b")));
+    }
+
+    /// <summary>A symbolic link to the database file itself names the same instance.</summary>
+    [Test]
+    public async Task SymbolicLinkToTheFile_SharesTheInstance()
+    {
+        var registry = new TableRegistry();
+        var factory = new TableFactory(_logs, registry);
+        await using var direct = factory.Open("lmdb:b", _dir.Path, new TableOpenOptions(CreateMissing: true));
+        File.CreateSymbolicLink(_dir.File("alias.lmdb"), "b.lmdb");
+        await using var viaLink = factory.Open("lmdb:alias", _dir.Path);
+        Assert.That(((TableRegistry.SharedTable)viaLink).Inner, Is.SameAs(((TableRegistry.SharedTable)direct).Inner));
+        Assert.That(registry.Count, Is.EqualTo(1));
+    }
+
+    /// <summary>
     /// A file replaced at the path (rename over it, as a deployment does) is reopened before the
     /// next write: the update lands in the new file, which Postfix then sees, and lookups answer
     /// from it. (Before: the write went into the replaced, unlinked inode and was lost.)

@@ -16,21 +16,21 @@ internal sealed class FileLock(int fd)
     public int Fd { get; } = fd;
 
     /// <summary>Takes the lock without waiting: false when another process holds a conflicting one.</summary>
-    public bool TryLock(bool exclusive) => Request(exclusive ? Posix.F_WRLCK : Posix.F_RDLCK, wait: false);
+    public bool TryLock(bool exclusive) => Request(exclusive ? Posix.F_WRLCK : Posix.F_RDLCK);
 
     /// <summary>Releases the lock.</summary>
-    public void Unlock() => Request(Posix.F_UNLCK, wait: false);
+    public void Unlock() => Request(Posix.F_UNLCK);
 
-    private bool Request(short type, bool wait)
+    private bool Request(short type)
     {
-        int errno = Posix.Lock(Fd, type, wait, ofd: !s_classic);
+        int errno = Posix.Lock(Fd, type, ofd: !s_classic);
         if (errno == Posix.EINVAL && !s_classic)
         {
             s_classic = true;                       // a kernel without OFD locks (before 3.15)
-            errno = Posix.Lock(Fd, type, wait, ofd: false);
+            errno = Posix.Lock(Fd, type, ofd: false);
         }
         if (errno == 0) return true;
         if (errno == Posix.EAGAIN) return false;
-        throw new IOException($"lock dictionary: {new System.ComponentModel.Win32Exception(errno).Message}");
+        throw new IOException($"lock dictionary: {Posix.Describe(errno)}");
     }
 }

@@ -27,9 +27,8 @@ internal sealed unsafe class LmdbFile : IDisposable
 
     private sealed record Validated(Posix.FileState State);
 
-    public string Path { get; }
     public nint Env => _env;
-    public uint Dbi { get; }
+    public uint Dbi { get; private set; }
     public FileLock Lock { get; }
 
     /// <summary>The file as it was when opened (device and inode: is the path still this file?).</summary>
@@ -38,11 +37,9 @@ internal sealed unsafe class LmdbFile : IDisposable
     /// <summary>The longest key LMDB accepts (511 bytes in Debian's build).</summary>
     public int MaxKeySize { get; }
 
-    private LmdbFile(string path, nint env, uint dbi, int fd, Posix.FileState opened)
+    private LmdbFile(nint env, int fd, Posix.FileState opened)
     {
-        Path = path;
         _env = env;
-        Dbi = dbi;
         Lock = new FileLock(fd);
         Opened = opened;
         _largestSize = opened.Size;
@@ -59,7 +56,7 @@ internal sealed unsafe class LmdbFile : IDisposable
         if (!mayInitialize)
         {
             if (!Posix.TryStat(path, out var before, out int errno))
-                throw new IOException(new System.ComponentModel.Win32Exception(errno).Message);
+                throw new IOException(Posix.Describe(errno));
             if (before.Size == 0)
                 throw new IOException("empty file, not an LMDB database");   // LMDB would initialize it
         }
@@ -75,8 +72,8 @@ internal sealed unsafe class LmdbFile : IDisposable
                 MdbException.Check(Mdb.mdb_env_open(env, p, Mdb.NoSubDir | Mdb.NoLock, Convert.ToInt32("644", 8)), "mdb_env_open");
             MdbException.Check(Mdb.mdb_env_get_fd(env, out int fd), "mdb_env_get_fd");
             if (!Posix.TryStat(fd, out var opened, out int e))
-                throw new IOException(new System.ComponentModel.Win32Exception(e).Message);
-            var file = new LmdbFile(path, env, 0, fd, opened);
+                throw new IOException(Posix.Describe(e));
+            var file = new LmdbFile(env, fd, opened);
             if (!file.Check(out string? problem))
                 throw new IOException(problem);
             MdbException.Check(Mdb.mdb_txn_begin(env, 0, 0, out nint txn), "mdb_txn_begin");
@@ -87,7 +84,8 @@ internal sealed unsafe class LmdbFile : IDisposable
                 MdbException.Check(rc, "mdb_dbi_open");
             }
             MdbException.Check(Mdb.mdb_txn_commit(txn), "mdb_txn_commit");
-            return new LmdbFile(path, env, dbi, fd, opened);
+            file.Dbi = dbi;
+            return file;
         }
         catch
         {
@@ -119,7 +117,7 @@ internal sealed unsafe class LmdbFile : IDisposable
         int fd = Lock.Fd;
         if (!Posix.TryStat(fd, out var now, out int errno))
         {
-            problem = $"fstat: {new System.ComponentModel.Win32Exception(errno).Message}";
+            problem = $"fstat: {Posix.Describe(errno)}";
             return false;
         }
         if (_validated is { } v && v.State == now) return true;

@@ -13,8 +13,7 @@ internal static unsafe partial class Mdb
     private const string Lib = "liblmdb.so.0";
 
     public const uint NoSubDir = 0x4000, NoLock = 0x400000, ReadOnly = 0x20000;
-    public const int Success = 0, NotFound = -30798, Corrupted = -30796, Panic = -30795,
-        VersionMismatch = -30794, Invalid = -30793, MapFull = -30792, MapResized = -30785, BadValSize = -30781;
+    public const int Success = 0, NotFound = -30798, Panic = -30795, MapFull = -30792, MapResized = -30785, BadValSize = -30781;
     public const int CursorFirst = 0, CursorNext = 8;
 
     [StructLayout(LayoutKind.Sequential)]
@@ -36,21 +35,12 @@ internal static unsafe partial class Mdb
         public uint NumReaders;
     }
 
-    [StructLayout(LayoutKind.Sequential)]
-    public struct Stat
-    {
-        public uint PageSize;
-        public uint Depth;
-        public nuint BranchPages, LeafPages, OverflowPages, Entries;
-    }
-
     [LibraryImport(Lib)] public static partial int mdb_env_create(out nint env);
     [LibraryImport(Lib)] public static partial int mdb_env_set_mapsize(nint env, nuint size);
     [LibraryImport(Lib)] public static partial int mdb_env_open(nint env, byte* path, uint flags, int mode);
     [LibraryImport(Lib)] public static partial void mdb_env_close(nint env);
     [LibraryImport(Lib)] public static partial int mdb_env_get_fd(nint env, out int fd);
     [LibraryImport(Lib)] public static partial int mdb_env_info(nint env, out EnvInfo info);
-    [LibraryImport(Lib)] public static partial int mdb_env_stat(nint env, out Stat stat);
     [LibraryImport(Lib)] public static partial int mdb_env_get_maxkeysize(nint env);
     [LibraryImport(Lib)] public static partial int mdb_env_set_assert(nint env, delegate* unmanaged<nint, byte*, void> callback);
     [LibraryImport(Lib)] public static partial int mdb_txn_begin(nint env, nint parent, uint flags, out nint txn);

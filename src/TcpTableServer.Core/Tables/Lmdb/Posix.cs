@@ -30,6 +30,9 @@ internal static unsafe partial class Posix
     [LibraryImport(Libc, SetLastError = true)]
     private static partial nint pread(int fd, byte* buffer, nuint count, long offset);
 
+    /// <summary>The system's text for an errno value (strerror), e.g. "No such file or directory".</summary>
+    public static string Describe(int errno) => Marshal.GetPInvokeErrorMessage(errno);
+
     /// <summary>stat(2) of a path: false (with errno) when it does not exist or cannot be read.</summary>
     public static bool TryStat(string path, out FileState state, out int errno)
     {
@@ -93,20 +96,20 @@ internal static unsafe partial class Posix
     }
 
     public const short F_RDLCK = 0, F_WRLCK = 1, F_UNLCK = 2;
-    private const int F_SETLK = 6, F_SETLKW = 7, F_OFD_SETLK = 37, F_OFD_SETLKW = 38;
+    private const int F_SETLK = 6, F_OFD_SETLK = 37;
 
     /// <summary>
     /// A whole-file fcntl lock (Postfix's myflock MYFLOCK_STYLE_FCNTL: F_RDLCK shared,
     /// F_WRLCK exclusive, F_UNLCK). <paramref name="ofd"/>: an open-file-description lock
     /// (Linux 3.15+), which conflicts with Postfix's classic fcntl locks like a classic one
     /// would, but belongs to the descriptor, so no other close() of the file in this process
-    /// can drop it. Returns 0, or the errno (EAGAIN when <paramref name="wait"/> is false and
-    /// another process holds a conflicting lock).
+    /// can drop it. Never waits: returns 0, or the errno (EAGAIN when another process holds a
+    /// conflicting lock).
     /// </summary>
-    public static int Lock(int fd, short type, bool wait, bool ofd)
+    public static int Lock(int fd, short type, bool ofd)
     {
         var request = new Flock { Type = type, Whence = 0, Start = 0, Length = 0, Pid = 0 };
-        int cmd = ofd ? (wait ? F_OFD_SETLKW : F_OFD_SETLK) : (wait ? F_SETLKW : F_SETLK);
+        int cmd = ofd ? F_OFD_SETLK : F_SETLK;
         while (fcntl(fd, cmd, &request) < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
