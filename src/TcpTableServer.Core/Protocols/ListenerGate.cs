@@ -4,7 +4,7 @@ using TcpTableServer.Logging;
 namespace TcpTableServer.Protocols;
 
 /// <summary>
-/// One listener's share of the <see cref="ConnectionGate"/>: its count, its own limit and the
+/// One listener's share of the <see cref="ConnectionGate"/>: its allow list, its count, its own limit and the
 /// read watches of its connections (eviction candidates). Counts and lists are guarded by the
 /// gate's lock. Connections find their listener through <see cref="AdmittedConnection"/>.
 /// Evictions and refusals are logged through a <see cref="LogThrottle"/> each: the first in
@@ -18,11 +18,12 @@ public sealed class ListenerGate
     private ReadWatch?[] _watches = new ReadWatch?[16];
     private int _watchCount;
 
-    internal ListenerGate(ConnectionGate gate, string name, int? maxConnections, ILogger logger)
+    internal ListenerGate(ConnectionGate gate, string name, int? maxConnections, AccessGate? access, ILogger logger)
     {
         Gate = gate;
         Name = name;
         MaxConnections = maxConnections;
+        Access = access;
         _logger = logger;
         _evictions = new LogThrottle(logger, LogLevel.Warning, $"{name}: idle connections closed at the connection limit");
         _refusals = new LogThrottle(logger, LogLevel.Warning, $"{name}: new connections refused at the connection limit");
@@ -35,6 +36,9 @@ public sealed class ListenerGate
 
     /// <summary>This listener's own limit; null: only the process limit.</summary>
     public int? MaxConnections { get; }
+
+    /// <summary>The listener's allow list, checked at accept before the limits; null: every client may connect.</summary>
+    public AccessGate? Access { get; }
 
     internal int Limit => MaxConnections ?? int.MaxValue;
 
