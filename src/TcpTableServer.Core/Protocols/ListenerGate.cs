@@ -15,8 +15,7 @@ public sealed class ListenerGate
     private readonly LogThrottle _evictions;
     private readonly LogThrottle _refusals;
     private readonly ILogger _logger;
-    private ReadWatch?[] _watches = new ReadWatch?[16];
-    private int _watchCount;
+    private readonly WatchList _watches = new(static w => ref w.GateSlot);
 
     internal ListenerGate(ConnectionGate gate, string name, int? maxConnections, AccessGate? access, ILogger logger)
     {
@@ -45,23 +44,9 @@ public sealed class ListenerGate
     /// <summary>Connections of this listener open now (under the gate's lock).</summary>
     internal int Count { get; set; }
 
-    internal void Add(ReadWatch watch)
-    {
-        if (_watchCount == _watches.Length) Array.Resize(ref _watches, _watchCount * 2);
-        watch.GateSlot = _watchCount;
-        _watches[_watchCount++] = watch;
-    }
+    internal void Add(ReadWatch watch) => _watches.Add(watch);
 
-    internal void Remove(ReadWatch watch)
-    {
-        int slot = watch.GateSlot;
-        if (slot < 0) return;
-        ReadWatch last = _watches[--_watchCount]!;
-        _watches[slot] = last;
-        last.GateSlot = slot;
-        _watches[_watchCount] = null;
-        watch.GateSlot = -1;
-    }
+    internal void Remove(ReadWatch watch) => _watches.Remove(watch);
 
     internal ReadWatch? LongestIdle()
     {
@@ -74,9 +59,9 @@ public sealed class ListenerGate
     /// <summary>The connection waiting for input since the earliest time, if earlier than <paramref name="bestSince"/>.</summary>
     internal void LongestIdle(ref ReadWatch? best, ref long bestSince)
     {
-        for (int i = 0; i < _watchCount; i++)
+        for (int i = 0; i < _watches.Count; i++)
         {
-            if (_watches[i]!.IsIdleSince(out long since) && since < bestSince)
+            if (_watches[i].IsIdleSince(out long since) && since < bestSince)
             {
                 bestSince = since;
                 best = _watches[i];
