@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Raw-socket connection flood for scripts/reliability (loopback only, bounded in time).
 
-Opens connections of several kinds to one listener and holds them:
+Opens connections of several kinds to one socketmap listener on 127.0.0.1 and holds them:
   --idle N     connect and never send a byte
   --lookup N   connect, make one lookup, read the reply, then stay idle
   --slow N     connect and send an endless request one byte every --slow-interval seconds
@@ -15,9 +15,7 @@ import argparse, errno, selectors, socket, sys, time
 
 def parse():
     p = argparse.ArgumentParser()
-    p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
-    p.add_argument("--proto", choices=["socketmap", "tcp"], default="socketmap")
     p.add_argument("--map", default="aliases")
     p.add_argument("--idle", type=int, default=0)
     p.add_argument("--lookup", type=int, default=0)
@@ -30,27 +28,18 @@ def parse():
     p.add_argument("--connect-timeout", type=float, default=5.0)
     p.add_argument("--connect-phase", type=float, default=60.0, help="give up opening after this many seconds")
     p.add_argument("--hold", type=float, default=20.0)
-    p.add_argument("--report-every", type=float, default=0, help="progress line every S seconds on stderr")
-    a = p.parse_args()
-    if a.host not in ("127.0.0.1", "::1", "localhost"):
-        p.error("loopback only")
-    return a
+    return p.parse_args()
 
 def lookup_request(a, i):
-    key = b"user%d@example.com" % i
-    if a.proto == "tcp":
-        return b"get " + key + b"\n"
-    payload = a.map.encode() + b" " + key
+    payload = a.map.encode() + b" user%d@example.com" % i
     return b"%d:%s," % (len(payload), payload)
 
 def big_request(a):
-    if a.proto == "tcp":   # a request line that never ends (the server closes it at its line limit)
-        return b"get " + b"x" * (a.big_size - 4)
     header = b"%d:" % a.big_size
     return header + b"x" * (a.big_size - 1)   # one byte short of the payload: never complete
 
 def slow_prefix(a):
-    return b"get " if a.proto == "tcp" else b"%d:" % (1024 * 1024)
+    return b"%d:" % (1024 * 1024)
 
 class Conn:
     __slots__ = ("sock", "kind", "state", "since", "out", "got")
@@ -60,7 +49,6 @@ class Conn:
 def main():
     a = parse()
     kinds = ["lookup"] * a.lookup + ["big"] * a.big + ["slow"] * a.slow + ["idle"] * a.idle
-    family = socket.AF_INET6 if ":" in a.host else socket.AF_INET
     sel = selectors.EpollSelector()
     stats = dict(opened=0, failed=0, server_closed=0, answered=0, send_blocked=0)
     conns = []
@@ -70,7 +58,6 @@ def main():
     start = time.monotonic()
     hold_from = None
     last_slow = time.monotonic()
-    last_report = start
 
     def close(c, why):
         nonlocal pending
@@ -92,10 +79,10 @@ def main():
         now = time.monotonic()
         # open more connections
         while next_kind < len(kinds) and pending < a.pending and now - start < a.connect_phase:
-            s = socket.socket(family, socket.SOCK_STREAM)
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.setblocking(False)
             c = Conn(s, kinds[next_kind]); next_kind += 1
-            err = s.connect_ex((a.host, a.port))
+            err = s.connect_ex(("127.0.0.1", a.port))
             if err not in (0, errno.EINPROGRESS):
                 s.close(); stats["failed"] += 1; continue
             pending += 1
@@ -159,10 +146,6 @@ def main():
             for c in conns:
                 if c.state == "connecting" and now - c.since > a.connect_timeout:
                     close(c, "failed")
-        if a.report_every and now - last_report >= a.report_every:
-            last_report = now
-            open_now = sum(1 for c in conns if c.state == "open")
-            print("flood: t=%.0f open=%d %s" % (now - start, open_now, stats), file=sys.stderr)
     open_at_end = sum(1 for c in conns if c.state == "open")
     for c in conns:
         if c.state != "closed":

@@ -3,24 +3,9 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 here="$root/scripts/reliability.d"
-server_dll="${SERVER_DLL:-$root/src/TcpTableServer/bin/Release/net10.0/TcpTableServer.dll}"  # SERVER_DLL: measure another build (e.g. the "before" figures)
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-build() {
-  [[ "${NO_BUILD:-0}" == 1 ]] || dotnet build "$root/src/TcpTableServer" -c Release -nologo -v q >/dev/null
-  make -s -C "$root/../shared/tools/loadgen" >/dev/null 2>&1 || make -s -C /work/shared/tools/loadgen >/dev/null
-  loadgen="$(ls "$root/../shared/tools/loadgen/loadgen" /work/shared/tools/loadgen/loadgen 2>/dev/null | head -1)"
-}
-
-# start_memcached: a private memcached on a free port ($mc_port)
-start_memcached() {
-  mc_port="$(free_port)"
-  local user=(); [ "$(id -u)" = 0 ] && user=(-u root)
-  memcached -l 127.0.0.1 -p "$mc_port" -U 0 -m 64 -c 4096 "${user[@]}" &
-  pids+=($!)
-  for _ in $(seq 50); do listening "$mc_port" && return; sleep 0.1; done
-  echo "reliability: memcached did not start" >&2; exit 69
-}
+# build: the server (SERVER_DLL: measure another build, e.g. the "before" figures) and loadgen
+build() { build_server; build_loadgen; }
 
 # write_config [SERVER_LINES...]: $work/server.ini with map "aliases" (1000 keys in a texthash
 # backup, memcached in front), socketmap on $sm_port, tcp on $tcp_port
@@ -30,7 +15,6 @@ write_config() {
   printf 'memcache = inet:127.0.0.1:%s\nbackup = texthash:%s/aliases\nkey_format = aliases:%%s\n' "$mc_port" "$work" > "$work/aliases.cf"
   { echo "[server]"; echo "socketmap = inet:127.0.0.1:$sm_port"; for l in "$@"; do echo "$l"; done
     echo "[maps:aliases]"; echo "config = aliases.cf"; echo "tcp = inet:127.0.0.1:$tcp_port"; } > "$work/server.ini"
-  echo "aliases" > /dev/null
 }
 
 # start_server [FD_LIMIT]: the server as `scripts/run --config FILE` starts it ($server_pid)
@@ -65,4 +49,3 @@ load() {
   "$loadgen" --proto socketmap --port "$sm_port" --map aliases --keys 1000 --prefix user --domain example.com \
     --conns 64 --threads 2 --duration "$1" --warmup 1 --quiet
 }
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }

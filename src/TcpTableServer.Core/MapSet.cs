@@ -16,14 +16,19 @@ namespace TcpTableServer;
 public sealed class MapSet : IAsyncDisposable
 {
     private readonly Dictionary<string, ITable> _tables;
+    private readonly Dictionary<string, MemcacheSettings> _settings;
 
     public ServerDefinition Definition { get; }
     public IReadOnlyDictionary<string, ITable> Tables => _tables;
 
-    private MapSet(ServerDefinition definition, Dictionary<string, ITable> tables)
+    /// <summary>Each map's memcache_table(5) settings as parsed from its .cf file, by map name.</summary>
+    public IReadOnlyDictionary<string, MemcacheSettings> Settings => _settings;
+
+    private MapSet(ServerDefinition definition, Dictionary<string, ITable> tables, Dictionary<string, MemcacheSettings> settings)
     {
         Definition = definition;
         _tables = tables;
+        _settings = settings;
     }
 
     /// <summary>
@@ -38,6 +43,7 @@ public sealed class MapSet : IAsyncDisposable
     {
         var factory = new TableFactory(loggers, registry);
         var tables = new Dictionary<string, ITable>(StringComparer.Ordinal);
+        var settings = new Dictionary<string, MemcacheSettings>(StringComparer.Ordinal);
         try
         {
             foreach (var map in definition.Maps)
@@ -52,6 +58,7 @@ public sealed class MapSet : IAsyncDisposable
                 if (map.Deadline is { } deadline)
                     served = new DeadlineTable(served, deadline, loggers.CreateLogger<DeadlineTable>());
                 tables[map.Name] = served;
+                settings[map.Name] = table.Settings;
             }
         }
         catch
@@ -61,7 +68,7 @@ public sealed class MapSet : IAsyncDisposable
         }
         if (only is not null && tables.Count == 0)
             throw new ConfigException($"no map named \"{only}\" (map names are case-sensitive)", definition.IniPath);
-        return new MapSet(definition, tables);
+        return new MapSet(definition, tables, settings);
     }
 
     public async ValueTask DisposeAsync()

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Logging;
-using TcpTableServer.Caching;
 using TcpTableServer.Config;
 using TcpTableServer.Memcache;
 using TcpTableServer.Tables;
@@ -56,12 +55,8 @@ public static class CliCommands
         {
             var def = ServerConfigLoader.Load(ini, log);
             await using var maps = MapSet.Open(def, loggers);
-            var memcacheMaps = maps.Tables
-                .Select(t => (t.Key, Table: Unwrap(t.Value)))
-                .Where(t => t.Table is MemcacheTable)
-                .Select(t => (t.Key, ((MemcacheTable)t.Table).Settings))
-                .ToList();
-            foreach (string warning in KeyOverlap.SharedKeyWarnings(memcacheMaps))
+            var settings = maps.Settings.Select(s => (s.Key, s.Value)).ToList();
+            foreach (string warning in KeyOverlap.SharedKeyWarnings(settings))
                 Console.Error.WriteLine($"warning: {warning}");
             Console.WriteLine($"{ini}: ok: {maps.Tables.Count} map(s): {string.Join(", ", maps.Tables.Keys)}");
             return ExitCodes.Found;
@@ -72,15 +67,6 @@ public static class CliCommands
             return ExitCodes.Config;
         }
     }
-
-    /// <summary>The memcache table behind a map's UTF-8 layer and L1 cache.</summary>
-    private static ITable Unwrap(ITable t) => t switch
-    {
-        DeadlineTable d => Unwrap(d.Inner),
-        Utf8Table u => Unwrap(u.Inner),
-        CachedTable c => Unwrap(c.Inner),
-        _ => t,
-    };
 
     private static async Task<int> WithMapAsync(string ini, string map, Func<ITable, Task<int>> run)
     {

@@ -112,7 +112,8 @@ public static class ServerCommand
                     o.Backlog = 4096; // spec: listen backlog >= 1024 (OS caps at somaxconn)
                     o.UnsafePreferInlineScheduling = InlineExecution.Enabled;
                     // The most a connection makes the server buffer: one unfinished request of the
-                    // largest size a codec accepts, plus the last socket read (one 4 KiB block).
+                    // largest size a codec accepts (MaxFrameLength, which counts one 4 KiB socket
+                    // read of length digits); reading pauses only once more than that is buffered.
                     o.MaxReadBufferSize = SocketmapConnectionHandler.MaxFrameLength + 1;
                 })
                 .UseKestrelCore() // no HTTPS/HTTP configuration loading: listeners are connection handlers
@@ -122,25 +123,22 @@ public static class ServerCommand
                     var socketmap = new SocketmapConnectionHandler(maps.Tables, def.Options.SocketmapIdleTimeout,
                         loggers.CreateLogger<SocketmapConnectionHandler>());
                     foreach (var ep in def.SocketmapListeners)
-                        Listen(k, ep, socketmap.OnConnectedAsync, gate.AddListener($"socketmap {ep}", ep.MaxConnections), listeners, loggers);
+                        Listen(k, ep, socketmap.OnConnectedAsync, $"socketmap {ep}", gate, listeners, loggers);
                     foreach (var map in def.Maps)
                     {
                         if (map.TcpListener is null) continue;
-                        Listen(k, map.TcpListener, TcpHandler(map, maps, def, loggers),
-                            gate.AddListener($"tcp {map.TcpListener}", map.TcpListener.MaxConnections), listeners, loggers);
+                        Listen(k, map.TcpListener, TcpHandler(map, maps, def, loggers), $"tcp {map.TcpListener}", gate, listeners, loggers);
                     }
                 })
-                // after UseKestrelCore: its registrations (transport, memory pool factory) are replaced
+                // after UseKestrelCore: its registrations (transport, memory pool factory) are replaced;
+                // an address Listen did not map (none expected) serves loopback only
                 .ConfigureServices(s => GatedListenerFactory.Register(s, gate, ep =>
-                    listeners.TryGetValue(ep.ToString() ?? "", out var l) ? l : gate.AddListener($"listener {ep}", null)))
+                    listeners.TryGetValue(ep.ToString() ?? "", out var l) ? l
+                        : gate.AddListener($"listener {ep}", null, new AccessGate(AllowList.LoopbackOnly, $"{ep}", loggers.CreateLogger("TcpTableServer.Access")))))
                 .Configure(_ => { })); // no HTTP: every listener ends in a connection handler
         return builder.Build();
     }
 
-    /// <summary>
-    /// Binds <paramref name="ep"/>; every socket address it binds is mapped to
-    /// <paramref name="gate"/> in <paramref name="listeners"/> (keyed as the transport sees them).
-    /// </summary>
     /// <summary>
     /// A map's tcp listener: with allow_put = yes, a client inside put_allow (loopback and
     /// UNIX sockets always) gets a handler that runs puts, every other client one that answers
@@ -157,16 +155,23 @@ public static class ServerCommand
             .OnConnectedAsync(c);
     }
 
-    private static void Listen(KestrelServerOptions k, EndpointSpec ep, ConnectionDelegate handler,
-        ListenerGate gate, Dictionary<string, ListenerGate> listeners, ILoggerFactory loggers)
+    /// <summary>
+    /// Binds <paramref name="ep"/> as listener <paramref name="name"/> of <paramref name="gate"/>;
+    /// every socket address it binds is mapped to that listener in <paramref name="listeners"/>
+    /// (keyed as the transport sees them).
+    /// </summary>
+    private static void Listen(KestrelServerOptions k, EndpointSpec ep, ConnectionDelegate handler, string name,
+        ConnectionGate gate, Dictionary<string, ListenerGate> listeners, ILoggerFactory loggers)
     {
-        // Clients outside the listener's allow list are closed before a byte is read (loopback always passes).
+        // Clients outside the listener's allow list are closed at accept, before they count
+        // against a connection limit and before a byte is read (loopback always passes).
         var access = new AccessGate(ep.Allow ?? AllowList.LoopbackOnly, ep.ToString(), loggers.CreateLogger("TcpTableServer.Access"));
-        Action<ListenOptions> pipeline = l => l.Use(access.Wrap).Run(c => handler(c));
+        var listener = gate.AddListener(name, ep.MaxConnections, access);
+        Action<ListenOptions> pipeline = l => l.Run(c => handler(c));
         if (ep.Kind == EndpointKind.Unix)
         {
             RemoveStaleSocket(ep.Path);
-            listeners[new UnixDomainSocketEndPoint(ep.Path).ToString()] = gate;
+            listeners[new UnixDomainSocketEndPoint(ep.Path).ToString()] = listener;
             k.ListenUnixSocket(ep.Path, pipeline);
             return;
         }
@@ -175,7 +180,7 @@ public static class ServerCommand
         IPAddress[] addresses = IPAddress.TryParse(ep.Host, out var ip) ? [ip]
             : ep.Host == "localhost" ? [IPAddress.Loopback, IPAddress.IPv6Loopback]
             : Dns.GetHostAddresses(ep.Host);
-        foreach (var a in addresses) listeners[new IPEndPoint(a, port).ToString()] = gate;
+        foreach (var a in addresses) listeners[new IPEndPoint(a, port).ToString()] = listener;
         if (ep.Host == "localhost" && ip is null) k.ListenLocalhost(port, pipeline);
         else
             foreach (var a in addresses) k.Listen(a, port, pipeline);

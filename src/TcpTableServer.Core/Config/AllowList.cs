@@ -33,7 +33,7 @@ public sealed class AllowList
     public static AllowList Parse(string key, string value, string file, int line)
     {
         var networks = new List<IPNetwork>();
-        foreach (string item in value.Split([',', ' ', '\t'], StringSplitOptions.RemoveEmptyEntries))
+        foreach (string item in IniValues.SplitList(value))
         {
             if (item.Contains('/'))
             {
@@ -52,6 +52,10 @@ public sealed class AllowList
         }
         return new AllowList([.. networks], string.Join(", ", networks));
     }
+
+    /// <summary>This list's networks followed by <paramref name="other"/>'s (a listener's repeated <c>allow=</c> options).</summary>
+    public AllowList Plus(AllowList other) =>
+        new([.. _networks, .. other._networks], string.Join(", ", [.. _networks, .. other._networks]));
 
     /// <summary>Whether <paramref name="address"/> may connect: loopback, or inside one of the networks.</summary>
     public bool Allows(IPAddress address)

@@ -14,13 +14,16 @@ public sealed record EndpointSpec(EndpointKind Kind, string Host, string Port, s
     public int? MaxConnections { get; init; }
 
     /// <summary>
-    /// Listeners only: the clients this listener serves. As written, the listener's own
-    /// <c>allow=NETWORK</c> options (comma-joined) until the loader resolves them; then the
-    /// effective list (the listener's, or else <c>[server] allow</c>). Null before resolving: none of its own.
+    /// Listeners only: the listener's own <c>allow=NETWORK</c> options as written (comma-joined);
+    /// null: none of its own. The loader leaves it as is and resolves <see cref="Allow"/>.
     /// </summary>
     public string? AllowText { get; init; }
 
-    /// <summary>The effective allow list of a listener (set by the loader); loopback only when null.</summary>
+    /// <summary>
+    /// Listeners only: the listener's own <c>allow=</c> networks as parsed, until the loader
+    /// sets the effective list (the listener's, checked to narrow <c>[server] allow</c>, or else
+    /// the server's); loopback only when null.
+    /// </summary>
     public AllowList? Allow { get; init; }
 
     /// <summary>Equality as written in the configuration: the resolved <see cref="Allow"/> follows from it.</summary>

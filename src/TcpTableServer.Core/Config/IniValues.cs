@@ -93,9 +93,10 @@ internal static class IniValues
                     listeners[^1] = listeners[^1] with { MaxConnections = max };
                     break;
                 case "allow":
-                    // one network per item; the loader checks it narrows [server] allow
-                    AllowList.Parse($"{key}: {name}", v, file, line);
-                    listeners[^1] = listeners[^1] with { AllowText = listeners[^1].AllowText is { } t ? $"{t}, {v}" : v };
+                    // one network per item; the loader checks the list narrows [server] allow
+                    var own = AllowList.Parse($"{key}: {name}", v, file, line);
+                    var l = listeners[^1];
+                    listeners[^1] = l with { AllowText = l.AllowText is { } t ? $"{t}, {v}" : v, Allow = l.Allow is { } a ? a.Plus(own) : own };
                     break;
                 default:
                     throw new ConfigException($"{key}: unknown listener option \"{name}\" (known: {string.Join(", ", ListenerOptions)})", file, line);

@@ -38,17 +38,18 @@ public static class ServerConfigLoader
         IReadOnlyList<EndpointSpec> socketmap = [];
         var options = new ServerOptions(null, null, null, TimeSpan.FromSeconds(10));
         var maps = new List<MapDefinition>();
+        ConfigValue? smtputf8 = null;
         foreach (var section in sections)
         {
             if (section.Name.Equals("server", StringComparison.OrdinalIgnoreCase))
-                (socketmap, options) = ReadServer(section, values, iniDir, listeners, logger);
+                (socketmap, options, smtputf8) = ReadServer(section, values, iniDir, listeners, logger);
             else
                 maps.Add(ReadMap(section, values, iniDir, listeners, logger));
         }
 
         if (maps.Count == 0)
             throw new ConfigException("no [maps:NAME] section: there is nothing to serve", ini);
-        maps = InheritServerDefaults(sections, values, maps);
+        if (smtputf8 is not null) maps = InheritServerDefault(smtputf8, maps);
         if (listeners.Count == 0)
             throw new ConfigException("no listeners: set socketmap in [server] or tcp in a [maps:NAME] section", ini);
         socketmap = [.. socketmap.Select(l => ResolveAccess(l, options.Allow, listeners, ini))];
@@ -67,9 +68,9 @@ public static class ServerConfigLoader
     {
         int line = listeners.LineOf(listener);
         var allow = server;
-        if (listener.AllowText is { } own)
+        if (listener.AllowText is not null)
         {
-            allow = AllowList.Parse("allow", own, ini, line);
+            allow = listener.Allow!; // parsed with the listener (IniValues.ParseListeners)
             foreach (var net in allow.Networks)
                 if (!server.Covers(net))
                     throw new ConfigException($"listener {listener}: allow={net} is not inside [server] allow ({server}): a listener may only narrow the server's list", ini, line);
@@ -109,7 +110,7 @@ public static class ServerConfigLoader
         }
     }
 
-    private static (IReadOnlyList<EndpointSpec>, ServerOptions) ReadServer(
+    private static (IReadOnlyList<EndpointSpec>, ServerOptions, ConfigValue? Smtputf8) ReadServer(
         IniSection section, IniValueSource values, string iniDir, ListenerRegistry listeners, ILogger logger)
     {
         string ini = values.File;
@@ -123,6 +124,7 @@ public static class ServerConfigLoader
         var shutdown = TimeSpan.FromSeconds(10);
         var allow = AllowList.LoopbackOnly;
         string? user = null;
+        ConfigValue? smtputf8 = null;
         foreach (var e in section.Entries)
         {
             string v = values.Get(section, e);
@@ -162,11 +164,12 @@ public static class ServerConfigLoader
                     shutdown = TimeSpan.FromSeconds(IniValues.ParseCount(e.Key, v, ini, e.Line));
                     break;
                 case "smtputf8_enable":
-                    IniValues.ParseBool(e.Key, v, ini, e.Line);   // the maps read it (InheritServerDefaults)
+                    // the default of the maps (InheritServerDefaults), in the map parameters' yes/no form
+                    smtputf8 = new ConfigValue(e.Key, IniValues.ParseBool(e.Key, v, ini, e.Line) ? "yes" : "no", ini, e.Line);
                     break;
             }
         }
-        return (socketmap, new ServerOptions(smIdle, tcpIdle, maxConnections, shutdown) { Allow = allow, User = user });
+        return (socketmap, new ServerOptions(smIdle, tcpIdle, maxConnections, shutdown) { Allow = allow, User = user }, smtputf8);
     }
 
     private static MapDefinition ReadMap(
@@ -233,18 +236,12 @@ public static class ServerConfigLoader
     }
 
     /// <summary>
-    /// [server] <c>smtputf8_enable</c> is the default of every map that does not set its own
-    /// (spec 3.3); without either, the map's default is Postfix's: yes.
+    /// [server] <c>smtputf8_enable</c> (<paramref name="inherited"/>) is the default of every map
+    /// that does not set its own (spec 3.3); without either, the map's default is Postfix's: yes.
     /// </summary>
-    private static List<MapDefinition> InheritServerDefaults(IReadOnlyList<IniSection> sections, IniValueSource values, List<MapDefinition> maps)
-    {
-        var server = sections.LastOrDefault(s => s.Name.Equals("server", StringComparison.OrdinalIgnoreCase));
-        if (server?.Entries.LastOrDefault(e => e.Key == "smtputf8_enable") is not { } entry) return maps;
-        bool on = IniValues.ParseBool(entry.Key, values.Get(server, entry), values.File, entry.Line);
-        var inherited = new ConfigValue(entry.Key, on ? "yes" : "no", values.File, entry.Line);
-        return [.. maps.Select(m => m.Parameters.ContainsKey(inherited.Name) ? m
+    private static List<MapDefinition> InheritServerDefault(ConfigValue inherited, List<MapDefinition> maps) =>
+        [.. maps.Select(m => m.Parameters.ContainsKey(inherited.Name) ? m
             : m with { Parameters = new Dictionary<string, ConfigValue>(m.Parameters, StringComparer.Ordinal) { [inherited.Name] = inherited } })];
-    }
 
     /// <summary>The l1_* options of one map section as read: L1 is on when l1_ttl &gt; 0.</summary>
     private sealed class L1Settings
@@ -323,15 +320,17 @@ public static class ServerConfigLoader
 
         public EndpointSpec Add(EndpointSpec spec, int line)
         {
-            string key = spec.Kind == EndpointKind.Unix ? "unix:" + spec.Path
-                : $"inet:{spec.Host.ToLowerInvariant()}:{spec.Port}";
+            string key = Key(spec);
             if (lines.TryGetValue(key, out int first))
                 throw new ConfigException($"listener {spec} is used twice (lines {first} and {line})", ini, line);
             lines[key] = line;
             return spec;
         }
 
-        public int LineOf(EndpointSpec spec) =>
-            lines.TryGetValue(spec.Kind == EndpointKind.Unix ? "unix:" + spec.Path : $"inet:{spec.Host.ToLowerInvariant()}:{spec.Port}", out int line) ? line : 0;
+        public int LineOf(EndpointSpec spec) => lines.TryGetValue(Key(spec), out int line) ? line : 0;
+
+        /// <summary>Two listeners with the same key bind the same socket (host names compare case-insensitively).</summary>
+        private static string Key(EndpointSpec spec) =>
+            spec.Kind == EndpointKind.Unix ? "unix:" + spec.Path : $"inet:{spec.Host.ToLowerInvariant()}:{spec.Port}";
     }
 }

@@ -1,17 +1,17 @@
 using System.Collections.Concurrent;
 using System.Net;
-using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using TcpTableServer.Config;
 
 namespace TcpTableServer.Protocols;
 
 /// <summary>
-/// Connection middleware in front of a listener's handler: a client whose address the
-/// listener's <see cref="AllowList"/> does not allow is closed before a byte is read from it.
-/// UNIX-socket clients pass (file permissions guard those sockets). Refusals are logged once
-/// per address per minute, with the number refused since the last line, so a scan cannot
-/// flood the log.
+/// A listener's allow list at accept (<see cref="GatedListenerFactory"/>): a client whose
+/// address the listener's <see cref="AllowList"/> does not allow is closed before it counts
+/// against a connection limit and before a byte is read from it, so it can neither take a
+/// place nor make room by closing an idle allowed connection. UNIX-socket clients pass (file
+/// permissions guard those sockets). Refusals are logged once per address per minute, with
+/// the number refused since the last line, so a scan cannot flood the log.
 /// </summary>
 public sealed class AccessGate(AllowList allow, string listener, ILogger logger, TimeProvider? time = null)
 {
@@ -23,24 +23,37 @@ public sealed class AccessGate(AllowList allow, string listener, ILogger logger,
 
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly ConcurrentDictionary<IPAddress, Refusals> _refused = new();
+    private int _remembered;
 
     /// <summary>Whether a client at <paramref name="remote"/> may talk to this listener.</summary>
     public bool Admits(EndPoint? remote) =>
         remote is not IPEndPoint ip || allow.Allows(ip.Address);
 
-    /// <summary>Wraps a listener's connection delegate (Kestrel <c>ListenOptions.Use</c>).</summary>
-    public ConnectionDelegate Wrap(ConnectionDelegate next) => connection =>
+    /// <summary>
+    /// <see cref="Admits"/>, logging a refusal (once per address per minute); the caller closes
+    /// a refused connection at once.
+    /// </summary>
+    public bool Check(EndPoint? remote)
     {
-        if (Admits(connection.RemoteEndPoint)) return next(connection);
-        Refused(((IPEndPoint)connection.RemoteEndPoint!).Address);
-        connection.Abort(new ConnectionAbortedException("client address not allowed"));
-        return Task.CompletedTask;
-    };
+        if (Admits(remote)) return true;
+        Refused(((IPEndPoint)remote!).Address);
+        return false;
+    }
 
     private void Refused(IPAddress address)
     {
-        if (_refused.Count > MaxRemembered) _refused.Clear();
-        var r = _refused.GetOrAdd(address, static _ => new Refusals());
+        if (!_refused.TryGetValue(address, out var r))
+        {
+            // Counted here, not with ConcurrentDictionary.Count (which takes every bucket lock),
+            // since refusals are the flood path.
+            var fresh = new Refusals();
+            r = _refused.GetOrAdd(address, fresh);
+            if (ReferenceEquals(r, fresh) && Interlocked.Increment(ref _remembered) > MaxRemembered)
+            {
+                _refused.Clear();
+                Volatile.Write(ref _remembered, 0);
+            }
+        }
         long now = _time.GetTimestamp();
         long count;
         lock (r)

@@ -50,10 +50,13 @@ public sealed class ConnectionGate
         get { lock (_lock) return _count; }
     }
 
-    /// <summary>Registers a listener; <paramref name="maxConnections"/> null: only the process limit applies.</summary>
-    public ListenerGate AddListener(string name, int? maxConnections)
+    /// <summary>
+    /// Registers a listener; <paramref name="maxConnections"/> null: only the process limit applies;
+    /// <paramref name="access"/> null: no address check.
+    /// </summary>
+    public ListenerGate AddListener(string name, int? maxConnections, AccessGate? access = null)
     {
-        var listener = new ListenerGate(this, name, maxConnections, _logger);
+        var listener = new ListenerGate(this, name, maxConnections, access, _logger);
         lock (_lock) _listeners.Add(listener);
         return listener;
     }

@@ -7,8 +7,9 @@ namespace TcpTableServer.Protocols;
 
 /// <summary>
 /// Kestrel's socket transport with a <see cref="ConnectionGate"/> in front of every accept:
-/// each accepted connection is admitted, admitted by evicting the longest idle one, or closed
-/// at once. Kestrel's own accept loop retries at once on every accept error, EMFILE included,
+/// a client outside the listener's allow list (<see cref="AccessGate"/>) is closed at once,
+/// before it counts; every other accepted connection is admitted, admitted by evicting the
+/// longest idle one, or closed at once. Kestrel's own accept loop retries at once on every accept error, EMFILE included,
 /// so a process that runs out of file descriptors spins there and grows until the runtime
 /// aborts ("Out of memory."); the gate's limit stays below the descriptor limit
 /// (<see cref="FdLimit"/>), so accept never meets EMFILE.
@@ -47,12 +48,18 @@ public sealed class GatedListenerFactory(
             {
                 ConnectionContext? connection = await inner.AcceptAsync(cancellationToken);
                 if (connection is null) return null;
+                // The allow list first: a client that may not connect neither takes a place
+                // nor makes room by closing an idle allowed connection.
+                if (listener.Access is { } access && !access.Check(connection.RemoteEndPoint))
+                {
+                    await CloseAsync(connection, "client address not allowed");
+                    continue;
+                }
                 switch (gate.TryAdmit(listener, out ReadWatch? victim))
                 {
                     case Admission.Refused:
                         listener.LogRefusal(gate.Count);
-                        connection.Abort();
-                        await connection.DisposeAsync();
+                        await CloseAsync(connection, "connection limit reached");
                         continue;
                     case Admission.Evicting:
                         listener.LogEviction(victim!, gate.Count);
@@ -61,6 +68,12 @@ public sealed class GatedListenerFactory(
                 }
                 return new AdmittedConnection(connection, gate, listener);
             }
+        }
+
+        private static async ValueTask CloseAsync(ConnectionContext connection, string reason)
+        {
+            connection.Abort(new ConnectionAbortedException(reason));
+            await connection.DisposeAsync();
         }
 
         public ValueTask UnbindAsync(CancellationToken cancellationToken = default) => inner.UnbindAsync(cancellationToken);

@@ -17,8 +17,7 @@ internal sealed class IdleSweeper
 
     private readonly long _timeoutMs;
     private readonly Lock _gate = new();
-    private ReadWatch?[] _watches = new ReadWatch?[16];
-    private int _count;
+    private readonly WatchList _watches = new(static w => ref w.Slot);
     private readonly Timer _timer;
 
     private IdleSweeper(long timeoutMs)
@@ -35,26 +34,12 @@ internal sealed class IdleSweeper
     /// <summary>Adds a watch (its slot is kept in <see cref="ReadWatch.Slot"/> for <see cref="Remove"/>).</summary>
     public void Add(ReadWatch watch)
     {
-        lock (_gate)
-        {
-            if (_count == _watches.Length) Array.Resize(ref _watches, _count * 2);
-            watch.Slot = _count;
-            _watches[_count++] = watch;
-        }
+        lock (_gate) _watches.Add(watch);
     }
 
     public void Remove(ReadWatch watch)
     {
-        lock (_gate)
-        {
-            int slot = watch.Slot;
-            if (slot < 0) return;
-            ReadWatch last = _watches[--_count]!;
-            _watches[slot] = last;
-            last.Slot = slot;
-            _watches[_count] = null;
-            watch.Slot = -1;
-        }
+        lock (_gate) _watches.Remove(watch);
     }
 
     private void Sweep()
@@ -63,8 +48,8 @@ internal sealed class IdleSweeper
         List<ReadWatch>? expired = null;
         lock (_gate)
         {
-            for (int i = 0; i < _count; i++)
-                if (_watches[i]!.TryExpire(now, _timeoutMs)) (expired ??= []).Add(_watches[i]!);
+            for (int i = 0; i < _watches.Count; i++)
+                if (_watches[i].TryExpire(now, _timeoutMs)) (expired ??= []).Add(_watches[i]);
         }
         // Outside the lock: with inline scheduling, cancelling a read runs that connection's
         // loop on this thread, and its end removes the watch from this very list.

@@ -4,7 +4,7 @@ using TcpTableServer.Logging;
 namespace TcpTableServer.Protocols;
 
 /// <summary>
-/// One listener's share of the <see cref="ConnectionGate"/>: its count, its own limit and the
+/// One listener's share of the <see cref="ConnectionGate"/>: its allow list, its count, its own limit and the
 /// read watches of its connections (eviction candidates). Counts and lists are guarded by the
 /// gate's lock. Connections find their listener through <see cref="AdmittedConnection"/>.
 /// Evictions and refusals are logged through a <see cref="LogThrottle"/> each: the first in
@@ -15,14 +15,14 @@ public sealed class ListenerGate
     private readonly LogThrottle _evictions;
     private readonly LogThrottle _refusals;
     private readonly ILogger _logger;
-    private ReadWatch?[] _watches = new ReadWatch?[16];
-    private int _watchCount;
+    private readonly WatchList _watches = new(static w => ref w.GateSlot);
 
-    internal ListenerGate(ConnectionGate gate, string name, int? maxConnections, ILogger logger)
+    internal ListenerGate(ConnectionGate gate, string name, int? maxConnections, AccessGate? access, ILogger logger)
     {
         Gate = gate;
         Name = name;
         MaxConnections = maxConnections;
+        Access = access;
         _logger = logger;
         _evictions = new LogThrottle(logger, LogLevel.Warning, $"{name}: idle connections closed at the connection limit");
         _refusals = new LogThrottle(logger, LogLevel.Warning, $"{name}: new connections refused at the connection limit");
@@ -36,28 +36,17 @@ public sealed class ListenerGate
     /// <summary>This listener's own limit; null: only the process limit.</summary>
     public int? MaxConnections { get; }
 
+    /// <summary>The listener's allow list, checked at accept before the limits; null: every client may connect.</summary>
+    public AccessGate? Access { get; }
+
     internal int Limit => MaxConnections ?? int.MaxValue;
 
     /// <summary>Connections of this listener open now (under the gate's lock).</summary>
     internal int Count { get; set; }
 
-    internal void Add(ReadWatch watch)
-    {
-        if (_watchCount == _watches.Length) Array.Resize(ref _watches, _watchCount * 2);
-        watch.GateSlot = _watchCount;
-        _watches[_watchCount++] = watch;
-    }
+    internal void Add(ReadWatch watch) => _watches.Add(watch);
 
-    internal void Remove(ReadWatch watch)
-    {
-        int slot = watch.GateSlot;
-        if (slot < 0) return;
-        ReadWatch last = _watches[--_watchCount]!;
-        _watches[slot] = last;
-        last.GateSlot = slot;
-        _watches[_watchCount] = null;
-        watch.GateSlot = -1;
-    }
+    internal void Remove(ReadWatch watch) => _watches.Remove(watch);
 
     internal ReadWatch? LongestIdle()
     {
@@ -70,9 +59,9 @@ public sealed class ListenerGate
     /// <summary>The connection waiting for input since the earliest time, if earlier than <paramref name="bestSince"/>.</summary>
     internal void LongestIdle(ref ReadWatch? best, ref long bestSince)
     {
-        for (int i = 0; i < _watchCount; i++)
+        for (int i = 0; i < _watches.Count; i++)
         {
-            if (_watches[i]!.IsIdleSince(out long since) && since < bestSince)
+            if (_watches[i].IsIdleSince(out long since) && since < bestSince)
             {
                 bestSince = since;
                 best = _watches[i];

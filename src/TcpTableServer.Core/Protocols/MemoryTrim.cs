@@ -28,9 +28,6 @@ public static class MemoryTrim
     /// <summary>A connection closed (its objects are garbage now).</summary>
     public static void ConnectionClosed() => Interlocked.Increment(ref _closed);
 
-    /// <summary>Collections run so far.</summary>
-    public static int Trims { get; private set; }
-
     /// <summary>Starts the periodic check (once per process).</summary>
     public static void Start()
     {
@@ -52,7 +49,6 @@ public static class MemoryTrim
         if (!grown || inPeriod >= QuietAllocation) return;
         Interlocked.Exchange(ref _closed, 0);
         GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-        Trims++;
         _heapAfterTrim = GC.GetTotalMemory(false);
         _allocated = GC.GetTotalAllocatedBytes();
     }

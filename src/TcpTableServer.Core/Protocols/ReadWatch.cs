@@ -48,11 +48,11 @@ internal sealed class ReadWatch : IDisposable
 
     public string ConnectionId { get; }
 
-    /// <summary>Position in the sweeper's list; owned by <see cref="IdleSweeper"/>.</summary>
-    internal int Slot { get; set; } = -1;
+    /// <summary>Position in the sweeper's <see cref="WatchList"/>; owned by <see cref="IdleSweeper"/>.</summary>
+    internal int Slot = -1;
 
-    /// <summary>Position in the listener's list of eviction candidates; owned by <see cref="ListenerGate"/>.</summary>
-    internal int GateSlot { get; set; } = -1;
+    /// <summary>Position in the listener's <see cref="WatchList"/> of eviction candidates; owned by <see cref="ListenerGate"/>.</summary>
+    internal int GateSlot = -1;
 
     /// <summary>The host asked to close the connection (graceful shutdown).</summary>
     public bool StopRequested => _closeRequested.IsCancellationRequested;

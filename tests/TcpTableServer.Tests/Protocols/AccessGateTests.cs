@@ -1,6 +1,5 @@
 using System.Net;
-using Microsoft.AspNetCore.Connections;
-using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using TcpTableServer.Config;
 using TcpTableServer.Protocols;
@@ -9,8 +8,8 @@ using TcpTableServer.Tests.Support;
 namespace TcpTableServer.Tests.Protocols;
 
 /// <summary>
-/// Access control: a client outside the listener's allow list is closed before its handler
-/// runs (so before a byte is read), loopback always passes, and refusals are logged once per
+/// Access control: a client outside the listener's allow list is closed at accept, before its
+/// handler runs (so before a byte is read), loopback always passes, and refusals are logged once per
 /// address per minute with a count.
 /// </summary>
 public class AccessGateTests
@@ -22,16 +21,19 @@ public class AccessGateTests
         return (new AccessGate(AllowList.Parse("allow", allow, "t.ini", 1), "socketmap inet:0.0.0.0:9000", log, time), log, time);
     }
 
+    /// <summary>
+    /// One client at <paramref name="remote"/> through the server's gated accept with
+    /// <paramref name="gate"/> as the listener's allow list: HandlerRan when the accept hands
+    /// the connection on to Kestrel (which runs the handler), Aborted when it was closed instead.
+    /// </summary>
     private static async Task<(bool HandlerRan, bool Aborted)> Connect(AccessGate gate, EndPoint remote)
     {
-        bool ran = false;
-        var connection = new DefaultConnectionContext { RemoteEndPoint = remote };
-        var aborted = new TaskCompletionSource();
-        connection.ConnectionClosed.Register(() => aborted.TrySetResult());
-        await gate.Wrap(_ => { ran = true; return Task.CompletedTask; })(connection);
-        // DefaultConnectionContext signals Abort from the thread pool.
-        bool wasAborted = await Task.WhenAny(aborted.Task, Task.Delay(ran ? 50 : 5000)) == aborted.Task;
-        return (ran, wasAborted);
+        var connection = new FakeTransport.Connection(remote);
+        var limits = new ConnectionGate(100, NullLogger.Instance);
+        var listener = await new GatedListenerFactory(new FakeTransport(connection), limits, _ => limits.AddListener("t", null, gate))
+            .BindAsync(new IPEndPoint(IPAddress.Any, 9000));
+        await using var accepted = await listener.AcceptAsync();
+        return (accepted is not null, connection.Aborted);
     }
 
     [Test]

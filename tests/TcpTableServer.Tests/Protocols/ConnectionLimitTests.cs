@@ -1,5 +1,7 @@
+using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
+using TcpTableServer.Config;
 using TcpTableServer.Protocols;
 using TcpTableServer.Protocols.Socketmap;
 using TcpTableServer.Tables;
@@ -146,5 +148,33 @@ public class ConnectionLimitTests
         Assert.That(await StillOpen(otherListener), Is.True, "the other listener's connection is kept");
         Assert.That(await Exchange(otherListener, Lookup, Found.Length), Is.EqualTo(Found));
         Assert.That(await Exchange(a2, Lookup, Found.Length), Is.EqualTo(Found));
+    }
+
+    /// <summary>
+    /// At the limit, a client outside the listener's allow list is closed at accept: it never
+    /// counts, so it never makes room by closing an idle allowed connection (a Sendmail whose
+    /// idle connection were closed would see a temporary failure). Loopback is always allowed,
+    /// so the clients here come through a transport that gives them any remote address.
+    /// </summary>
+    [Test]
+    public async Task Spec2_6_AClientOutsideTheAllowList_NeverClosesAnIdleAllowedConnection()
+    {
+        var gate = Gate(1);
+        var access = new AccessGate(AllowList.Parse("allow", "10.0.0.0/8", "t.ini", 1), "test", NullLogger.Instance);
+        var allowed = new FakeTransport.Connection("10.2.3.4");
+        var outsider = new FakeTransport.Connection("198.51.100.9");
+        var listener = await new GatedListenerFactory(new FakeTransport(allowed, outsider), gate, _ => gate.AddListener("test", null, access))
+            .BindAsync(new IPEndPoint(IPAddress.Any, 9000));
+
+        await using var admitted = await listener.AcceptAsync();
+        Assert.That(admitted, Is.Not.Null);
+        using var idle = new ReadWatch(admitted!, idleTimeout: null);
+        idle.Arm(); // waits for input: the one connection an eviction would pick
+
+        Assert.That(await listener.AcceptAsync(), Is.Null, "the outsider is not handed on");
+        Assert.That(outsider.Aborted, Is.True, "the outsider is closed");
+        Assert.That(idle.Evicted, Is.False, "the idle allowed connection stays open");
+        Assert.That(allowed.Aborted, Is.False);
+        Assert.That(gate.Count, Is.EqualTo(1), "the outsider never counted");
     }
 }

@@ -27,7 +27,7 @@ public sealed class SocketmapConnectionHandler : PipelinedConnectionHandler<Read
     /// Leading zeros of an incomplete frame are taken off the buffer as they arrive (S17), so
     /// the digits held are at most one socket read (4 KiB) however many zeros a client sends.
     /// </summary>
-    public const int MaxFrameLength = 4096 + 1 + MaxRequestPayload + 1;
+    public const int MaxFrameLength = ReturningMemoryPool.BlockSize + 1 + MaxRequestPayload + 1;
 
     private readonly Dictionary<string, ITable> _maps;
     private readonly Dictionary<string, ITable>.AlternateLookup<ReadOnlySpan<char>> _byName;
