@@ -63,14 +63,14 @@ public sealed class MemcacheTable : ITable
     public async ValueTask<LookupResult> LookupAsync(string key, CancellationToken ct = default)
     {
         var k = await _keys.PrepareAsync(key, ct).ConfigureAwait(false);
-        if (k.IsError) return LookupResult.Error(k.Error);
-        if (k.IsSkip) return LookupResult.NotFound;
+        if (k.IsError) return LookupResult.Error(k.Error).From(AnswerTier.Error);
+        if (k.IsSkip) return LookupResult.NotFound.From(AnswerTier.Skipped);
 
         long asked = Environment.TickCount64;
         var cached = await _client.GetAsync(k.MemcacheKey, ct).ConfigureAwait(false);
-        if (_settings.Backup is not { } backup || cached.Status == LookupStatus.Found) return cached;
+        if (_settings.Backup is not { } backup || cached.Status == LookupStatus.Found) return cached.From(AnswerTier.Memcached);
 
-        var stored = await backup.LookupAsync(k.BackupKey, ct).ConfigureAwait(false);   // memcached error forgotten
+        var stored = (await backup.LookupAsync(k.BackupKey, ct).ConfigureAwait(false)).From(AnswerTier.Backup);   // memcached error forgotten
         if (stored.Status == LookupStatus.Found)
         {
             // A get that failed only after a whole timeout (memcached frozen or crawling) would

@@ -32,8 +32,43 @@ public interface ITable : IAsyncDisposable
 
 public enum LookupStatus : byte { Found, NotFound, TempError, ConfigError }
 
+/// <summary>
+/// Which tier of a map gave a lookup its answer (metrics, <c>query --explain</c>): carried in
+/// the result by value, so telling costs nothing on the hit path.
+/// </summary>
+public enum AnswerTier : byte
+{
+    /// <summary>Not said (a plain table: texthash, lmdb, ... answering on its own).</summary>
+    None,
+    /// <summary>The map's in-process L1 cache.</summary>
+    L1,
+    /// <summary>memcached (found, or not found with no backup to ask).</summary>
+    Memcached,
+    /// <summary>The backup table (spec 3.4: memcached missed or failed).</summary>
+    Backup,
+    /// <summary>Key preparation skipped the key (domain filter, empty key, invalid UTF-8): not found without asking anyone.</summary>
+    Skipped,
+    /// <summary>A temporary or configuration error (memcached and backup failed, deadline, key preparation).</summary>
+    Error,
+}
+
+/// <summary>
+/// A lookup's answer and the tier that gave it. Equality is the answer's (status and value):
+/// the same answer from memcached or from the L1 cache is the same answer.
+/// </summary>
 public readonly record struct LookupResult(LookupStatus Status, string? Value = null)
 {
+    /// <summary>The tier that answered (<see cref="AnswerTier.None"/> when the table does not say).</summary>
+    public AnswerTier Tier { get; init; }
+
+    /// <summary>This answer as given by <paramref name="tier"/> (errors stay <see cref="AnswerTier.Error"/>).</summary>
+    public LookupResult From(AnswerTier tier) => this with { Tier = IsError ? AnswerTier.Error : tier };
+
+    public bool Equals(LookupResult other) => Status == other.Status && string.Equals(Value, other.Value, StringComparison.Ordinal);
+
+    public override int GetHashCode() => HashCode.Combine(Status, Value);
+
+
     public static readonly LookupResult NotFound = new(LookupStatus.NotFound);
     public static readonly LookupResult TempError = new(LookupStatus.TempError);
     public static readonly LookupResult ConfigError = new(LookupStatus.ConfigError);

@@ -50,9 +50,9 @@ public sealed class Utf8Table : ITable
         if (!CaseFolding.IsValidUtf8(key))
         {
             WarnKey(key);
-            return ValueTask.FromResult(LookupResult.NotFound);
+            return ValueTask.FromResult(LookupResult.NotFound.From(AnswerTier.Skipped));
         }
-        if (Folded(key) is not { } folded) return ValueTask.FromResult(LookupResult.TempError);
+        if (Folded(key) is not { } folded) return ValueTask.FromResult(LookupResult.TempError.From(AnswerTier.Error));
         var pending = _inner.LookupAsync(folded, ct);
         return pending.IsCompletedSuccessfully
             ? ValueTask.FromResult(CheckValue(key, pending.Result))
@@ -67,7 +67,7 @@ public sealed class Utf8Table : ITable
     {
         if (result.Status != LookupStatus.Found || CaseFolding.IsValidUtf8(result.Value)) return result;
         WarnValue(key, result.Value!);
-        return LookupResult.ConfigError;
+        return LookupResult.ConfigError.From(AnswerTier.Error);
     }
 
     public ValueTask<UpdateResult> UpdateAsync(string key, string value, CancellationToken ct = default)
