@@ -62,6 +62,15 @@ public sealed class ConnectionGate
     }
 
     /// <summary>
+    /// Unregisters a listener that has stopped (a reload removed it): its connections no longer
+    /// count as eviction candidates; any still closing give their places back as usual.
+    /// </summary>
+    public void RemoveListener(ListenerGate listener)
+    {
+        lock (_lock) _listeners.Remove(listener);
+    }
+
+    /// <summary>
     /// Decides on a connection just accepted by <paramref name="listener"/>. Counts it unless
     /// refused. With <see cref="Admission.Evicting"/> the caller cancels <paramref name="victim"/>'s
     /// read (outside this lock: with inline scheduling its loop ends on the caller's thread).

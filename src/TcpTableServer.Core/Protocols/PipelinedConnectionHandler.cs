@@ -24,10 +24,13 @@ public enum FrameStatus : byte
 /// returns (S24); an idle timeout or an eviction at the connection limit ends the connection
 /// through <see cref="ReadWatch"/>. Protocol violations are logged rate limited (<see cref="ProtocolWarnings"/>).
 /// Subclasses are thin: a codec call and an answer.
+/// The maps are taken once per batch (<see cref="LiveMaps.Acquire"/>) and given back after
+/// it: every request of a batch is answered from one configuration, and a reload takes effect
+/// at the next batch of an open connection.
 /// </summary>
 /// <param name="time">clock of the warning throttles (tests); null: the system clock</param>
 public abstract class PipelinedConnectionHandler<TRequest>(
-    TimeSpan? idleTimeout, ILogger logger, string protocol, TimeProvider? time = null)
+    LiveMaps maps, TimeSpan? idleTimeout, ILogger logger, string protocol, TimeProvider? time = null)
     : ConnectionHandler
 {
     /// <summary>Replies buffered beyond this are flushed even in the middle of a batch.</summary>
@@ -37,11 +40,14 @@ public abstract class PipelinedConnectionHandler<TRequest>(
 
     protected ILogger Logger => logger;
 
+    /// <summary>The maps this handler answers from.</summary>
+    public LiveMaps Maps => maps;
+
     /// <summary>Takes one request off the front of <paramref name="buffer"/> (pure codec call).</summary>
     protected abstract FrameStatus TryRead(ref ReadOnlySequence<byte> buffer, out TRequest request, out string? violation);
 
-    /// <summary>Answers one request; returns the number of reply bytes written.</summary>
-    protected abstract ValueTask<int> AnswerAsync(TRequest request, PipeWriter output, string connectionId);
+    /// <summary>Answers one request from <paramref name="maps"/>; returns the number of reply bytes written.</summary>
+    protected abstract ValueTask<int> AnswerAsync(TRequest request, MapSet maps, PipeWriter output, string connectionId);
 
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
@@ -61,6 +67,7 @@ public abstract class PipelinedConnectionHandler<TRequest>(
                 ReadOnlySequence<byte> buffer = result.Buffer;
                 bool close = false;
                 int unflushed = 0;
+                MapSet? leased = null;
                 try
                 {
                     while (!close)
@@ -73,7 +80,8 @@ public abstract class PipelinedConnectionHandler<TRequest>(
                             close = true;
                             break;
                         }
-                        unflushed += await AnswerAsync(request, output, connection.ConnectionId);
+                        leased ??= maps.Acquire();
+                        unflushed += await AnswerAsync(request, leased, output, connection.ConnectionId);
                         if (unflushed >= FlushThreshold)
                         {
                             unflushed = 0;
@@ -83,6 +91,7 @@ public abstract class PipelinedConnectionHandler<TRequest>(
                 }
                 finally
                 {
+                    leased?.Release();
                     input.AdvanceTo(buffer.Start, result.Buffer.End);
                 }
                 if (unflushed > 0 && (await output.FlushAsync()).IsCompleted) close = true;

@@ -34,8 +34,9 @@ public sealed class TableFactory(ILoggerFactory loggers, TableRegistry? registry
         {
             case "texthash":
                 string text = Resolve(name, baseDirectory);
-                // UTF-8 mode folds the keys at load: one instance per file and mode
-                return _registry.Acquire((options.Utf8 ? "texthash+utf8:" : "texthash:") + text,
+                // UTF-8 mode folds the keys at load: one instance per file, mode and file
+                // version, so a reload after the file changed reads it again
+                return _registry.Acquire((options.Utf8 ? "texthash+utf8:" : "texthash:") + text + Version(text),
                     () => TexthashTable.Open(name, text, Logger<TexthashTable>(), options.Utf8));
             case "inline":
                 return _registry.Acquire((options.Utf8 ? "utf8+" : "") + spec, () => InlineTable.Open(name, Logger<InlineTable>(), options.Utf8));
@@ -53,6 +54,13 @@ public sealed class TableFactory(ILoggerFactory loggers, TableRegistry? registry
     }
 
     private ILogger Logger<T>() => loggers.CreateLogger<T>();
+
+    /// <summary>A file's version as its size and modification time (empty when it cannot be read: opening reports it).</summary>
+    private static string Version(string path)
+    {
+        var info = new FileInfo(path);
+        return info.Exists ? $"@{info.Length}:{info.LastWriteTimeUtc.Ticks}" : "";
+    }
 
     private static string Resolve(string name, string baseDirectory)
     {

@@ -29,18 +29,18 @@ public sealed class SocketmapConnectionHandler : PipelinedConnectionHandler<Read
     /// </summary>
     public const int MaxFrameLength = ReturningMemoryPool.BlockSize + 1 + MaxRequestPayload + 1;
 
-    private readonly Dictionary<string, ITable> _maps;
-    private readonly Dictionary<string, ITable>.AlternateLookup<ReadOnlySpan<char>> _byName;
-    private readonly int _longestName;
+    public SocketmapConnectionHandler(
+        LiveMaps maps, TimeSpan? idleTimeout, ILogger<SocketmapConnectionHandler> logger, TimeProvider? time = null)
+        : base(maps, idleTimeout, logger, "socketmap", time)
+    {
+    }
 
+    /// <summary>Fixed maps (tests, embedding).</summary>
     public SocketmapConnectionHandler(
         IReadOnlyDictionary<string, ITable> maps, TimeSpan? idleTimeout, ILogger<SocketmapConnectionHandler> logger,
         TimeProvider? time = null)
-        : base(idleTimeout, logger, "socketmap", time)
+        : this(LiveMaps.Of(maps), idleTimeout, logger, time)
     {
-        _maps = new Dictionary<string, ITable>(maps, StringComparer.Ordinal);
-        _byName = _maps.GetAlternateLookup<ReadOnlySpan<char>>();
-        _longestName = _maps.Count == 0 ? 0 : _maps.Keys.Max(k => k.Length);
     }
 
     protected override FrameStatus TryRead(
@@ -54,14 +54,14 @@ public sealed class SocketmapConnectionHandler : PipelinedConnectionHandler<Read
     }
 
     [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
-    protected override async ValueTask<int> AnswerAsync(ReadOnlySequence<byte> payload, PipeWriter output, string connectionId)
+    protected override async ValueTask<int> AnswerAsync(ReadOnlySequence<byte> payload, MapSet maps, PipeWriter output, string connectionId)
     {
         var ct = CancellationToken.None; // the table's own timeouts bound every operation
         ITable? table;
         string key;
         bool wellFormed = payload.IsSingleSegment
-            ? Route(payload.FirstSpan, out table, out key)
-            : RouteCopied(payload, out table, out key);
+            ? Route(payload.FirstSpan, maps, out table, out key)
+            : RouteCopied(payload, maps, out table, out key);
         if (!wellFormed) return SocketmapReplies.Write(output, SocketmapReplies.BadRequest);
         if (table is null) return SocketmapReplies.Write(output, SocketmapReplies.UnknownMap);
 
@@ -79,26 +79,27 @@ public sealed class SocketmapConnectionHandler : PipelinedConnectionHandler<Read
     }
 
     /// <summary>False: bad request. True with a null table: unknown map (S13, S14).</summary>
-    private bool Route(ReadOnlySpan<byte> payload, out ITable? table, out string key)
+    private static bool Route(ReadOnlySpan<byte> payload, MapSet maps, out ITable? table, out string key)
     {
         table = null;
         key = "";
         if (!SocketmapRequest.TryParse(payload, out SocketmapRequest request)) return false;
         ReadOnlySpan<byte> name = request.MapName;
-        if (name.Length > _longestName) return true;
+        if (name.Length > maps.LongestName) return true;
         Span<char> chars = name.Length <= 256 ? stackalloc char[256] : new char[name.Length];
         chars = chars[..Octets.Encoding.GetChars(name, chars)];
-        if (_byName.TryGetValue(chars, out table)) key = request.KeyOctets;
+        if (maps.TryGet(chars, out table!)) key = request.KeyOctets;
+        else table = null;
         return true;
     }
 
-    private bool RouteCopied(in ReadOnlySequence<byte> payload, out ITable? table, out string key)
+    private static bool RouteCopied(in ReadOnlySequence<byte> payload, MapSet maps, out ITable? table, out string key)
     {
         byte[] rented = ArrayPool<byte>.Shared.Rent((int)payload.Length);
         try
         {
             payload.CopyTo(rented);
-            return Route(rented.AsSpan(0, (int)payload.Length), out table, out key);
+            return Route(rented.AsSpan(0, (int)payload.Length), maps, out table, out key);
         }
         finally
         {

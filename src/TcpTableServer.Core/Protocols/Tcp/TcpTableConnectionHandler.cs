@@ -16,10 +16,17 @@ namespace TcpTableServer.Protocols.Tcp;
 /// answers what was received and then closes (S24).
 /// </summary>
 public sealed class TcpTableConnectionHandler(
-    ITable table, bool allowPut, TimeSpan? idleTimeout, ILogger<TcpTableConnectionHandler> logger,
+    LiveMaps maps, string map, bool allowPut, TimeSpan? idleTimeout, ILogger<TcpTableConnectionHandler> logger,
     TimeProvider? time = null)
-    : PipelinedConnectionHandler<TcpRequest>(idleTimeout, logger, "tcp", time)
+    : PipelinedConnectionHandler<TcpRequest>(maps, idleTimeout, logger, "tcp", time)
 {
+    /// <summary>One fixed table (tests, embedding).</summary>
+    public TcpTableConnectionHandler(
+        ITable table, bool allowPut, TimeSpan? idleTimeout, ILogger<TcpTableConnectionHandler> logger, TimeProvider? time = null)
+        : this(LiveMaps.Of(new Dictionary<string, ITable> { [table.Name] = table }), table.Name, allowPut, idleTimeout, logger, time)
+    {
+    }
+
     protected override FrameStatus TryRead(ref ReadOnlySequence<byte> buffer, out TcpRequest request, out string? violation)
     {
         violation = null;
@@ -34,9 +41,13 @@ public sealed class TcpTableConnectionHandler(
     }
 
     [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
-    protected override async ValueTask<int> AnswerAsync(TcpRequest request, PipeWriter output, string connectionId)
+    protected override async ValueTask<int> AnswerAsync(TcpRequest request, MapSet maps, PipeWriter output, string connectionId)
     {
         var ct = CancellationToken.None; // the table's own timeouts bound every operation
+        // A reload that removed the map stops this listener; until then its requests fail softly.
+        if (!maps.TryGet(map, out ITable table))
+            return request.Command == TcpCommand.Put ? TcpReplies.WriteUpdate(output, UpdateResult.TempError)
+                : TcpReplies.WriteLookup(output, LookupResult.TempError);
         switch (request.Command)
         {
             case TcpCommand.Get:

@@ -1,0 +1,213 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using TcpTableServer.Config;
+using TcpTableServer.Protocols;
+using TcpTableServer.Protocols.Socketmap;
+using TcpTableServer.Protocols.Tcp;
+
+namespace TcpTableServer.Host;
+
+/// <summary>
+/// What one listener is: its socket address, the protocol and map it serves, and everything
+/// fixed when it opens (allow list, connection limit, idle timeout). Two plans with the same
+/// <see cref="Key"/> are the same listener: a reload keeps it, its socket and its connections.
+/// </summary>
+public sealed record ListenerPlan(string Name, EndpointSpec Endpoint, string? TcpMap, TimeSpan? IdleTimeout)
+{
+    public string Key => $"{Name}|allow={Endpoint.Allow}|max={Endpoint.MaxConnections}|idle={IdleTimeout}";
+
+    /// <summary>Every listener of a configuration: the socketmap listeners, then each map's tcp listener.</summary>
+    public static List<ListenerPlan> Of(ServerDefinition def)
+    {
+        var plans = def.SocketmapListeners
+            .Select(ep => new ListenerPlan($"socketmap {ep}", ep, null, def.Options.SocketmapIdleTimeout)).ToList();
+        plans.AddRange(def.Maps.Where(m => m.TcpListener is not null)
+            .Select(m => new ListenerPlan($"tcp {m.TcpListener}", m.TcpListener!, m.Name, def.Options.TcpIdleTimeout)));
+        return plans;
+    }
+}
+
+/// <summary>
+/// The open listeners, each its own Kestrel server over the shared gated socket transport, so
+/// that a reload can open and close listeners one by one while the others keep their sockets
+/// and connections. Handlers answer from <see cref="LiveMaps"/>, never from tables of their
+/// own, so an unchanged listener serves the new maps from its next request batch on. Stopping
+/// a listener stops its accepts and asks each connection to close after the answers in flight
+/// (S24), aborting what is left after the stop timeout.
+/// </summary>
+public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, LiveMaps maps, ILoggerFactory loggers)
+{
+    private readonly Dictionary<string, Running> _running = new(StringComparer.Ordinal);
+    private readonly ILogger _log = loggers.CreateLogger("TcpTableServer");
+    private SocketTransportFactory? _transport;
+
+    private sealed record Running(ListenerPlan Plan, KestrelServer Server, ListenerGate Gate);
+
+    /// <summary>The keys of the listeners open now.</summary>
+    public IReadOnlyCollection<string> Keys => _running.Keys;
+
+    /// <summary>Opens the listeners of <paramref name="plans"/> that are not open; throws (having closed what it opened) if one cannot be.</summary>
+    public async Task<List<string>> OpenAsync(IEnumerable<ListenerPlan> plans, CancellationToken ct)
+    {
+        var opened = new List<string>();
+        try
+        {
+            foreach (var plan in plans)
+            {
+                if (_running.ContainsKey(plan.Key)) continue;
+                _running[plan.Key] = await StartAsync(plan, ct);
+                opened.Add(plan.Key);
+            }
+        }
+        catch
+        {
+            await CloseAsync(opened, TimeSpan.Zero);
+            throw;
+        }
+        return opened;
+    }
+
+    /// <summary>Closes the listeners named: no more accepts; connections close after the answer in flight.</summary>
+    public async Task CloseAsync(IEnumerable<string> keys, TimeSpan timeout)
+    {
+        var stopping = new List<Task>();
+        foreach (string key in keys.ToList())
+        {
+            if (!_running.Remove(key, out var running)) continue;
+            stopping.Add(StopAsync(running, timeout));
+        }
+        await Task.WhenAll(stopping);
+    }
+
+    private async Task StopAsync(Running running, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await running.Server.StopAsync(cts.Token);
+        }
+        finally
+        {
+            running.Server.Dispose();
+            gate.RemoveListener(running.Gate);
+            if (running.Plan.Endpoint.Kind == EndpointKind.Unix) TryDelete(running.Plan.Endpoint.Path);
+        }
+    }
+
+    /// <summary>Closes every listener (shutdown).</summary>
+    public Task CloseAllAsync(TimeSpan timeout) => CloseAsync(_running.Keys, timeout);
+
+    private async Task<Running> StartAsync(ListenerPlan plan, CancellationToken ct)
+    {
+        var ep = plan.Endpoint;
+        // Clients outside the listener's allow list are closed at accept, before they count
+        // against a connection limit and before a byte is read (loopback always passes).
+        var access = new AccessGate(ep.Allow ?? AllowList.LoopbackOnly, ep.ToString(), loggers.CreateLogger("TcpTableServer.Access"));
+        var listener = gate.AddListener(plan.Name, ep.MaxConnections, access);
+        var options = new KestrelServerOptions { ApplicationServices = services, AddServerHeader = false };
+        ConnectionDelegate handler = plan.TcpMap is { } map ? TcpHandler(map, plan.IdleTimeout)
+            : new SocketmapConnectionHandler(maps, plan.IdleTimeout, loggers.CreateLogger<SocketmapConnectionHandler>()).OnConnectedAsync;
+        Action<ListenOptions> pipeline = l => l.Run(c => handler(c));
+        if (ep.Kind == EndpointKind.Unix)
+        {
+            RemoveStaleSocket(ep.Path);
+            options.ListenUnixSocket(ep.Path, pipeline);
+        }
+        else
+        {
+            int port = ep.PortNumber;
+            if (port is < 0 or > 65535) throw new ConfigException($"bad port \"{ep.Port}\" in listener {ep}");
+            if (ep.Host == "localhost" && !IPAddress.TryParse(ep.Host, out _)) options.ListenLocalhost(port, pipeline);
+            else
+            {
+                IPAddress[] addresses = IPAddress.TryParse(ep.Host, out var ip) ? [ip] : Dns.GetHostAddresses(ep.Host);
+                foreach (var a in addresses) options.Listen(a, port, pipeline);
+            }
+        }
+        _transport ??= ActivatorUtilities.CreateInstance<SocketTransportFactory>(services);
+        var server = new KestrelServer(Options.Create(options), new GatedListenerFactory(_transport, gate, _ => listener), loggers);
+        try
+        {
+            await server.StartAsync(new NoHttp(), ct);
+        }
+        catch
+        {
+            server.Dispose();
+            gate.RemoveListener(listener);
+            throw;
+        }
+        return new Running(plan, server, listener);
+    }
+
+    /// <summary>
+    /// A map's tcp listener: with allow_put = yes, a client inside put_allow (loopback and
+    /// UNIX sockets always) gets a handler that runs puts, every other client one that answers
+    /// them as not allowed (spec 1.8), decided per connection before a byte is read, with the
+    /// map's settings of the configuration active at accept.
+    /// </summary>
+    private ConnectionDelegate TcpHandler(string map, TimeSpan? idle)
+    {
+        var readOnly = new TcpTableConnectionHandler(maps, map, false, idle, loggers.CreateLogger<TcpTableConnectionHandler>());
+        var writable = new TcpTableConnectionHandler(maps, map, true, idle, loggers.CreateLogger<TcpTableConnectionHandler>());
+        return c =>
+        {
+            var def = maps.Current.Definition.Maps.FirstOrDefault(m => m.Name == map);
+            bool put = def is { AllowPut: true } && (c.RemoteEndPoint is not IPEndPoint ip || def.PutAllow.Allows(ip.Address));
+            return (put ? writable : readOnly).OnConnectedAsync(c);
+        };
+    }
+
+    /// <summary>A socket file left by a previous run would make the bind fail; remove it, nothing else.</summary>
+    private static void RemoveStaleSocket(string path)
+    {
+        if (File.Exists(path) && IsDeadSocket(path)) File.Delete(path);
+    }
+
+    private static void TryDelete(string path)
+    {
+        try { if (IsDeadSocket(path)) File.Delete(path); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
+
+    private static bool IsDeadSocket(string path)
+    {
+        try
+        {
+            using (File.OpenRead(path)) return false; // a regular file opens; a socket does not (ENXIO)
+        }
+        catch (FileNotFoundException) { return false; }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { return false; }
+        try
+        {
+            using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            s.Connect(new UnixDomainSocketEndPoint(path));
+            return false; // somebody is serving there: leave it, the bind will report the conflict
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
+        {
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Kestrel wants an HTTP application; every listener ends in a connection handler, so none runs.</summary>
+    private sealed class NoHttp : IHttpApplication<object>
+    {
+        public object CreateContext(IFeatureCollection contextFeatures) => throw new InvalidOperationException("no HTTP here");
+        public Task ProcessRequestAsync(object context) => Task.CompletedTask;
+        public void DisposeContext(object context, Exception? exception) { }
+    }
+}
