@@ -37,11 +37,17 @@ sequence.SetAction((pr, ct) => CliCommands.SequenceAsync(ConfigPath(pr), pr.GetV
 var check = new Command("check", "Read the configuration and open every map, then exit (0 ok, 78 configuration error)");
 check.SetAction((pr, ct) => CliCommands.CheckAsync(ConfigPath(pr), ct));
 
+var pidOption = new Option<int?>("--pid") { Description = "The server's process id (default: the servers running with this --config)" };
+var reload = new Command("reload", "Check the configuration, then make the running server reload it (SIGHUP; exit 0 sent, 78 configuration error, 69 no server)")
+    { pidOption };
+reload.SetAction((pr, ct) => ReloadCommand.RunAsync(ConfigPath(pr), pr.GetValue(pidOption), ct));
+
 root.Subcommands.Add(query);
 root.Subcommands.Add(put);
 root.Subcommands.Add(delete);
 root.Subcommands.Add(sequence);
 root.Subcommands.Add(check);
+root.Subcommands.Add(reload);
 
 // No response files: a key such as "@example.net" (a catch-all) is an argument, not a file to read.
 var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });

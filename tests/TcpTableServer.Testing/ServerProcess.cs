@@ -104,7 +104,24 @@ public sealed class ServerProcess : IDisposable
         _process.WaitForExit();
     }
 
-    /// <summary>The process id (to signal it from a test).</summary>
+    /// <summary>SIGHUP: the server reloads its configuration.</summary>
+    public void Hangup() => Kill(_process.Id, 1);
+
+    /// <summary>Waits until the server's output contains <paramref name="text"/> <paramref name="times"/> times.</summary>
+    public bool WaitForOutput(string text, int times = 1, int seconds = 30)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (DateTime.UtcNow < deadline)
+        {
+            string all = Stderr + Stdout;
+            int n = 0;
+            for (int i = all.IndexOf(text, StringComparison.Ordinal); i >= 0; i = all.IndexOf(text, i + text.Length, StringComparison.Ordinal)) n++;
+            if (n >= times) return true;
+            if (HasExited) return false;
+            Thread.Sleep(20);
+        }
+        return false;
+    }
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int Kill(int pid, int signal);

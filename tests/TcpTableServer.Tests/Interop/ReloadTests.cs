@@ -1,0 +1,259 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net.Sockets;
+using TcpTableServer.Tests.Support;
+
+namespace TcpTableServer.Tests.Interop;
+
+/// <summary>
+/// Reload on SIGHUP, against the real server process and a real memcached: open connections
+/// see the new configuration from their next request, a broken configuration changes
+/// nothing (file and line in the log), listeners are added and removed without touching the
+/// others, an lmdb backup kept across a reload stays one open instance while puts run, and
+/// a loaded server loses no request over repeated reloads.
+/// </summary>
+[TestFixture, Category("Interop")]
+public sealed class ReloadTests
+{
+    private MemcachedProcess mc = null!;
+
+    [OneTimeSetUp]
+    public void StartMemcached() => mc = MemcachedProcess.Start();
+
+    [OneTimeTearDown]
+    public void StopMemcached() => mc.Dispose();
+
+    [SetUp]
+    public void Flush() => mc.FlushAll();
+
+    private static string Cf(string memcache, string backup, string keyFormat) =>
+        $"memcache = {memcache}\nbackup = {backup}\nkey_format = {keyFormat}\nwarning_interval = 0\n";
+
+    [Test]
+    public void Sighup_new_answers_on_open_connections_then_a_broken_cf_keeps_the_old_ones_and_names_file_and_line()
+    {
+        using var d = new TempDir();
+        int sm = FreePort.Next(), tcp = FreePort.Next();
+        d.File("backup", "user@example.com one\n");
+        string cf = d.File("a.cf", Cf(mc.Endpoint, "texthash:" + d["backup"], "first-%s"));
+        string ini = d.File("server.ini", $"[server]\nsocketmap = inet:127.0.0.1:{sm}\n[maps:a]\nconfig = a.cf\ntcp = inet:127.0.0.1:{tcp}\n");
+        using var server = ServerProcess.Serve(ini, sm, tcp);
+        using var socketmap = new SocketmapClient(sm);
+        using var line = new TcpLineClient(tcp);
+        Assert.That(socketmap.Lookup("a", "user@example.com"), Is.EqualTo("OK one"));
+        Assert.That(line.Get("user@example.com"), Is.EqualTo("200 one"));
+        Assert.That(mc.Get("first-user@example.com")?.Value, Is.EqualTo("one"), "written back under the first key_format");
+
+        // The backup's value and the key_format change: the old memcached entry is not seen any more.
+        d.File("backup", "user@example.com two\n");
+        File.WriteAllText(cf, Cf(mc.Endpoint, "texthash:" + d["backup"], "second-%s"));
+        server.Hangup();
+        Assert.That(server.WaitForOutput("reloaded: configuration active: generation 2"), Is.True, server.Stderr + server.Stdout);
+        Assert.That(socketmap.Lookup("a", "user@example.com"), Is.EqualTo("OK two"), "same socketmap connection, new answer");
+        Assert.That(line.Get("user@example.com"), Is.EqualTo("200 two"), "same tcp connection, new answer");
+        Assert.That(mc.Get("second-user@example.com")?.Value, Is.EqualTo("two"));
+
+        // A broken .cf: line 3 is no parameter. Nothing changes, the log names file and line.
+        File.WriteAllText(cf, $"memcache = {mc.Endpoint}\nbackup = texthash:{d["backup"]}\nthis line is broken\n");
+        d.File("backup", "user@example.com three\n");
+        server.Hangup();
+        Assert.That(server.WaitForOutput("reload failed"), Is.True, server.Stderr + server.Stdout);
+        string log = server.Stderr + server.Stdout;
+        Assert.That(log, Does.Contain($"{cf}:3"), "file and line of the broken parameter");
+        Assert.That(log, Does.Contain("nothing changed, still active: generation 2"));
+        Assert.That(socketmap.Lookup("a", "user@example.com"), Is.EqualTo("OK two"), "the old configuration keeps serving");
+        Assert.That(line.Get("user@example.com"), Is.EqualTo("200 two"));
+        Assert.That(server.HasExited, Is.False);
+    }
+
+    [Test]
+    public void Sighup_adds_and_removes_listeners_and_maps_without_touching_the_others()
+    {
+        using var d = new TempDir();
+        int sm = FreePort.Next(), tcpA = FreePort.Next(), tcpB = FreePort.Next();
+        d.File("a.cf", $"memcache = {mc.Endpoint}\nbackup = inline:{{ {{k = a-value}} }}\n");
+        d.File("b.cf", $"memcache = {mc.Endpoint}\nbackup = inline:{{ {{k = b-value}} }}\nkey_format = b-%s\n");
+        string Ini(bool withB) => $"[server]\nsocketmap = inet:127.0.0.1:{sm}\n[maps:a]\nconfig = a.cf\ntcp = inet:127.0.0.1:{tcpA}\n"
+            + (withB ? $"[maps:b]\nconfig = b.cf\ntcp = inet:127.0.0.1:{tcpB}\n" : "");
+        string ini = d.File("server.ini", Ini(withB: false));
+        using var server = ServerProcess.Serve(ini, sm, tcpA);
+        using var socketmap = new SocketmapClient(sm);
+        using var lineA = new TcpLineClient(tcpA);
+        Assert.That(socketmap.Lookup("b", "k"), Does.StartWith("PERM"), "no map b yet");
+
+        d.File("server.ini", Ini(withB: true));
+        server.Hangup();
+        Assert.That(server.WaitForOutput("generation 2"), Is.True, server.Stderr + server.Stdout);
+        Assert.That(socketmap.Lookup("b", "k"), Is.EqualTo("OK b-value"), "map added, seen on the open connection");
+        using (var lineB = new TcpLineClient(tcpB))
+            Assert.That(lineB.Get("k"), Is.EqualTo("200 b-value"), "listener added");
+        Assert.That(lineA.Get("k"), Is.EqualTo("200 a-value"), "the unchanged listener kept its connection");
+        Assert.That(server.Stderr + server.Stdout, Does.Contain("maps opened: b; unchanged: a"), "map a was taken over, not reopened");
+
+        d.File("server.ini", Ini(withB: false));
+        server.Hangup();
+        Assert.That(server.WaitForOutput("generation 3"), Is.True, server.Stderr + server.Stdout);
+        Assert.That(socketmap.Lookup("b", "k"), Does.StartWith("PERM"), "map removed");
+        Assert.That(Connects(tcpB), Is.False, "listener removed");
+        Assert.That(lineA.Get("k"), Is.EqualTo("200 a-value"));
+        Assert.That(socketmap.Lookup("a", "k"), Is.EqualTo("OK a-value"));
+    }
+
+    /// <summary>
+    /// The lmdb backup is kept and the key_format changes: the reloaded map shares the one open
+    /// lmdb instance (the process holds as many descriptors on the file as before: a second
+    /// instance would add its own, and two MDB_NOLOCK environments corrupt the file), while tcp puts run
+    /// through the reload, every one acknowledged and found afterwards.
+    /// </summary>
+    [Test]
+    public void Reload_keeping_an_lmdb_backup_shares_the_open_instance_while_puts_run()
+    {
+        using var d = new TempDir();
+        int sm = FreePort.Next(), tcp = FreePort.Next();
+        string db = d["routes"];
+        string cf = d.File("a.cf", $"memcache = {mc.Endpoint}\nbackup = lmdb:{db}\nkey_format = one-%s\n");
+        string ini = d.File("server.ini",
+            $"[server]\nsocketmap = inet:127.0.0.1:{sm}\n[maps:a]\nconfig = a.cf\nbackup_create = yes\ntcp = inet:127.0.0.1:{tcp}\nallow_put = yes\n");
+        using var server = ServerProcess.Serve(ini, sm, tcp);
+        // The descriptors the open instance holds on the file. A reload opens the new maps
+        // before the old ones close, so a second instance would hold other descriptor numbers.
+        var descriptors = OpenDescriptors(server.Pid, db + ".lmdb");
+        Assert.That(descriptors, Is.Not.Empty);
+
+        var acknowledged = new ConcurrentBag<string>();
+        var bad = new ConcurrentBag<string>();
+        using var stop = new CancellationTokenSource();
+        var writers = Enumerable.Range(0, 4).Select(w => Task.Run(() =>
+        {
+            using var c = new TcpLineClient(tcp);
+            for (int i = 0; !stop.IsCancellationRequested; i++)
+            {
+                string key = $"w{w}-{i}@example.com";
+                string? reply = c.Put(key, $"v{i}");
+                if (reply == "200 OK" || reply?.StartsWith("200 ") == true) acknowledged.Add(key);
+                else bad.Add($"{key}: {reply ?? "connection broken"}");
+            }
+        })).ToArray();
+
+        Thread.Sleep(300);
+        File.WriteAllText(cf, $"memcache = {mc.Endpoint}\nbackup = lmdb:{db}\nkey_format = two-%s\n");
+        server.Hangup();
+        Assert.That(server.WaitForOutput("generation 2"), Is.True, server.Stderr + server.Stdout);
+        Assert.That(OpenDescriptors(server.Pid, db + ".lmdb"), Is.EqualTo(descriptors), "the same open instance after the reload");
+        Thread.Sleep(300);
+        stop.Cancel();
+        Task.WaitAll(writers);
+
+        Assert.That(bad, Is.Empty);
+        Assert.That(acknowledged.Count, Is.GreaterThan(20));
+        Assert.That(server.Stderr + server.Stdout, Does.Contain("maps opened: a;"), "the key_format change reopened the map");
+        mc.FlushAll();   // every answer from the lmdb file now
+        using var check = new SocketmapClient(sm);
+        foreach (string key in acknowledged)
+            Assert.That(check.Lookup("a", key), Does.StartWith("OK v"), key);
+    }
+
+    /// <summary>
+    /// 64 connections looking up without pause while the configuration is reloaded 10 times
+    /// (the backup's value alternates): no request is lost, no reply is an error, every
+    /// answer is one of the two values. Prints the figure docs/benchmarks.md quotes.
+    /// </summary>
+    [Test]
+    public void Sixty_four_connections_through_ten_reloads_lose_nothing()
+    {
+        using var d = new TempDir();
+        int sm = FreePort.Next();
+        d.File("backup", "user@example.com even\n");
+        string cf = d.File("a.cf", Cf(mc.Endpoint, "texthash:" + d["backup"], "g0-%s"));
+        string ini = d.File("server.ini", $"[server]\nsocketmap = inet:127.0.0.1:{sm}\n[maps:a]\nconfig = a.cf\n");
+        using var server = ServerProcess.Serve(ini, sm);
+
+        long answered = 0;
+        var wrong = new ConcurrentBag<string>();
+        using var stop = new CancellationTokenSource();
+        var clients = Enumerable.Range(0, 64).Select(_ => Task.Factory.StartNew(() =>
+        {
+            using var c = new SocketmapClient(sm);
+            while (!stop.IsCancellationRequested)
+            {
+                string? reply = c.Lookup("a", "user@example.com");
+                if (reply is "OK even" or "OK odd") Interlocked.Increment(ref answered);
+                else wrong.Add(reply ?? "connection broken");
+            }
+        }, TaskCreationOptions.LongRunning)).ToArray();
+
+        var clock = Stopwatch.StartNew();
+        for (int generation = 1; generation <= 10; generation++)
+        {
+            Thread.Sleep(200);
+            d.File("backup", $"user@example.com {(generation % 2 == 0 ? "even" : "odd")}\n");
+            File.WriteAllText(cf, Cf(mc.Endpoint, "texthash:" + d["backup"], $"g{generation}-%s"));
+            server.Hangup();
+            Assert.That(server.WaitForOutput($"generation {generation + 1},"), Is.True, server.Stderr + server.Stdout);
+        }
+        Thread.Sleep(200);
+        stop.Cancel();
+        Task.WaitAll(clients);
+        clock.Stop();
+        TestContext.Out.WriteLine($"64 connections, 10 reloads in {clock.Elapsed.TotalSeconds:F1} s: {answered} answers, {wrong.Count} errors or lost requests");
+        Assert.That(wrong, Is.Empty);
+        Assert.That(answered, Is.GreaterThan(640));
+        Assert.That(server.Stderr + server.Stdout, Does.Not.Contain("reload failed"));
+    }
+
+    [Test]
+    public void Reload_command_checks_first_then_signals_the_server_running_on_that_ini()
+    {
+        using var d = new TempDir();
+        int sm = FreePort.Next();
+        string cf = d.File("a.cf", $"memcache = {mc.Endpoint}\nbackup = inline:{{ {{k = one}} }}\n");
+        string ini = d.File("server.ini", $"[server]\nsocketmap = inet:127.0.0.1:{sm}\n[maps:a]\nconfig = a.cf\n");
+        using var server = ServerProcess.Serve(ini, sm);
+        using var client = new SocketmapClient(sm);
+        Assert.That(client.Lookup("a", "k"), Is.EqualTo("OK one"));
+
+        File.WriteAllText(cf, $"memcache = {mc.Endpoint}\nbackup = inline:{{ {{k = one}} }}\nmax_try = many\n");
+        using (var broken = ServerProcess.Start("reload", "--config", ini))
+        {
+            Assert.That(broken.WaitForExit(60), Is.EqualTo(78), "a broken configuration is refused before any signal");
+            Assert.That(broken.Stderr, Does.Contain($"{cf}:3"));
+        }
+        Assert.That(server.Stderr + server.Stdout, Does.Not.Contain("reloading"), "no signal was sent");
+
+        File.WriteAllText(cf, $"memcache = {mc.Endpoint}\nbackup = inline:{{ {{k = two}} }}\nkey_format = two-%s\n");
+        using (var ok = ServerProcess.Start("reload", "--config", ini))
+        {
+            Assert.That(ok.WaitForExit(60), Is.EqualTo(0), ok.Stderr);
+            Assert.That(ok.Stdout, Does.Contain($"SIGHUP sent to pid {server.Pid}"));
+        }
+        Assert.That(server.WaitForOutput("generation 2"), Is.True, server.Stderr + server.Stdout);
+        Assert.That(client.Lookup("a", "k"), Is.EqualTo("OK two"));
+    }
+
+    private static bool Connects(int port)
+    {
+        try
+        {
+            using var c = new TcpClient("127.0.0.1", port);
+            return true;
+        }
+        catch (SocketException) { return false; }
+    }
+
+    /// <summary>The descriptor numbers of process <paramref name="pid"/> that point at <paramref name="file"/>.</summary>
+    private static List<string> OpenDescriptors(int pid, string file)
+    {
+        string target = Path.GetFullPath(file);
+        var fds = new List<string>();
+        foreach (string fd in Directory.GetFiles($"/proc/{pid}/fd"))
+        {
+            try
+            {
+                if (new FileInfo(fd).LinkTarget == target) fds.Add(Path.GetFileName(fd));
+            }
+            catch (IOException) { }
+        }
+        fds.Sort(StringComparer.Ordinal);
+        return fds;
+    }
+}
