@@ -6,12 +6,34 @@ namespace TcpTableServer.Tests.Support;
 /// <summary>Free loopback TCP ports for test servers (never fixed ports that clash).</summary>
 public static class FreePort
 {
+    /// <summary>
+    /// A port that is free now, chosen at random below Linux's ephemeral range (32768-60999):
+    /// a port the kernel picked from that range is the range every outgoing connection takes
+    /// its local port from, so between the pick and the server's bind a client connection
+    /// (of this test run or another one on the machine) could take it. Never the same port
+    /// twice in one process.
+    /// </summary>
     public static int Next()
     {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
+        for (int attempt = 0; attempt < 1000; attempt++)
+        {
+            int port = Random.Shared.Next(20000, 32768);
+            lock (Given)
+                if (!Given.Add(port)) continue;
+            try
+            {
+                using var l = new TcpListener(IPAddress.Loopback, port);
+                l.Start();
+                return port;
+            }
+            catch (SocketException) { }
+        }
+        using var any = new TcpListener(IPAddress.Loopback, 0);
+        any.Start();
+        return ((IPEndPoint)any.LocalEndpoint).Port;
     }
+
+    private static readonly HashSet<int> Given = [];
 
     private static readonly List<Socket> Reserved = [];
 
