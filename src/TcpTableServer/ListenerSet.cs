@@ -22,7 +22,8 @@ namespace TcpTableServer.Host;
 /// </summary>
 public sealed record ListenerPlan(string Name, EndpointSpec Endpoint, string? TcpMap, TimeSpan? IdleTimeout)
 {
-    public string Key => $"{Name}|allow={Endpoint.Allow}|max={Endpoint.MaxConnections}|idle={IdleTimeout}";
+    public string Key => $"{Name}|allow={Endpoint.Allow}|max={Endpoint.MaxConnections}|idle={IdleTimeout}"
+                         + $"|mode={Endpoint.Mode}|owner={Endpoint.Owner}|group={Endpoint.Group}";
 
     /// <summary>Every listener of a configuration: the socketmap listeners, then each map's tcp listener.</summary>
     public static List<ListenerPlan> Of(ServerDefinition def)
@@ -43,13 +44,14 @@ public sealed record ListenerPlan(string Name, EndpointSpec Endpoint, string? Tc
 /// a listener stops its accepts and asks each connection to close after the answers in flight
 /// (S24), aborting what is left after the stop timeout.
 /// </summary>
-public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, LiveMaps maps, ILoggerFactory loggers)
+public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, LiveMaps maps, ILoggerFactory loggers,
+    SystemdSockets? passed = null)
 {
     private readonly Dictionary<string, Running> _running = new(StringComparer.Ordinal);
     private readonly ILogger _log = loggers.CreateLogger("TcpTableServer");
     private SocketTransportFactory? _transport;
 
-    private sealed record Running(ListenerPlan Plan, KestrelServer Server, ListenerGate Gate);
+    private sealed record Running(ListenerPlan Plan, KestrelServer Server, ListenerGate Gate, bool Activated);
 
     /// <summary>The keys of the listeners open now.</summary>
     public IReadOnlyCollection<string> Keys => _running.Keys;
@@ -98,7 +100,8 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
         {
             running.Server.Dispose();
             gate.RemoveListener(running.Gate);
-            if (running.Plan.Endpoint.Kind == EndpointKind.Unix) TryDelete(running.Plan.Endpoint.Path);
+            // the socket file is ours to remove unless systemd made it (it removes it itself)
+            if (running.Plan.Endpoint.Kind == EndpointKind.Unix && !running.Activated) TryDelete(running.Plan.Endpoint.Path);
         }
     }
 
@@ -116,7 +119,17 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
         ConnectionDelegate handler = plan.TcpMap is { } map ? TcpHandler(map, plan.IdleTimeout)
             : new SocketmapConnectionHandler(maps, plan.IdleTimeout, loggers.CreateLogger<SocketmapConnectionHandler>()).OnConnectedAsync;
         Action<ListenOptions> pipeline = l => l.Run(c => handler(c));
-        if (ep.Kind == EndpointKind.Unix)
+        var activated = passed?.Take(ep) ?? [];
+        if (activated.Count > 0)
+        {
+            // socket activation: systemd bound the socket (and owns its file's permissions)
+            foreach (var socket in activated)
+            {
+                options.ListenHandle((ulong)socket.Fd, pipeline);
+                _log.LogInformation("{Listener}: socket {Socket} passed by systemd", plan.Name, socket);
+            }
+        }
+        else if (ep.Kind == EndpointKind.Unix)
         {
             RemoveStaleSocket(ep.Path);
             options.ListenUnixSocket(ep.Path, pipeline);
@@ -144,7 +157,8 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
             gate.RemoveListener(listener);
             throw;
         }
-        return new Running(plan, server, listener);
+        if (ep.Kind == EndpointKind.Unix && activated.Count == 0) SocketFile.Apply(ep);
+        return new Running(plan, server, listener, activated.Count > 0);
     }
 
     /// <summary>

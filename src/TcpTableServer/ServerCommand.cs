@@ -47,9 +47,21 @@ public static class ServerCommand
             return ExitCodes.Config;
         }
 
+        SystemdSockets passed;
+        try
+        {
+            passed = SystemdSockets.FromEnvironment();
+        }
+        catch (ConfigException e)
+        {
+            log.LogCritical("fatal: {Message}", e.Message);
+            await maps.DisposeAsync();
+            NLog.LogManager.Shutdown();
+            return ExitCodes.Config;
+        }
         var live = new LiveMaps(maps);
         var gate = CreateGate(def, log, loggers);
-        using var host = Build(def, live, gate, loggers);
+        using var host = Build(def, live, gate, passed, loggers);
         var listeners = host.Services.GetRequiredService<ListenerService>().Listeners;
         try
         {
@@ -113,7 +125,7 @@ public static class ServerCommand
         return new ConnectionGate(max, loggers.CreateLogger("TcpTableServer.Connections"));
     }
 
-    private static IHost Build(ServerDefinition def, LiveMaps live, ConnectionGate gate, ILoggerFactory loggers)
+    private static IHost Build(ServerDefinition def, LiveMaps live, ConnectionGate gate, SystemdSockets passed, ILoggerFactory loggers)
     {
         // A bare HostBuilder: no appsettings.json, environment or file-watcher sources (the
         // INI file is the configuration), which keeps start-up short.
@@ -138,7 +150,7 @@ public static class ServerCommand
                 // the transport's buffers: a pool that gives memory back (ReturningMemoryPool)
                 s.AddSingleton<IMemoryPoolFactory<byte>, ReturningMemoryPool.Factory>();
                 s.AddSingleton(sp => new ListenerService(
-                    new ListenerSet(sp, gate, live, loggers), ListenerPlan.Of(def), def.Options.ShutdownTimeout));
+                    new ListenerSet(sp, gate, live, loggers, passed), ListenerPlan.Of(def), def.Options.ShutdownTimeout, passed));
                 s.AddHostedService(sp => sp.GetRequiredService<ListenerService>());
             });
         return builder.Build();
@@ -149,11 +161,21 @@ public static class ServerCommand
 /// Opens the configuration's listeners when the host starts (so systemd's READY=1 follows the
 /// binds) and closes them all when it stops, each connection after its answers in flight.
 /// </summary>
-public sealed class ListenerService(ListenerSet listeners, IReadOnlyList<ListenerPlan> initial, TimeSpan stopTimeout) : IHostedService
+public sealed class ListenerService(ListenerSet listeners, IReadOnlyList<ListenerPlan> initial, TimeSpan stopTimeout,
+    SystemdSockets passed) : IHostedService
 {
     public ListenerSet Listeners => listeners;
 
-    public Task StartAsync(CancellationToken cancellationToken) => listeners.OpenAsync(initial, cancellationToken);
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await listeners.OpenAsync(initial, cancellationToken);
+        // A socket systemd passed that no listener names would accept connections nobody answers.
+        if (passed.Untaken.ToList() is { Count: > 0 } stray)
+        {
+            await listeners.CloseAllAsync(TimeSpan.Zero);
+            throw new ConfigException($"systemd passed {string.Join(", ", stray)}, which no listener of the configuration names (socketmap = ... or tcp = ...)");
+        }
+    }
 
     public Task StopAsync(CancellationToken cancellationToken) => listeners.CloseAllAsync(stopTimeout);
 }

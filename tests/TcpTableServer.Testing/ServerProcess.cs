@@ -33,15 +33,17 @@ public sealed class ServerProcess : IDisposable
             ? dll : Path.Combine(AppContext.BaseDirectory, "TcpTableServer.dll");
 
     /// <summary>Starts `dotnet TcpTableServer.dll ARGS` with output captured.</summary>
-    public static ServerProcess Start(params string[] args)
+    public static ServerProcess Start(params string[] args) => StartProgram("dotnet", [ServerDll, .. args]);
+
+    /// <summary>Starts <paramref name="program"/> (a wrapper that runs the server, e.g. systemd-socket-activate) with output captured.</summary>
+    public static ServerProcess StartProgram(string program, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet")
+        var psi = new ProcessStartInfo(program)
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
-        psi.ArgumentList.Add(ServerDll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["DOTNET_NOLOGO"] = "1";
         var p = new Process { StartInfo = psi };

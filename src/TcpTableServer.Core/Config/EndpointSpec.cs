@@ -26,12 +26,22 @@ public sealed record EndpointSpec(EndpointKind Kind, string Host, string Port, s
     /// </summary>
     public AllowList? Allow { get; init; }
 
+    /// <summary>UNIX listeners only: the socket file's permissions (<c>mode=0660</c>); null: as the umask leaves them.</summary>
+    public UnixFileMode? Mode { get; init; }
+
+    /// <summary>UNIX listeners only: the socket file's owner (<c>owner=NAME</c> or a uid); null: the server's user.</summary>
+    public string? Owner { get; init; }
+
+    /// <summary>UNIX listeners only: the socket file's group (<c>group=postfix</c> or a gid); null: the server's group.</summary>
+    public string? Group { get; init; }
+
     /// <summary>Equality as written in the configuration: the resolved <see cref="Allow"/> follows from it.</summary>
     public bool Equals(EndpointSpec? other) =>
         other is not null && Kind == other.Kind && Host == other.Host && Port == other.Port && Path == other.Path
-        && MaxConnections == other.MaxConnections && AllowText == other.AllowText;
+        && MaxConnections == other.MaxConnections && AllowText == other.AllowText
+        && Mode == other.Mode && Owner == other.Owner && Group == other.Group;
 
-    public override int GetHashCode() => HashCode.Combine(Kind, Host, Port, Path, MaxConnections, AllowText);
+    public override int GetHashCode() => HashCode.Combine(Kind, Host, Port, Path, MaxConnections, AllowText, Mode, Group);
 
     /// <summary>Whether only this machine can connect: a UNIX socket, or an inet listener on a loopback address or "localhost".</summary>
     public bool IsLoopbackOnly => Kind == EndpointKind.Unix || Host == "localhost"

@@ -62,7 +62,7 @@ internal static class IniValues
     }
 
     /// <summary>Options a listener may carry after its endpoint ("name=value").</summary>
-    public static readonly string[] ListenerOptions = ["max_connections", "allow"];
+    public static readonly string[] ListenerOptions = ["max_connections", "allow", "mode", "owner", "group"];
 
     /// <summary>
     /// A list of listeners, each an endpoint followed by its options:
@@ -98,12 +98,35 @@ internal static class IniValues
                     var l = listeners[^1];
                     listeners[^1] = l with { AllowText = l.AllowText is { } t ? $"{t}, {v}" : v, Allow = l.Allow is { } a ? a.Plus(own) : own };
                     break;
+                case "mode":
+                    RequireUnix(key, name, listeners[^1], file, line);
+                    if (v.Length is < 3 or > 4 || !v.All(c => c is >= '0' and <= '7'))
+                        throw new ConfigException($"{key}: {name}: \"{v}\" is not an octal file mode (e.g. 0660)", file, line);
+                    listeners[^1] = listeners[^1] with { Mode = (UnixFileMode)Convert.ToInt32(v, 8) };
+                    break;
+                case "owner":
+                    RequireUnix(key, name, listeners[^1], file, line);
+                    listeners[^1] = listeners[^1] with { Owner = NonEmpty(key, name, v, file, line) };
+                    break;
+                case "group":
+                    RequireUnix(key, name, listeners[^1], file, line);
+                    listeners[^1] = listeners[^1] with { Group = NonEmpty(key, name, v, file, line) };
+                    break;
                 default:
                     throw new ConfigException($"{key}: unknown listener option \"{name}\" (known: {string.Join(", ", ListenerOptions)})", file, line);
             }
         }
         return listeners;
     }
+
+    private static void RequireUnix(string key, string name, EndpointSpec listener, string file, int line)
+    {
+        if (listener.Kind != EndpointKind.Unix)
+            throw new ConfigException($"{key}: {name}= applies to unix: listeners only, not {listener}", file, line);
+    }
+
+    private static string NonEmpty(string key, string name, string value, string file, int line) =>
+        value.Length > 0 ? value : throw new ConfigException($"{key}: {name}: empty", file, line);
 
     /// <summary>Splits a listener list at commas and whitespace (Postfix list syntax).</summary>
     public static string[] SplitList(string value) =>

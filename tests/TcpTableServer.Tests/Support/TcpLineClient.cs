@@ -34,6 +34,15 @@ public sealed class TcpLineClient : IDisposable
         catch (SocketException) { return null; }
     }
 
+    /// <summary>Sends raw octets and reads exactly <paramref name="replyLength"/> bytes back (another protocol on the same socket).</summary>
+    public string Raw(string octets, int replyLength)
+    {
+        _stream.Write(Encoding.Latin1.GetBytes(octets));
+        var reply = new byte[replyLength];
+        _stream.ReadExactly(reply);
+        return Encoding.Latin1.GetString(reply);
+    }
+
     public string? Put(string key, string value) => Request($"put {TcpQuote.Encode(key)} {TcpQuote.Encode(value)}");
 
     public string? Get(string key) => Request($"get {TcpQuote.Encode(key)}");

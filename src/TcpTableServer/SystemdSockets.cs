@@ -1,0 +1,89 @@
+using System.Net;
+using System.Net.Sockets;
+using TcpTableServer.Config;
+
+namespace TcpTableServer.Host;
+
+/// <summary>
+/// Sockets passed by systemd socket activation (sd_listen_fds(3)): with <c>LISTEN_PID</c> equal
+/// to this process, descriptors 3 .. 3 + <c>LISTEN_FDS</c> - 1 are listening sockets, named by
+/// <c>LISTEN_FDNAMES</c> (colon-separated; systemd's <c>FileDescriptorName=</c>, else the
+/// unit's name). Each is matched to the INI listener with the same address (TCP: address and
+/// port, "localhost" meaning either loopback; UNIX: the path); a passed socket that no listener
+/// names is an error at start, a listener with no passed socket binds as usual.
+/// </summary>
+public sealed class SystemdSockets
+{
+    /// <summary>The first passed descriptor (SD_LISTEN_FDS_START).</summary>
+    private const int First = 3;
+
+    public sealed record Passed(int Fd, string Name, EndPoint Address)
+    {
+        public bool Taken { get; set; }
+        public override string ToString() => $"{Name} (fd {Fd}, {Describe(Address)})";
+    }
+
+    private readonly List<Passed> _sockets;
+
+    private SystemdSockets(List<Passed> sockets) => _sockets = sockets;
+
+    public IReadOnlyList<Passed> All => _sockets;
+
+    /// <summary>The sockets passed to this process (none when not socket-activated).</summary>
+    public static SystemdSockets FromEnvironment()
+    {
+        var sockets = new List<Passed>();
+        if (!int.TryParse(Environment.GetEnvironmentVariable("LISTEN_PID"), out int pid) || pid != Environment.ProcessId
+            || !int.TryParse(Environment.GetEnvironmentVariable("LISTEN_FDS"), out int count) || count <= 0)
+            return new SystemdSockets(sockets);
+        string[] names = (Environment.GetEnvironmentVariable("LISTEN_FDNAMES") ?? "").Split(':');
+        for (int i = 0; i < count; i++)
+        {
+            int fd = First + i;
+            using var probe = new Socket(new SafeSocketHandle(fd, ownsHandle: false));
+            var address = probe.LocalEndPoint ?? throw new ConfigException($"systemd passed descriptor {fd}, which is not a bound socket");
+            sockets.Add(new Passed(fd, i < names.Length && names[i].Length > 0 ? names[i] : $"fd{fd}", address));
+        }
+        // Not for our children (none expected), as sd_listen_fds(unset_environment = 1).
+        Environment.SetEnvironmentVariable("LISTEN_PID", null);
+        Environment.SetEnvironmentVariable("LISTEN_FDS", null);
+        Environment.SetEnvironmentVariable("LISTEN_FDNAMES", null);
+        return new SystemdSockets(sockets);
+    }
+
+    /// <summary>The passed sockets not yet taken that listen where <paramref name="ep"/> says (each taken once).</summary>
+    public List<Passed> Take(EndpointSpec ep)
+    {
+        var found = _sockets.Where(s => !s.Taken && Matches(s.Address, ep)).ToList();
+        foreach (var s in found) s.Taken = true;
+        return found;
+    }
+
+    /// <summary>Passed sockets that no listener took (an error at start).</summary>
+    public IEnumerable<Passed> Untaken => _sockets.Where(s => !s.Taken);
+
+    private static bool Matches(EndPoint address, EndpointSpec ep)
+    {
+        switch (address)
+        {
+            case UnixDomainSocketEndPoint unix:
+                return ep.Kind == EndpointKind.Unix && Path.GetFullPath(unix.ToString()) == Path.GetFullPath(ep.Path);
+            case IPEndPoint ip:
+                if (ep.Kind != EndpointKind.Inet || ip.Port != ep.PortNumber) return false;
+                if (ep.Host == "localhost") return IPAddress.IsLoopback(ip.Address);
+                return IPAddress.TryParse(ep.Host, out var want) && Normalize(want).Equals(Normalize(ip.Address));
+            default:
+                return false;
+        }
+    }
+
+    private static IPAddress Normalize(IPAddress a) => a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a;
+
+    private static string Describe(EndPoint address) => address switch
+    {
+        UnixDomainSocketEndPoint u => $"unix:{u}",
+        IPEndPoint { AddressFamily: AddressFamily.InterNetworkV6 } ip => $"inet:[{ip.Address}]:{ip.Port}",
+        IPEndPoint ip => $"inet:{ip.Address}:{ip.Port}",
+        _ => address.ToString() ?? "?",
+    };
+}

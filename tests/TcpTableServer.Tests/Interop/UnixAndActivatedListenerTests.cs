@@ -1,0 +1,141 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using TcpTableServer.Tests.Support;
+
+namespace TcpTableServer.Tests.Interop;
+
+/// <summary>
+/// Listeners as a mail host deploys them: a UNIX socket with the mode and group Postfix needs
+/// (<c>mode=0660 group=...</c>), removed on stop; and sockets passed by systemd socket
+/// activation (sd_listen_fds: LISTEN_FDS/LISTEN_FDNAMES), proven with systemd's own
+/// <c>systemd-socket-activate</c>, no running systemd needed: a passed TCP and UNIX socket
+/// serve, a listener systemd did not pass binds as usual, a passed socket no listener names
+/// stops the start.
+/// </summary>
+[TestFixture, Category("Interop"), System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class UnixAndActivatedListenerTests
+{
+    private MemcachedProcess mc = null!;
+
+    [OneTimeSetUp]
+    public void StartMemcached() => mc = MemcachedProcess.Start();
+
+    [OneTimeTearDown]
+    public void StopMemcached() => mc.Dispose();
+
+    private static string? Lookup(string path, string request)
+    {
+        using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        s.Connect(new UnixDomainSocketEndPoint(path));
+        s.Send(Encoding.ASCII.GetBytes(request));
+        var buf = new byte[256];
+        int n = s.Receive(buf);
+        return Encoding.ASCII.GetString(buf, 0, n);
+    }
+
+    private static uint Gid(string group) =>
+        uint.Parse(File.ReadLines("/etc/group").Select(l => l.Split(':')).First(f => f[0] == group)[2]);
+
+    [Test]
+    public void Unix_listener_gets_its_mode_and_group_and_its_file_goes_on_stop()
+    {
+        using var d = new TempDir();
+        string sock = d["tcptable.sock"], tcpSock = d["a.sock"];
+        d.File("a.cf", $"memcache = {mc.Endpoint}\nbackup = inline:{{ {{k = v}} }}\n");
+        string ini = d.File("server.ini",
+            $"[server]\nsocketmap = unix:{sock} mode=0660 group=nogroup\n[maps:a]\nconfig = a.cf\ntcp = unix:{tcpSock} mode=0600\n");
+        using (var server = ServerProcess.Start("--config", ini))
+        {
+            Assert.That(server.WaitForOutput("ready"), Is.True, server.Stderr + server.Stdout);
+            Assert.That(File.GetUnixFileMode(sock), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite));
+            Assert.That(Stat.Gid(sock), Is.EqualTo(Gid("nogroup")));
+            Assert.That(File.GetUnixFileMode(tcpSock), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite));
+            Assert.That(Lookup(sock, "3:a k,"), Is.EqualTo("4:OK v,"));
+            Assert.That(Lookup(tcpSock, "get k\n"), Is.EqualTo("200 v\n"));
+            Assert.That(server.Terminate(), Is.EqualTo(0));
+        }
+        Assert.That(File.Exists(sock) || File.Exists(tcpSock), Is.False, "socket files removed on stop");
+    }
+
+    [Test]
+    public void Mode_on_an_inet_listener_is_a_configuration_error_with_file_and_line()
+    {
+        using var d = new TempDir();
+        d.File("a.cf", $"memcache = {mc.Endpoint}\n");
+        string ini = d.File("server.ini", $"[server]\nsocketmap = inet:127.0.0.1:{FreePort.Next()} mode=0660\n[maps:a]\nconfig = a.cf\n");
+        using var server = ServerProcess.Start("--config", ini);
+        Assert.That(server.WaitForExit(60), Is.EqualTo(78));
+        Assert.That(server.Stderr + server.Stdout, Does.Contain($"{ini}:2").And.Contain("unix: listeners only"));
+    }
+
+    private static ServerProcess Activated(string ini, params string[] listen)
+    {
+        var args = new List<string>();
+        foreach (string l in listen) { args.Add("-l"); args.Add(l); }
+        args.Add("--fdname=" + string.Join(':', listen.Select((_, i) => $"s{i}")));
+        args.AddRange(["-E", "DOTNET_NOLOGO=1", "dotnet", ServerProcess.ServerDll, "--config", ini]);
+        return ServerProcess.StartProgram("systemd-socket-activate", args.ToArray());
+    }
+
+    [Test]
+    public void Sockets_passed_by_systemd_serve_and_a_listener_not_passed_binds_as_usual()
+    {
+        using var d = new TempDir();
+        int sm = FreePort.Next(), tcp = FreePort.Next();
+        string unix = d["sm.sock"];
+        d.File("a.cf", $"memcache = {mc.Endpoint}\nbackup = inline:{{ {{k = v}} }}\n");
+        string ini = d.File("server.ini",
+            $"[server]\nsocketmap = inet:127.0.0.1:{sm}, unix:{unix}\n[maps:a]\nconfig = a.cf\ntcp = inet:127.0.0.1:{tcp}\n");
+        using var server = Activated(ini, $"127.0.0.1:{sm}", unix);
+        // systemd-socket-activate listens, then starts the server at the first connection
+        using var first = Connect(() => new TcpLineClient(sm), server);
+        Assert.That(SocketmapOver(first), Is.EqualTo("4:OK v,"));
+        Assert.That(server.WaitForOutput("passed by systemd", times: 2), Is.True, server.Stderr + server.Stdout);
+        Assert.That(Lookup(unix, "3:a k,"), Is.EqualTo("4:OK v,"), "the passed UNIX socket");
+        using (var line = new TcpLineClient(tcp))
+            Assert.That(line.Get("k"), Is.EqualTo("200 v"), "the tcp listener systemd did not pass was bound by the server");
+        Assert.That(server.Terminate(), Is.EqualTo(0));
+        Assert.That(File.Exists(unix), Is.True, "systemd's socket file is systemd's to remove");
+    }
+
+    [Test]
+    public void A_passed_socket_no_listener_names_stops_the_start()
+    {
+        using var d = new TempDir();
+        int sm = FreePort.Next(), stray = FreePort.Next();
+        d.File("a.cf", $"memcache = {mc.Endpoint}\n");
+        string ini = d.File("server.ini", $"[server]\nsocketmap = inet:127.0.0.1:{sm}\n[maps:a]\nconfig = a.cf\n");
+        using var server = Activated(ini, $"127.0.0.1:{stray}");
+        using (Connect(() => new TcpClient("127.0.0.1", stray), server)) { }
+        Assert.That(server.WaitForExit(60), Is.EqualTo(78));
+        Assert.That(server.Stderr + server.Stdout, Does.Contain($"127.0.0.1:{stray}").And.Contain("no listener"));
+    }
+
+    /// <summary>Connects once the wrapper listens (it binds after it started).</summary>
+    private static T Connect<T>(Func<T> connect, ServerProcess server)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
+        {
+            try { return connect(); }
+            catch (SocketException) when (DateTime.UtcNow < deadline && !server.HasExited) { Thread.Sleep(20); }
+        }
+    }
+
+    /// <summary>One socketmap request over a connection opened as a line client (raw bytes both ways).</summary>
+    private static string SocketmapOver(TcpLineClient c) => c.Raw("3:a k,", 7);
+}
+
+/// <summary>File ownership as stat(1) reports it.</summary>
+internal static class Stat
+{
+    public static uint Gid(string path)
+    {
+        var psi = new ProcessStartInfo("stat", ["-c", "%g", path]) { RedirectStandardOutput = true };
+        using var p = Process.Start(psi)!;
+        string output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return uint.Parse(output.Trim());
+    }
+}
