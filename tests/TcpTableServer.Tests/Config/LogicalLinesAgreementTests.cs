@@ -1,8 +1,8 @@
 using TcpTableServer.Config;
-using TcpTableServer.Memcache;
 using TcpTableServer.Tables;
 using TcpTableServer.Tests.Memcache;
 using TcpTableServer.Tests.Support;
+using TcpTableServer.Keys;
 
 namespace TcpTableServer.Tests.Config;
 

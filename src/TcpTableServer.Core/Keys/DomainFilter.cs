@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 using TcpTableServer.Config;
 using TcpTableServer.Tables;
 
-namespace TcpTableServer.Memcache;
+namespace TcpTableServer.Keys;
 
 /// <summary>Outcome of the <c>domain</c> check (spec 3.2 step 2, 5.2).</summary>
 public readonly record struct DomainCheck(bool Matches, ErrorClass Error)

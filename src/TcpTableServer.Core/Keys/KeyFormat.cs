@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Text;
 using TcpTableServer.Tables;
 
-namespace TcpTableServer.Memcache;
+namespace TcpTableServer.Keys;
 
 /// <summary>
 /// The memcache <c>key_format</c> template (spec section 4): parsed once at open, expanded

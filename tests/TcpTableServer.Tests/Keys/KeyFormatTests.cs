@@ -1,7 +1,8 @@
 using TcpTableServer.Memcache;
 using TcpTableServer.Tables;
+using TcpTableServer.Keys;
 
-namespace TcpTableServer.Tests.Memcache;
+namespace TcpTableServer.Tests.Keys;
 
 /// <summary>key_format parsing and expansion (spec section 4).</summary>
 public class KeyFormatTests
