@@ -226,6 +226,28 @@ public class KeyFormatTests
         Assert.That(KeyFormat.Parse("%s", out _)!.Expand("a b"), Is.EqualTo("a b"));
     }
 
+    /// <summary>A quote function as SQL backups will pass (here: double every single quote).</summary>
+    private static void DoubleQuotes(ReadOnlySpan<char> piece, System.Text.StringBuilder into)
+    {
+        foreach (char c in piece) into.Append(c == '\'' ? "''" : c);
+    }
+
+    [Test]
+    public void QuoteHook_QuotesEverySubstitutedPiece_NotTheTemplateText()
+    {
+        var format = KeyFormat.Parse("q'%s'|%u|%d|%2|%1|%%'", out _)!;
+        Assert.That(format.Expand("o'b@x'y.c'm", DoubleQuotes),
+            Is.EqualTo("q'o''b@x''y.c''m'|o''b|x''y.c''m|x''y|c''m|%'"));
+        Assert.That(format.Expand("o'b@x'y.c'm"), Is.EqualTo("q'o'b@x'y.c'm'|o'b|x'y.c'm|x'y|c'm|%'"));
+    }
+
+    [Test]
+    public void QuoteHook_AppliesToTheIdentityTemplate_AndKeepsSkips()
+    {
+        Assert.That(KeyFormat.Parse("%s", out _)!.Expand("it's", DoubleQuotes), Is.EqualTo("it''s"));
+        Assert.That(KeyFormat.Parse("%d", out _)!.Expand("no-domain", DoubleQuotes), Is.Null);
+    }
+
     [TestCase("%2.%1", "User@Mail.Example.COM")]
     [TestCase("aliases:%s", "user@example.com")]
     [TestCase("u:%u@%d", "User@example.com")]
