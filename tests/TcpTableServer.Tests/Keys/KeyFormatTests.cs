@@ -252,7 +252,7 @@ public class KeyFormatTests
     [TestCase("aliases:%s", "user@example.com")]
     [TestCase("u:%u@%d", "User@example.com")]
     [TestCase("%3/%2/%1/%u", "x@a..b.c.")]
-    public void Issue5_expanding_a_hot_key_allocates_nothing(string template, string key)
+    public void Section4_2_expanding_a_hot_key_allocates_nothing(string template, string key)
     {
         var format = KeyFormat.Parse(template, out _)!;
         for (int sighting = 0; sighting < 2; sighting++) format.Expand(Octets.FoldAscii(key));
