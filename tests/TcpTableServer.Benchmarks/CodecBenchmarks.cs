@@ -7,7 +7,7 @@ using TcpTableServer.Protocols.Tcp;
 namespace TcpTableServer.Benchmarks;
 
 /// <summary>
-/// Per-request codec work (issue 5): parse one request off a buffer and encode one reply,
+/// Per-request codec work: parse one request off a buffer and encode one reply,
 /// for tcp_table (spec 1.2-1.8) and socketmap (spec 2.2-2.5). Allocated bytes per
 /// operation are the allocations per request of that step.
 /// </summary>

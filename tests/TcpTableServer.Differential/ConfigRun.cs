@@ -210,7 +210,7 @@ internal sealed class ConfigRun(CfTemplate cf, List<string> corpus, string dir, 
     /// </summary>
     private IEnumerable<string> PostfixKeys()
     {
-        var format = TcpTableServer.Memcache.KeyFormat.Parse(cf.Value("key_format") ?? "%s", out _);
+        var format = TcpTableServer.Keys.KeyFormat.Parse(cf.Value("key_format") ?? "%s", out _);
         if (format is null) yield break;
         foreach (var key in corpus)
             if (Folded(key) is { } folded && format.Expand(folded) is { Length: > 0 and <= 250 } m

@@ -5,7 +5,7 @@ using TcpTableServer.Tests.Support;
 namespace TcpTableServer.Differential;
 
 /// <summary>
-/// The seeded key corpus of issue 4: <see cref="KeyCorpus"/> (case mixes, UTF-8, '%',
+/// The seeded key corpus of the differential run: <see cref="KeyCorpus"/> (case mixes, UTF-8, '%',
 /// spaces, empty localpart, no domain, '@' only, several '@', leading/trailing dots, keys in
 /// and out of the domain lists) plus keys of the configurations' backups (backup-only keys:
 /// hits and write-backs, in mixed case, non-ASCII letters included), control bytes, tabs,

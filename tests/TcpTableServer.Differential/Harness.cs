@@ -5,7 +5,7 @@ using TcpTableServer.Tests.Support;
 namespace TcpTableServer.Differential;
 
 /// <summary>
-/// Issue 4 differential run. Per configuration, three sides each with its own fresh
+/// The differential run against Postfix. Per configuration, three sides each with its own fresh
 /// memcached and its own copy of the backup: Postfix's memcache: client (`postmap -q -`
 /// and the libpostfix driver), our server through Postfix's socketmap: client, and through
 /// its tcp: client. Same seeded cache items, same keys, same updates and deletes; then the

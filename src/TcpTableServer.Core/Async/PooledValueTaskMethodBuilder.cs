@@ -8,9 +8,9 @@ namespace TcpTableServer.Async;
 /// path). Like the runtime's <see cref="PoolingAsyncValueTaskMethodBuilder{TResult}"/>: a call that
 /// completes synchronously allocates nothing, a call that suspends keeps its state machine in a
 /// reusable box that is recycled when the caller takes the result. The difference is the pool:
-/// the runtime keeps one box per thread and one per core, so with 64 lookups in flight nearly
-/// every suspended call allocated a new box (about 900 bytes per request through memcached, four
-/// async layers); here suspended calls share a bounded pool per method
+/// the runtime keeps one box per thread and one per core, so with many lookups in flight nearly
+/// every suspended call gets a new box (one per async layer of a request, docs/benchmarks.md);
+/// here suspended calls share a bounded pool per method
 /// (<see cref="BoxPoolCapacity"/> boxes). Semantics are the runtime's: the result may be awaited
 /// once; continuations run on the thread that completes the call.
 /// Use: <c>[AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder&lt;&gt;))]</c> on an

@@ -1,12 +1,14 @@
 using System.Text;
 using Microsoft.Extensions.Logging;
+using TcpTableServer.Tables;
 
 namespace TcpTableServer.Config;
 
 /// <summary>
 /// Reader for Postfix .cf parameter files such as memcache_table(5) files (spec section 6),
-/// byte-compatible with Postfix's readllines() + split_nameval(): the file is read as an octet
-/// string (Latin-1), every value keeps the file and the line where its logical line starts.
+/// byte-compatible with Postfix's readllines() (<see cref="LogicalLines"/>) + split_nameval():
+/// the file is read as an octet string (Latin-1), every value keeps the file and the line
+/// where its logical line starts.
 /// </summary>
 public static class CfFile
 {
@@ -33,7 +35,7 @@ public static class CfFile
     internal static IReadOnlyDictionary<string, ConfigValue> Parse(string text, string file, ILogger logger)
     {
         var result = new Dictionary<string, ConfigValue>(StringComparer.Ordinal);
-        foreach (var (line, firstLine) in LogicalLines(text, file, logger))
+        foreach (var (firstLine, line) in LogicalLines.Read(text, file, logger))
         {
             var entry = SplitNameValue(line, file, firstLine);
             if (result.TryGetValue(entry.Name, out var earlier) && earlier.Value != entry.Value)
@@ -47,63 +49,8 @@ public static class CfFile
         return result;
     }
 
-    /// <summary>
-    /// Postfix whitespace (ISSPACE: SP, TAB, LF, VT, FF, CR).
-    /// </summary>
-    internal static bool IsSpace(char c) => c is ' ' or '\t' or '\n' or '\v' or '\f' or '\r';
-
-    /// <summary>
-    /// Logical lines per spec 6.2 with the number of the physical line each one starts on.
-    /// Comment and blank lines are dropped anywhere; indented lines are appended verbatim.
-    /// </summary>
-    private static IEnumerable<(string Line, int FirstLine)> LogicalLines(string text, string file, ILogger logger)
-    {
-        var current = new StringBuilder();
-        int firstLine = 0, lineNo = 0, pos = 0;
-        while (pos < text.Length)
-        {
-            int nl = text.IndexOf('\n', pos);
-            int end = nl < 0 ? text.Length : nl;
-            string physical = text[pos..end];
-            pos = end + 1;
-            lineNo++;
-
-            int i = 0;
-            while (i < physical.Length && IsSpace(physical[i])) i++;
-            if (i == physical.Length || physical[i] == '#') continue; // blank or comment line
-            if (i > 0)
-            {
-                if (current.Length == 0) firstLine = lineNo;       // continuation without text: warned below
-                current.Append(physical);
-                continue;
-            }
-            if (Flush(current, firstLine, file, logger) is { } done) yield return done;
-            current.Append(physical);
-            firstLine = lineNo;
-        }
-        if (Flush(current, firstLine, file, logger) is { } last) yield return last;
-    }
-
-    private static (string, int)? Flush(StringBuilder current, int firstLine, string file, ILogger logger)
-    {
-        if (current.Length == 0) return null;
-        string line = current.ToString();
-        current.Clear();
-        if (IsSpace(line[0]))
-        {
-            logger.LogWarning("{File}:{Line}: logical line must not start with whitespace: \"{Text}\"",
-                file, firstLine, Shorten(line));
-            return null;
-        }
-        int nul = line.IndexOf('\0');
-        if (nul >= 0)
-        {
-            // Postfix handles the line as a C string: text after a NUL byte is lost.
-            logger.LogWarning("{File}:{Line}: text after null byte ignored", file, firstLine);
-            line = line[..nul];
-        }
-        return (line, firstLine);
-    }
+    /// <summary>Postfix whitespace (ISSPACE: SP, TAB, LF, VT, FF, CR).</summary>
+    internal static bool IsSpace(char c) => PostfixSyntax.IsSpace(c);
 
     /// <summary>split_nameval(): name, optional whitespace, '=', trimmed value (spec 6.3).</summary>
     private static ConfigValue SplitNameValue(string line, string file, int lineNo)

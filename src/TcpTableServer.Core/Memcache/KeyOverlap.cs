@@ -1,3 +1,5 @@
+using TcpTableServer.Keys;
+
 namespace TcpTableServer.Memcache;
 
 /// <summary>

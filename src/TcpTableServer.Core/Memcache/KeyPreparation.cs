@@ -1,4 +1,5 @@
 using TcpTableServer.Tables;
+using TcpTableServer.Keys;
 
 namespace TcpTableServer.Memcache;
 

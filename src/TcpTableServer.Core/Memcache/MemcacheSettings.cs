@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using TcpTableServer.Config;
 using TcpTableServer.Tables;
+using TcpTableServer.Keys;
 
 namespace TcpTableServer.Memcache;
 

@@ -205,7 +205,7 @@ public sealed class MemcachedClient : IAsyncDisposable
         return ct.CanBeCanceled ? AwaitCancelableAsync(request, pipeline, ct) : request.Task;
     }
 
-    /// <summary>A canceled caller closes the connection (its reply can no longer be matched), as before pipelining.</summary>
+    /// <summary>A canceled caller closes the connection (its reply can no longer be matched).</summary>
     private static async ValueTask<Reply> AwaitCancelableAsync(MemcachedRequest request, MemcachedPipeline pipeline, CancellationToken ct)
     {
         using (ct.Register(static p => ((MemcachedPipeline)p!).Abort(), pipeline))
@@ -215,7 +215,7 @@ public sealed class MemcachedClient : IAsyncDisposable
     /// <summary>
     /// A connection whose next batch is forming (commands queued behind outstanding replies,
     /// fewer than <see cref="JoinBatchLimit"/>): joining it costs no write and no memcached read
-    /// of its own (on the miss path memcached's CPU per request fell by a fifth).
+    /// of its own, so batched requests cost memcached and the server less CPU (docs/benchmarks.md).
     /// Otherwise the open connection with the fewest requests in flight; a new one while all
     /// open ones are busy, up to <see cref="ConnectionsPerEndpoint"/>. A connection where
     /// memcached is slow (<see cref="MemcachedPipeline.IsSlow"/>: a quarter of the timeout) takes

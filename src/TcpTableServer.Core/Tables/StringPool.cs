@@ -13,9 +13,8 @@ namespace TcpTableServer.Tables;
 /// (14 MiB at most). A full set drops its oldest string.</item>
 /// <item>Cheap to probe: a set's four slots (hash and string) are 64 bytes side by side (one
 /// cache line, two where the array's alignment splits them), and a string is read only when
-/// its hash matches. Measured at 64 connections of L1 hits, the
-/// pool costs what the allocations it saves did (an earlier layout, strings alone, read up
-/// to four cache lines per probe and cost 5% more CPU per request).</item>
+/// its hash matches, so a probe costs about what the allocation it saves would
+/// (docs/benchmarks.md, "measurements behind comments").</item>
 /// <item>Kept on the second sighting: a string's first miss only records its hash among its
 /// set's last misses, so the one-off keys of ordinary mail traffic never enter the pool.
 /// Kept strings live long and are promoted by the GC; if every one-off key went in, each

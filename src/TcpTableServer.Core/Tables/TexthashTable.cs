@@ -7,7 +7,7 @@ namespace TcpTableServer.Tables;
 /// <c>texthash:/path</c> (Postfix dict_thash): a postmap(1)-style source file loaded once at
 /// open into a read-only in-memory fixed-key table.
 /// <list type="bullet">
-/// <item>Logical lines as Postfix readllines(): blank lines and lines whose first non-blank
+/// <item>Logical lines as Postfix readllines() (<see cref="LogicalLines"/>): blank lines and lines whose first non-blank
 /// character is <c>#</c> are ignored; a line starting with whitespace continues the previous
 /// logical line (the newline is dropped, the leading whitespace kept).</item>
 /// <item>The key ends at the first whitespace outside double quotes (a backslash protects the
@@ -52,7 +52,7 @@ public sealed class TexthashTable : HashTable
     {
         var entries = new List<KeyValuePair<string, string>>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var (line, lineNumber) in LogicalLines(text, path, logger))
+        foreach (var (lineNumber, line) in LogicalLines.Read(text, path, logger))
         {
             if (utf8 && !CaseFolding.IsValidUtf8(line))
             {
@@ -84,53 +84,6 @@ public sealed class TexthashTable : HashTable
     }
 
     /// <summary>
-    /// Postfix readllines(): yields each logical line with the number of its first physical
-    /// line. Text after a NUL byte is dropped with a warning, as C string handling would.
-    /// </summary>
-    internal static IEnumerable<(string Line, int LineNumber)> LogicalLines(string text, string path, ILogger logger)
-    {
-        var current = new System.Text.StringBuilder();
-        int first = 0, number = 0;
-        bool orphan = false;
-        foreach (var physical in text.Split('\n'))
-        {
-            number++;
-            int i = 0;
-            while (i < physical.Length && PostfixSyntax.IsSpace(physical[i])) i++;
-            if (i == physical.Length || physical[i] == '#')
-                continue;                               // blank or comment line
-            if (i > 0)
-            {
-                if (current.Length > 0)
-                    current.Append(physical);           // continuation
-                else if (!orphan)
-                {
-                    orphan = true;                      // ignored with its continuations
-                    logger.LogWarning("{Path}: logical line must not start with whitespace: \"{Text}\"",
-                        path, Octets.ToDisplay(Shorten(physical)));
-                }
-                continue;
-            }
-            if (current.Length > 0)
-                yield return (Finish(current, first), first);
-            current.Clear().Append(physical);
-            orphan = false;
-            first = number;
-        }
-        if (current.Length > 0)
-            yield return (Finish(current, first), first);
-
-        string Finish(System.Text.StringBuilder sb, int line)
-        {
-            var s = sb.ToString();
-            int nul = s.IndexOf('\0');
-            if (nul < 0) return s;
-            logger.LogWarning("{Path}, line {Line}: text after null byte may be ignored", path, line);
-            return s[..nul];
-        }
-    }
-
-    /// <summary>
     /// Splits at the first whitespace outside double quotes (backslash escapes one character);
     /// null when a quote is unbalanced. The value is trimmed of surrounding whitespace.
     /// </summary>
@@ -157,6 +110,4 @@ public sealed class TexthashTable : HashTable
         string value = i < line.Length ? PostfixSyntax.TrimSpace(line[(i + 1)..]) : "";
         return (key, value);
     }
-
-    private static string Shorten(string s) => s.Length > 30 ? s[..30] + "..." : s;
 }

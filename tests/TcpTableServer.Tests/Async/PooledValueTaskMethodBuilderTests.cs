@@ -5,7 +5,7 @@ using TcpTableServer.Async;
 namespace TcpTableServer.Tests.Async;
 
 /// <summary>
-/// Issue 5 (no allocation per request on the hit path): the builder of the request path's async
+/// No allocation per request on the hit path: the builder of the request path's async
 /// methods behaves like the runtime's and reuses its boxes when many calls are suspended at once.
 /// </summary>
 public class PooledValueTaskMethodBuilderTests

@@ -76,7 +76,7 @@ public class CfFileTests
         var d = Read("  ttl = 5\n  more\nflags = 1\n");
         Assert.That(Values(d), Is.EqualTo(new Dictionary<string, string> { ["flags"] = "1" }));
         Assert.That(d["flags"].Line, Is.EqualTo(3));
-        Assert.That(log.Warnings.Single(), Does.Contain("t.cf:1: logical line must not start with whitespace"));
+        Assert.That(log.Warnings.Single(), Does.Contain("t.cf, line 1: logical line must not start with whitespace"));
     }
 
     [Test]

@@ -4,7 +4,7 @@ using TcpTableServer.Tests.Support;
 namespace TcpTableServer.Tests.Interop;
 
 /// <summary>
-/// Issue 4: the differential harness (scripts/differential) inside the suite, on a few
+/// The differential harness (scripts/differential) inside the suite, on a few
 /// thousand keys over every configuration in tests/differential: Postfix's own memcache:
 /// client against our server over socketmap: and tcp:, each side with its own memcached
 /// and backup copy; answers, update/delete statuses, final cache items and backups must be

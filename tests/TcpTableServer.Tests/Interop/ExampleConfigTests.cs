@@ -3,7 +3,7 @@ using TcpTableServer.Tests.Support;
 namespace TcpTableServer.Tests.Interop;
 
 /// <summary>
-/// Issue 3 "must show", as scripts/run serves it: the shipped config/ (INI, aliases.cf,
+/// What the shipped configuration must show, as scripts/run serves it: the shipped config/ (INI, aliases.cf,
 /// the texthash backup and nlog.config) answers postmap over socketmap: and tcp:, unknown
 /// keys are not found, and stopping memcached keeps backup answers flowing. Only the ports
 /// are moved to free ones so that the test never clashes with a running instance.

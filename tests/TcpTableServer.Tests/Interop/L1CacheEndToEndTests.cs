@@ -6,7 +6,7 @@ using TcpTableServer.Tests.Support;
 namespace TcpTableServer.Tests.Interop;
 
 /// <summary>
-/// Issue 5 item 3 end to end: the server binary with <c>l1_ttl</c> on a map, a real
+/// The L1 cache end to end: the server binary with <c>l1_ttl</c> on a map, a real
 /// memcached, and Postfix's socketmap client. The staleness the README documents is
 /// observable: a changed memcached item is not seen until the L1 entry expires; a tcp
 /// <c>put</c> to this server is seen at once.

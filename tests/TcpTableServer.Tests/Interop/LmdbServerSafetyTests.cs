@@ -159,8 +159,8 @@ public sealed class LmdbServerSafetyTests
     }
 
     /// <summary>
-    /// The file truncated while serving: LMDB read beyond the end of the file through its
-    /// memory map and the process died of SIGBUS. Now the shrink is seen before the
+    /// The file truncated while serving (the fault guarded: LMDB read beyond the end of the file
+    /// through its memory map and the process died of SIGBUS): the shrink is seen before the
     /// transaction: temporary errors ("400"), the server lives, and once a sound file is put
     /// at the path (a new inode) it is reopened and answers again.
     /// </summary>

@@ -5,7 +5,7 @@ using TcpTableServer.Tests.Support;
 namespace TcpTableServer.Tests.Interop;
 
 /// <summary>
-/// Issue 3, end to end: our server binary, a real memcached, and real Postfix (`postmap -q`)
+/// End to end: our server binary, a real memcached, and real Postfix (`postmap -q`)
 /// as the client over both socketmap: and tcp:. Vector ids name the spec behaviour checked.
 /// </summary>
 [TestFixture, Category("Interop")]

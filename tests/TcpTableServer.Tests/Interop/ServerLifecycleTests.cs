@@ -5,7 +5,7 @@ using TcpTableServer.Tests.Support;
 namespace TcpTableServer.Tests.Interop;
 
 /// <summary>
-/// Issue 3: start-up refuses bad configuration with file and line (spec 3.11, section 6),
+/// Start-up refuses bad configuration with file and line (spec 3.11, section 6),
 /// SIGTERM stops cleanly with exit 0, and the command-line verbs use the same map code.
 /// </summary>
 [TestFixture, Category("Interop")]

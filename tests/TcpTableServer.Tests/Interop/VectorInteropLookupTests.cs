@@ -3,7 +3,7 @@ using TcpTableServer.Tests.Support;
 namespace TcpTableServer.Tests.Interop;
 
 /// <summary>
-/// Issue 4: the lookup vectors V01-V72 of spec 7.3 through real Postfix (`postmap -q`) on
+/// The lookup vectors V01-V72 of spec 7.3 through real Postfix (`postmap -q`) on
 /// both <c>socketmap:</c> and <c>tcp:</c>, against our server binary serving every
 /// configuration of spec 7.2, with the scripted memcached recording the exact traffic
 /// (per connection since the test began: the server pools its memcached connections).

@@ -3,7 +3,7 @@ using TcpTableServer.Tests.Support;
 namespace TcpTableServer.Tests.Interop;
 
 /// <summary>
-/// Issue 4: the vectors that are about cache contents, flags and ttl, through the server
+/// The vectors that are about cache contents, flags and ttl, through the server
 /// process and real Postfix against a real memcached 1.6 (the scripted one cannot prove what
 /// memcached does with a ttl or negative flags).
 /// </summary>

@@ -12,7 +12,7 @@ public enum UpdatePath
 }
 
 /// <summary>
-/// Issue 4: the update and delete vectors V73-V81 of spec 7.3 through the CLI verbs and the
+/// The update and delete vectors V73-V81 of spec 7.3 through the CLI verbs and the
 /// tcp <c>put</c> extension of the server process, with the scripted memcached recording the
 /// exact traffic and writable lmdb files as "backup" (one per map, initially empty; the CLI
 /// and the server have their own copies, as Postfix's lmdb needs one writer at a time).

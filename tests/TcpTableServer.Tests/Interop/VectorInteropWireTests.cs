@@ -5,7 +5,7 @@ using TcpTableServer.Tests.Support;
 namespace TcpTableServer.Tests.Interop;
 
 /// <summary>
-/// Issue 4: the wire-protocol vectors S01-S24 of spec 7.4 with raw sockets against the server
+/// The wire-protocol vectors S01-S24 of spec 7.4 with raw sockets against the server
 /// process (the in-process codec/handler tests are in tests/.../Protocols), and the five
 /// differences of spec 3.13 between a native <c>memcache:</c> table and this server, the native
 /// table being Postfix's own memcache client (`postmap -q KEY memcache:FILE.cf`) on the same

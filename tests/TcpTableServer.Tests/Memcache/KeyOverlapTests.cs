@@ -1,4 +1,5 @@
 using TcpTableServer.Memcache;
+using TcpTableServer.Keys;
 
 namespace TcpTableServer.Tests.Memcache;
 

@@ -528,7 +528,7 @@ public class LookupVectorTests
         Task<LookupResult> bad, k2, k3;
         using (rig.Fake.HoldReplies())
         {
-            bad = t.LookupAsync(longKey).AsTask();   // before: sent on the idle connection
+            bad = t.LookupAsync(longKey).AsTask();   // the fault guarded: sent on the idle connection
             await Task.Delay(100);
             k2 = t.LookupAsync("k2").AsTask();       // that one busy: a second connection
             await Task.Delay(100);

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using TcpTableServer.Config;
 using TcpTableServer.Memcache;
 using TcpTableServer.Tables;
+using TcpTableServer.Keys;
 
 namespace TcpTableServer.Tests.Memcache;
 

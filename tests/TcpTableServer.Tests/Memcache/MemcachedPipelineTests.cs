@@ -6,7 +6,7 @@ using TcpTableServer.Tests.Support;
 namespace TcpTableServer.Tests.Memcache;
 
 /// <summary>
-/// Issue 5: requests of many callers multiplexed on a few pipelined memcached connections,
+/// Requests of many callers multiplexed on a few pipelined memcached connections,
 /// replies matched in FIFO order, a fault failing every request in flight on that connection.
 /// </summary>
 public class MemcachedPipelineTests
@@ -51,9 +51,8 @@ public class MemcachedPipelineTests
         for (int r = 0; r < Rounds; r++) hits += await Round();
         double perLookup = (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)(Rounds * InFlight);
         Assert.That(hits, Is.EqualTo(Rounds * InFlight));
-        // what remains is this test's own awaits (~10 bytes); the runtime's pooling builder allocated
-        // a state machine box in each of the four async layers (~500 bytes), and before the string
-        // pool every answer its value string (~66 bytes in all)
+        // what remains is this test's own awaits (~10 bytes); a state machine box per async layer
+        // or a new value string per answer would exceed the bound
         Assert.That(perLookup, Is.LessThan(30), $"{perLookup:F0} bytes per lookup");
         TestContext.Out.WriteLine($"{perLookup:F0} bytes per lookup");
     }
@@ -130,7 +129,7 @@ public class MemcachedPipelineTests
     /// V28 mid-batch: memcached closes the connection instead of answering the first of 50
     /// requests in flight on it. That request's attempt fails silently and is retried after
     /// retry_pause (3.9); the 49 others, which memcached never answered, are sent again at once
-    /// on a new connection without a pause (before: all 50 paused).
+    /// on a new connection without a pause (the fault guarded: all 50 paused).
     /// </summary>
     [Test]
     public async Task V28_close_mid_batch_fails_the_head_the_others_are_replayed_at_once()
@@ -151,7 +150,7 @@ public class MemcachedPipelineTests
     /// <summary>
     /// A stalled reply (no answer at all) times out only its own request: the 18 requests
     /// queued behind the two stalled ones (one on each connection) are replayed on new
-    /// connections and answered (before: all 20 failed with them, with max_try = 1 a
+    /// connections and answered (the fault guarded: all 20 failed with them, with max_try = 1 a
     /// temporary error for each).
     /// </summary>
     [Test]
@@ -179,7 +178,7 @@ public class MemcachedPipelineTests
     /// connection, connections in parallel; timeout 1 s, max_try 1): requests queued behind a
     /// slow reply are not charged the time they queued (timeout counts from when memcached
     /// starts on them), and requests arriving while every connection waits on a slow reply
-    /// open another connection rather than queue. Before: the batch queued behind the first
+    /// open another connection rather than queue. The fault guarded: the batch queued behind the first
     /// reply timed out (1.2 s after it was queued) and got a temporary error.
     /// </summary>
     [Test]
@@ -267,7 +266,7 @@ public class MemcachedPipelineTests
     }
 
     /// <summary>
-    /// Issue 5: a request joins a batch already forming on a connection (commands queued behind
+    /// A request joins a batch already forming on a connection (commands queued behind
     /// outstanding replies) rather than the connection with the fewest requests in flight: it
     /// then costs no write and no memcached read of its own.
     /// </summary>

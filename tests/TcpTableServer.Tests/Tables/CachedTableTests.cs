@@ -9,7 +9,7 @@ using TcpTableServer.Tests.Support;
 namespace TcpTableServer.Tests.Tables;
 
 /// <summary>
-/// Issue 5 item 3, the L1 cache decorator: hits without inner calls, TTL expiry, negative
+/// The L1 cache decorator: hits without inner calls, TTL expiry, negative
 /// caching, errors never cached, coalesced misses, the size bound, invalidation by update
 /// and delete. Against a real memcached (inner calls counted by memcached's own cmd_get)
 /// wherever it can show the behaviour; <see cref="TableDouble"/> only to hold a lookup in
@@ -318,7 +318,7 @@ public sealed class CachedTableTests
     }
 
     /// <summary>
-    /// Issue 5: the callers that joined a flight resume on the thread that completed the inner
+    /// The callers that joined a flight resume on the thread that completed the inner
     /// lookup (a memcached reader in the server), not on the thread pool.
     /// </summary>
     [Test]

@@ -132,7 +132,7 @@ public sealed class LmdbSharingAndFileTests
     /// <summary>
     /// A file replaced at the path (rename over it, as a deployment does) is reopened before the
     /// next write: the update lands in the new file, which Postfix then sees, and lookups answer
-    /// from it. (Before: the write went into the replaced, unlinked inode and was lost.)
+    /// from it. (The fault guarded: the write went into the replaced, unlinked inode and was lost.)
     /// </summary>
     [Test]
     public async Task ReplacedFile_IsReopened_WritesLandInTheNewFile()

@@ -151,7 +151,7 @@ public sealed class LmdbTableTests
     }
 
     /// <summary>
-    /// Issue 5: a backup lookup is microseconds of synchronous work; concurrent lookups share the
+    /// A backup lookup is microseconds of synchronous work; concurrent lookups share the
     /// gate and complete on the calling thread (no thread switch on the memcache miss path). The
     /// only ones handed to the writer thread are the one-a-second path checks, so at least 99%
     /// complete synchronously. Writes, in contrast, always complete on the writer thread.

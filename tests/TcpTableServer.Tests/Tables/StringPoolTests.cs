@@ -4,7 +4,7 @@ using TcpTableServer.Tables;
 namespace TcpTableServer.Tests.Tables;
 
 /// <summary>
-/// The request path's string pool (issue 5: no allocation per request on the hit path):
+/// The request path's string pool (no allocation per request on the hit path):
 /// a hot key or value gets the string made last time, and every answer stays byte-exact
 /// (spec 0: octet strings; V07, V10 non-ASCII keys and values).
 /// </summary>
@@ -14,7 +14,7 @@ public sealed class StringPoolTests
     private static byte[] Latin1(string s) => Encoding.Latin1.GetBytes(s);
 
     [Test]
-    public void Issue5_SameOctets_GiveTheSameStringInstance_FromTheSecondSightingOn()
+    public void SameOctets_GiveTheSameStringInstance_FromTheSecondSightingOn()
     {
         string first = StringPool.FromBytes("hot-key@example.com"u8);
         string second = StringPool.FromBytes("hot-key@example.com"u8);
@@ -28,7 +28,7 @@ public sealed class StringPoolTests
     }
 
     [Test]
-    public void Issue5_OneOffStrings_DoNotEnterThePool()
+    public void OneOffStrings_DoNotEnterThePool()
     {
         // 400 000 strings seen once each, about 24 per set (a set keeps 4): had they entered, the
         // hot string would be evicted all but surely; it is kept, since they never entered
@@ -39,7 +39,7 @@ public sealed class StringPoolTests
     }
 
     [Test]
-    public void Issue5_V07_V10_EveryByteValueSurvivesExactly()
+    public void V07_V10_EveryByteValueSurvivesExactly()
     {
         for (int b = 0; b < 256; b++)
         {
@@ -52,7 +52,7 @@ public sealed class StringPoolTests
     }
 
     [Test]
-    public void Issue5_FarMoreStringsThanSlots_EachAnswerIsItsOwnContent()
+    public void FarMoreStringsThanSlots_EachAnswerIsItsOwnContent()
     {
         // 200 000 distinct strings through 65 536 slots: sets overflow and drop their oldest,
         // and no lookup ever returns another string's content
@@ -65,7 +65,7 @@ public sealed class StringPoolTests
     }
 
     [Test]
-    public void Issue5_LongerThanMaxLength_IsExactButNotKept()
+    public void LongerThanMaxLength_IsExactButNotKept()
     {
         string longest = new('a', StringPool.MaxLength);
         string tooLong = new('b', StringPool.MaxLength + 1);
@@ -79,7 +79,7 @@ public sealed class StringPoolTests
     }
 
     [Test]
-    public void Issue5_RacingThreads_NeverGetAnotherStringsContent()
+    public void RacingThreads_NeverGetAnotherStringsContent()
     {
         // 4 threads hammer 20 000 strings (sets overflow, slots are rewritten concurrently)
         var keys = Enumerable.Range(0, 20_000).Select(i => Latin1($"k{i}@d{i % 7}.example")).ToArray();
@@ -97,7 +97,7 @@ public sealed class StringPoolTests
     }
 
     [Test]
-    public void Issue5_HotStrings_AllocateNothing()
+    public void HotStrings_AllocateNothing()
     {
         var keys = Enumerable.Range(0, 1000).Select(i => Latin1($"alias{i}@example.org")).ToArray();
         for (int sighting = 0; sighting < 2; sighting++)

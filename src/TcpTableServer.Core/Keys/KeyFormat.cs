@@ -2,12 +2,13 @@ using System.Buffers;
 using System.Text;
 using TcpTableServer.Tables;
 
-namespace TcpTableServer.Memcache;
+namespace TcpTableServer.Keys;
 
 /// <summary>
-/// The memcache <c>key_format</c> template (spec section 4): parsed once at open, expanded
-/// per request on the case-folded key. Valid sequences: <c>%%</c>, <c>%s</c>, <c>%S</c>,
-/// <c>%u</c>, <c>%U</c>, <c>%d</c>, <c>%D</c>, <c>%1</c>…<c>%9</c>.
+/// The memcache <c>key_format</c> template (spec section 4), the same expansion Postfix's
+/// db_common_expand() gives SQL queries: parsed once at open, expanded per request on the
+/// case-folded key. Valid sequences: <c>%%</c>, <c>%s</c>, <c>%S</c>, <c>%u</c>, <c>%U</c>,
+/// <c>%d</c>, <c>%D</c>, <c>%1</c>…<c>%9</c>.
 /// </summary>
 public sealed class KeyFormat
 {
@@ -83,7 +84,7 @@ public sealed class KeyFormat
     }
 
     /// <summary>
-    /// The template's shape for static analysis (<see cref="KeyOverlap"/>): literal text as is,
+    /// The template's shape for static analysis (memcache's KeyOverlap): literal text as is,
     /// null for an expansion (%s, %u, %d, %1..%9), whose text depends on the key.
     /// </summary>
     public IReadOnlyList<string?> Segments() =>
@@ -92,16 +93,18 @@ public sealed class KeyFormat
     /// <summary>
     /// Expands the template with the folded key <paramref name="key"/> (4.2). Returns null
     /// when the expansion is suppressed (a skip). The result may be empty or contain
-    /// whitespace; the caller applies 3.2 steps 6 and 7.
+    /// whitespace; the caller applies 3.2 steps 6 and 7. <paramref name="quote"/>, when given,
+    /// quotes each substituted piece of the key (not the template's literal text).
     /// </summary>
-    public string? Expand(string key)
+    public string? Expand(string key, KeyQuote? quote = null)
     {
-        if (IsIdentity) return key;
+        if (IsIdentity && quote is null) return key;
         int at = key.LastIndexOf('@');
         if (_usesDomain && (at < 0 || at == key.Length - 1)) return null; // no or empty domain
         if (_usesUser && at == 0) return null;                             // empty localpart
         Span<Range> labels = stackalloc Range[9];                          // %1..%9, from the right
         if (_maxLabel > 0 && FindLabels(key, at + 1, labels[.._maxLabel]) < _maxLabel) return null;
+        if (quote is not null) return ExpandQuoted(key, at, labels, quote);
 
         // no allocation for a hot key (the hit path): the expansion is built on the
         // stack and its string taken from the pool
@@ -124,6 +127,18 @@ public sealed class KeyFormat
         {
             ArrayPool<char>.Shared.Return(large);
         }
+    }
+
+    /// <summary>The expansion with each substituted piece passed through <paramref name="quote"/>.</summary>
+    private string ExpandQuoted(string key, int at, ReadOnlySpan<Range> labels, KeyQuote quote)
+    {
+        var into = new StringBuilder(key.Length + Template.Length);
+        foreach (var p in _parts)
+        {
+            if (p.Kind == Kind.Literal) into.Append(p.Text);
+            else quote(Piece(p, key, at, labels), into);
+        }
+        return into.ToString();
     }
 
     /// <summary>

@@ -1,10 +1,11 @@
 using TcpTableServer.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
 using TcpTableServer.Config;
-using TcpTableServer.Memcache;
+using TcpTableServer.Tests.Memcache;
 using TcpTableServer.Tables;
+using TcpTableServer.Keys;
 
-namespace TcpTableServer.Tests.Memcache;
+namespace TcpTableServer.Tests.Keys;
 
 /// <summary>The <c>domain</c> list (spec section 5).</summary>
 public class DomainFilterTests

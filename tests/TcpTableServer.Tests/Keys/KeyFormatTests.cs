@@ -1,7 +1,8 @@
 using TcpTableServer.Memcache;
 using TcpTableServer.Tables;
+using TcpTableServer.Keys;
 
-namespace TcpTableServer.Tests.Memcache;
+namespace TcpTableServer.Tests.Keys;
 
 /// <summary>key_format parsing and expansion (spec section 4).</summary>
 public class KeyFormatTests
@@ -225,11 +226,33 @@ public class KeyFormatTests
         Assert.That(KeyFormat.Parse("%s", out _)!.Expand("a b"), Is.EqualTo("a b"));
     }
 
+    /// <summary>A quote function as SQL backups will pass (here: double every single quote).</summary>
+    private static void DoubleQuotes(ReadOnlySpan<char> piece, System.Text.StringBuilder into)
+    {
+        foreach (char c in piece) into.Append(c == '\'' ? "''" : c);
+    }
+
+    [Test]
+    public void QuoteHook_QuotesEverySubstitutedPiece_NotTheTemplateText()
+    {
+        var format = KeyFormat.Parse("q'%s'|%u|%d|%2|%1|%%'", out _)!;
+        Assert.That(format.Expand("o'b@x'y.c'm", DoubleQuotes),
+            Is.EqualTo("q'o''b@x''y.c''m'|o''b|x''y.c''m|x''y|c''m|%'"));
+        Assert.That(format.Expand("o'b@x'y.c'm"), Is.EqualTo("q'o'b@x'y.c'm'|o'b|x'y.c'm|x'y|c'm|%'"));
+    }
+
+    [Test]
+    public void QuoteHook_AppliesToTheIdentityTemplate_AndKeepsSkips()
+    {
+        Assert.That(KeyFormat.Parse("%s", out _)!.Expand("it's", DoubleQuotes), Is.EqualTo("it''s"));
+        Assert.That(KeyFormat.Parse("%d", out _)!.Expand("no-domain", DoubleQuotes), Is.Null);
+    }
+
     [TestCase("%2.%1", "User@Mail.Example.COM")]
     [TestCase("aliases:%s", "user@example.com")]
     [TestCase("u:%u@%d", "User@example.com")]
     [TestCase("%3/%2/%1/%u", "x@a..b.c.")]
-    public void Issue5_expanding_a_hot_key_allocates_nothing(string template, string key)
+    public void Section4_2_expanding_a_hot_key_allocates_nothing(string template, string key)
     {
         var format = KeyFormat.Parse(template, out _)!;
         for (int sighting = 0; sighting < 2; sighting++) format.Expand(Octets.FoldAscii(key));

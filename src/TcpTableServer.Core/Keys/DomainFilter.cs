@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 using TcpTableServer.Config;
 using TcpTableServer.Tables;
 
-namespace TcpTableServer.Memcache;
+namespace TcpTableServer.Keys;
 
 /// <summary>Outcome of the <c>domain</c> check (spec 3.2 step 2, 5.2).</summary>
 public readonly record struct DomainCheck(bool Matches, ErrorClass Error)
@@ -92,8 +92,8 @@ public sealed class DomainFilter : IAsyncDisposable
                 {
                     throw new ConfigException($"open file {item}: {e.Message}", at, e);
                 }
-                foreach (var line in LogicalLines(text, item, logger))
-                    ParseList(line, neg, into, at, tables, baseDirectory, logger, unicode);
+                foreach (var line in LogicalLines.Read(text, item, logger))
+                    ParseList(line.Text, neg, into, at, tables, baseDirectory, logger, unicode);
             }
             else if (item[0] != '[' && item.Contains(':'))
             {
@@ -126,30 +126,6 @@ public sealed class DomainFilter : IAsyncDisposable
             else if (level == 0 && Separators.Contains(c)) break;
         }
         return s[start..pos];
-    }
-
-    /// <summary>Logical lines of a list file (spec 6.2, the Postfix 3.8+ rules).</summary>
-    internal static IEnumerable<string> LogicalLines(string text, string file, ILogger logger)
-    {
-        string? current = null;
-        int number = 0;
-        foreach (var raw in text.Split('\n'))
-        {
-            number++;
-            string trimmed = raw.TrimStart(' ', '\t', '\v', '\f', '\r');
-            if (trimmed.Length == 0 || trimmed[0] == '#') continue;
-            if (raw.Length > 0 && raw[0] is ' ' or '\t' or '\v' or '\f' or '\r')
-            {
-                if (current is null)
-                    logger.LogWarning("{File}:{Line}: logical line must not start with whitespace", file, number);
-                else
-                    current += raw;
-                continue;
-            }
-            if (current is not null) yield return current;
-            current = raw;
-        }
-        if (current is not null) yield return current;
     }
 
     /// <summary>
