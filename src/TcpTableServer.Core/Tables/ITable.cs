@@ -12,6 +12,10 @@ namespace TcpTableServer.Tables;
 /// Results are values, never exceptions: a failed operation reports
 /// <see cref="LookupStatus.TempError"/> (Postfix DICT_ERR_RETRY) or
 /// <see cref="LookupStatus.ConfigError"/> (DICT_ERR_CONFIG).
+///
+/// Nothing on the request path blocks: requests run on the socket's I/O thread, so a table
+/// awaits its I/O and hands blocking work (an lmdb commit) to a thread of its own. How to
+/// write a table (timeouts, thread safety, sharing, UTF-8 mode): docs/tables.md.
 /// </summary>
 public interface ITable : IAsyncDisposable
 {
