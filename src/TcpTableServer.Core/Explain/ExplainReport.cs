@@ -26,9 +26,9 @@ public static class ExplainReport
         Settings(o, definition, settings);
 
         o.AppendLine();
-        o.AppendLine("request bytes, as Postfix sends them:");
-        o.Append("  socketmap: ").AppendLine(WireText.Escape(WireText.SocketmapRequest(map, key)));
-        o.Append("  tcp:       ").AppendLine(WireText.Escape(WireText.TcpRequest(key)));
+        o.AppendLine("request, as Postfix sends it:");
+        o.Append("  socketmap request: ").AppendLine(WireText.Escape(WireText.SocketmapRequest(map, key)));
+        o.Append("  tcp request:       ").AppendLine(WireText.Escape(WireText.TcpRequest(key)));
 
         o.AppendLine();
         o.AppendLine("steps:");
@@ -41,13 +41,13 @@ public static class ExplainReport
 
         o.AppendLine();
         o.AppendLine("answer:");
-        o.Append("  tier:      ").AppendLine(result.Tier.ToString());
-        o.Append("  result:    ").Append(result.Status.ToString());
+        o.Append("  tier:            ").AppendLine(result.Tier.ToString());
+        o.Append("  result:          ").Append(result.Status.ToString());
         if (result.Status == LookupStatus.Found) o.Append(' ').Append(WireText.Show(result.Value));
         o.AppendLine();
-        o.Append("  socketmap: ").AppendLine(WireText.Escape(WireText.SocketmapReply(result)));
-        o.Append("  tcp:       ").AppendLine(WireText.Escape(WireText.TcpReply(result)));
-        o.Append("  exit:      ").Append(exitCode).AppendLine(" (as query)");
+        o.Append("  socketmap reply: ").AppendLine(WireText.Escape(WireText.SocketmapReply(result)));
+        o.Append("  tcp reply:       ").AppendLine(WireText.Escape(WireText.TcpReply(result)));
+        o.Append("  exit:            ").Append(exitCode).AppendLine(" (as query)");
         return o.ToString();
     }
 
@@ -74,7 +74,7 @@ public static class ExplainReport
     }
 
     /// <summary>Continuation lines of a step start under its text, after the time column.</summary>
-    private const string Pad = "                 ";
+    private const string Pad = "                ";
 
     private static void Step(StringBuilder o, TraceEvent e, MemcacheSettings s, string? backupValue)
     {
