@@ -63,6 +63,8 @@ public static class ExplainReport
          .Append(", retry_pause = ").Append(s.RetryPause).Append(" s, timeout = ").Append(s.Timeout).Append(" s").AppendLine();
         if (definition?.Parameters.TryGetValue("domain", out var domain) == true)
             o.Append("  domain = ").Append(domain.Value).Append("  (").Append(domain.File).Append(':').Append(domain.Line).AppendLine(")");
+        else
+            o.AppendLine("  domain: none (every key passes)");
         if (definition?.L1 is { } l1)
             o.Append("  L1: l1_ttl = ").Append(Seconds(l1.Ttl)).Append(", l1_size = ").Append(l1.Size)
              .Append(", l1_negative_ttl = ").Append(Seconds(l1.NegativeTtl))
