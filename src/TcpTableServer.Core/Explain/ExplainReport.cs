@@ -179,7 +179,9 @@ public static class ExplainReport
             if (a.RawReply is { } raw)
                 foreach (var line in ReplyLines(raw)) o.Append(pad).Append("< ").AppendLine(line);
             else
-                o.Append(pad).AppendLine("< (no reply)");
+                o.Append(pad).AppendLine(a.Outcome.StartsWith("connect failed", StringComparison.Ordinal) ? "< (no reply: not connected)"
+                    : a.Outcome is "found" or "not found" ? "< (answered within a multi-key get line: not recorded)"
+                    : "< (no reply)");
         }
         if (a.Warning is not null) o.Append(pad).Append("warning: ").AppendLine(a.Warning);
     }

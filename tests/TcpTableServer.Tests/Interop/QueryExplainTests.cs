@@ -137,7 +137,7 @@ public sealed class QueryExplainTests
         Assert.That(Regex.Matches(r, "memcached get attempt").Count, Is.EqualTo(1), "V17: a connect failure ends the attempt loop");
         Assert.That(r, Does.Contain("connect failed (ends the attempt loop, V17)"));
         Assert.That(r, Does.Contain($"warning: connect to 127.0.0.1:{closed}: Connection refused"));
-        Assert.That(r, Does.Contain("< (no reply)"));
+        Assert.That(r, Does.Contain("< (no reply: not connected)"));
         Assert.That(Field(r, "tier"), Is.EqualTo("Error"));
         Assert.That(Field(r, "socketmap reply"), Is.EqualTo("22:TEMP temporary-failure,"));
         Assert.That(Field(r, "tcp reply"), Is.EqualTo("400 temporary-failure\\n"));
