@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using TcpTableServer.Config;
+using TcpTableServer.Explain;
 using TcpTableServer.Memcache;
 using TcpTableServer.Tables;
 
@@ -12,9 +13,37 @@ namespace TcpTableServer.Host;
 public static class CliCommands
 {
     public static Task<int> QueryAsync(string ini, string map, string key, CancellationToken ct) =>
-        WithMapAsync(ini, map, async table =>
+        QueryAsync(ini, map, key, explain: false, ct);
+
+    /// <summary>
+    /// <c>query</c>; with <paramref name="explain"/> the lookup runs with a
+    /// <see cref="LookupTrace"/> attached and the report (<see cref="ExplainReport"/>) goes to
+    /// standard output instead of the value. Exit codes are the same either way.
+    /// </summary>
+    public static Task<int> QueryAsync(string ini, string map, string key, bool explain, CancellationToken ct) =>
+        WithMapAsync(ini, map, async (maps, table) =>
         {
-            var r = await table.LookupAsync(Octets.FromUtf8(key), ct);
+            string octets = Octets.FromUtf8(key);
+            var trace = explain ? new LookupTrace() : null;
+            LookupResult r;
+            if (trace is null)
+                r = await table.LookupAsync(octets, ct);
+            else
+                using (LookupTrace.Attach(trace))
+                    r = await table.LookupAsync(octets, ct);
+            int exit = r.Status switch
+            {
+                LookupStatus.Found => ExitCodes.Found,
+                LookupStatus.NotFound => ExitCodes.NotFound,
+                LookupStatus.ConfigError => ExitCodes.Config,
+                _ => ExitCodes.TempFail,
+            };
+            if (trace is not null)
+            {
+                var definition = maps.Definition.Maps.FirstOrDefault(m => m.Name == map);
+                WriteOctets(Octets.FromUtf8(ExplainReport.Format(map, octets, definition, maps.Settings[map], trace, r, exit)));
+                return exit;
+            }
             switch (r.Status)
             {
                 case LookupStatus.Found:
@@ -28,15 +57,15 @@ public static class CliCommands
         });
 
     public static Task<int> PutAsync(string ini, string map, string key, string value, CancellationToken ct) =>
-        WithMapAsync(ini, map, async table =>
+        WithMapAsync(ini, map, async (_, table) =>
             UpdateExit(await table.UpdateAsync(Octets.FromUtf8(key), Octets.FromUtf8(value), ct), map, $"update of \"{key}\"", "not updated"));
 
     public static Task<int> DeleteAsync(string ini, string map, string key, CancellationToken ct) =>
-        WithMapAsync(ini, map, async table =>
+        WithMapAsync(ini, map, async (_, table) =>
             UpdateExit(await table.DeleteAsync(Octets.FromUtf8(key), ct), map, $"delete of \"{key}\"", "not found"));
 
     public static Task<int> SequenceAsync(string ini, string map, CancellationToken ct) =>
-        WithMapAsync(ini, map, async table =>
+        WithMapAsync(ini, map, async (_, table) =>
         {
             var r = await table.SequenceAsync(ct);
             if (r.Status == UpdateStatus.Success)
@@ -68,7 +97,7 @@ public static class CliCommands
         }
     }
 
-    private static async Task<int> WithMapAsync(string ini, string map, Func<ITable, Task<int>> run)
+    private static async Task<int> WithMapAsync(string ini, string map, Func<MapSet, ITable, Task<int>> run)
     {
         using var loggers = Logging.Create(ini, quiet: false);
         var log = loggers.CreateLogger("TcpTableServer");
@@ -83,7 +112,7 @@ public static class CliCommands
             return ExitCodes.Config;
         }
         await using (maps)
-            return await run(maps.Tables[map]);
+            return await run(maps, maps.Tables[map]);
     }
 
     private static int UpdateExit(UpdateResult r, string map, string what, string failText)

@@ -20,9 +20,14 @@ var mapArg = new Argument<string>("map") { Description = "Map name (the NAME of 
 var keyArg = new Argument<string>("key") { Description = "Lookup key, as Postfix would send it" };
 var valueArg = new Argument<string>("value") { Description = "Value to store" };
 
+var explainOption = new Option<bool>("--explain")
+{
+    Description = "Print every step of the lookup (key folding, domain list, key_format, memcached attempts with raw replies, backup, write-back, tier, reply bytes) instead of the value; runs in this process, so the server's L1 is not seen",
+};
 var query = new Command("query", "Look a key up (exit 0 found, 1 not found, 75 temporary error, 78 configuration error)")
-    { mapArg, keyArg };
-query.SetAction((pr, ct) => CliCommands.QueryAsync(ConfigPath(pr), pr.GetValue(mapArg)!, pr.GetValue(keyArg)!, ct));
+    { mapArg, keyArg, explainOption };
+query.SetAction((pr, ct) => CliCommands.QueryAsync(ConfigPath(pr), pr.GetValue(mapArg)!, pr.GetValue(keyArg)!,
+    pr.GetValue(explainOption), ct));
 
 var put = new Command("put", "Update memcached and the backup (memcache_table(5) update; exit 0 updated, 1 not updated)")
     { mapArg, keyArg, valueArg };

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using TcpTableServer.Config;
+using TcpTableServer.Explain;
 using TcpTableServer.Tables;
 
 namespace TcpTableServer.Caching;
@@ -68,10 +69,15 @@ public sealed class CachedTable : ITable
     public ValueTask<LookupResult> LookupAsync(string key, CancellationToken ct = default)
     {
         key = CacheKey(key);
-        if (_cache.TryGet(key, out var hit)) return new ValueTask<LookupResult>(hit.From(AnswerTier.L1));
+        if (_cache.TryGet(key, out var hit))
+        {
+            LookupTrace.Current?.L1(Name, key, L1Outcome.Hit, hit);   // query --explain
+            return new ValueTask<LookupResult>(hit.From(AnswerTier.L1));
+        }
 
         var mine = new Flight();
         var flight = _inFlight.GetOrAdd(key, mine);
+        LookupTrace.Current?.L1(Name, key, flight == mine ? L1Outcome.MissStarted : L1Outcome.MissJoined);
         if (flight == mine) _ = RunAsync(key, flight);
         var task = flight.Done.Task;
         return new ValueTask<LookupResult>(ct.CanBeCanceled ? task.WaitAsync(ct) : task);

@@ -1,3 +1,4 @@
+using TcpTableServer.Explain;
 using TcpTableServer.Tables;
 using TcpTableServer.Keys;
 
@@ -35,25 +36,38 @@ public readonly record struct PreparedKey(string MemcacheKey, string BackupKey, 
     };
 }
 
-/// <summary>Key preparation, identical for lookup, update and delete (spec 3.2, in this order).</summary>
+/// <summary>
+/// Key preparation, identical for lookup, update and delete (spec 3.2, in this order). With a
+/// <see cref="LookupTrace"/> attached, each step and the outcome are recorded.
+/// </summary>
 public sealed class KeyPreparer(MemcacheSettings settings)
 {
     public async ValueTask<PreparedKey> PrepareAsync(string key, CancellationToken ct)
     {
-        if (key.Length == 0) return PreparedKey.Skipped(SkipReason.EmptyKey);                 // 1
-        if (settings.Domain is { } domain)                                                      // 2
+        var trace = LookupTrace.Current;
+        if (key.Length == 0) return Traced(trace, key, PreparedKey.Skipped(SkipReason.EmptyKey));                 // 1
+        if (settings.Domain is { } domain)                                                                        // 2
         {
             var check = await domain.CheckAsync(key, ct).ConfigureAwait(false);
-            if (check.IsError) return PreparedKey.Failed(check.Error);
-            if (!check.Matches) return PreparedKey.Skipped(SkipReason.DomainMismatch);
+            trace?.Domain(key, check);
+            if (check.IsError) return Traced(trace, key, PreparedKey.Failed(check.Error));
+            if (!check.Matches) return Traced(trace, key, PreparedKey.Skipped(SkipReason.DomainMismatch));
         }
-        string folded = settings.FoldKeys ? Octets.FoldAscii(key) : key;                       // 3
-        string? m = settings.KeyFormat.Expand(folded);                                          // 4
-        if (m is null) return PreparedKey.Skipped(SkipReason.EmptyExpansion);
-        if (settings.KeyDigest is { } digest) m = digest.Apply(m);                              // 5
-        if (m.Length == 0) return PreparedKey.Skipped(SkipReason.EmptyExpansion);              // 6
-        if (HasSpaceOrControls(m)) return PreparedKey.Skipped(SkipReason.SpaceOrControls);     // 7
-        return new PreparedKey(m, folded, SkipReason.None, ErrorClass.None);
+        string folded = settings.FoldKeys ? Octets.FoldAscii(key) : key;                                         // 3
+        string? m = settings.KeyFormat.Expand(folded);                                                            // 4
+        string? expanded = m;
+        if (m is not null && settings.KeyDigest is { } digest) m = digest.Apply(m);                               // 5
+        trace?.KeySteps(settings.FoldKeys, folded, settings.KeyFormat, expanded, settings.KeyDigest, m);
+        if (m is null) return Traced(trace, key, PreparedKey.Skipped(SkipReason.EmptyExpansion));
+        if (m.Length == 0) return Traced(trace, key, PreparedKey.Skipped(SkipReason.EmptyExpansion));          // 6
+        if (HasSpaceOrControls(m)) return Traced(trace, key, PreparedKey.Skipped(SkipReason.SpaceOrControls)); // 7
+        return Traced(trace, key, new PreparedKey(m, folded, SkipReason.None, ErrorClass.None));
+    }
+
+    private static PreparedKey Traced(LookupTrace? trace, string key, PreparedKey prepared)
+    {
+        trace?.Prepared(key, prepared);
+        return prepared;
     }
 
     /// <summary>3.2 step 7 (3.12 behaviour): any byte 0x00-0x20 or 0x7F.</summary>

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using TcpTableServer.Async;
 using TcpTableServer.Config;
+using TcpTableServer.Explain;
 using TcpTableServer.Logging;
 using TcpTableServer.Tables;
 
@@ -71,6 +72,10 @@ public sealed class MemcacheTable : ITable
         if (_settings.Backup is not { } backup || cached.Status == LookupStatus.Found) return cached.From(AnswerTier.Memcached);
 
         var stored = (await backup.LookupAsync(k.BackupKey, ct).ConfigureAwait(false)).From(AnswerTier.Backup);   // memcached error forgotten
+        var trace = LookupTrace.Current;   // query --explain
+        trace?.Backup(backup.Name, k.BackupKey, stored);
+        if (stored.Status != LookupStatus.Found)
+            trace?.WriteBack(stored.IsError ? WriteBackMode.SkippedError : WriteBackMode.SkippedNotFound, null);
         if (stored.Status == LookupStatus.Found)
         {
             // A get that failed only after a whole timeout (memcached frozen or crawling) would
@@ -79,9 +84,15 @@ public sealed class MemcacheTable : ITable
             bool stalled = cached.Status == LookupStatus.TempError && _settings.Timeout > 0
                            && Environment.TickCount64 - asked >= _settings.Timeout * 1000L;
             if (!stalled)
-                await _client.SetAsync(k.MemcacheKey, CString(stored.Value!), ct).ConfigureAwait(false);
+            {
+                var written = await _client.SetAsync(k.MemcacheKey, CString(stored.Value!), ct).ConfigureAwait(false);
+                trace?.WriteBack(WriteBackMode.Sent, written);
+            }
             else
+            {
+                trace?.WriteBack(WriteBackMode.Detached, null);
                 WriteBackDetached(k.MemcacheKey, CString(stored.Value!));
+            }
         }
         return stored;
     }

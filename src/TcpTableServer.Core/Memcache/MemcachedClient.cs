@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using TcpTableServer.Async;
 using TcpTableServer.Config;
+using TcpTableServer.Explain;
 using TcpTableServer.Tables;
 
 namespace TcpTableServer.Memcache;
@@ -133,6 +134,8 @@ public sealed class MemcachedClient : IAsyncDisposable
             ? Environment.TickCount64 + (long)(t.TotalMilliseconds * _maxTry + _retryPause.TotalMilliseconds * (_maxTry - 1))
             : long.MaxValue;
         CancellationTokenSource? late = null;   // made on the failure path only
+        var trace = LookupTrace.Current;        // query --explain: each attempt recorded
+        MemcachedAttempt? traced = null;
         try
         {
             for (int attempt = 1; attempt <= _maxTry; attempt++)
@@ -145,12 +148,19 @@ public sealed class MemcachedClient : IAsyncDisposable
                 if (rejected)
                 {
                     reply = _parser.Rejected(command);   // what memcached would answer, without sending it
+                    if (trace is not null) Traced(trace, trace.Attempt(Name(command), key, attempt, replay: false), reply).NotSent = true;
                 }
                 else
                 {
-                    reply = await SendAsync(command, key, value, attempt == 1 ? ct : Deadline(ref late, deadline, ct)).ConfigureAwait(false);
+                    traced = trace?.Attempt(Name(command), key, attempt, replay: false);
+                    reply = await SendAsync(command, key, value, attempt == 1 ? ct : Deadline(ref late, deadline, ct), traced).ConfigureAwait(false);
+                    if (trace is not null) Traced(trace, traced!, reply);
                     while (reply.Verdict == Verdict.Replay && replays++ < _maxTry && Environment.TickCount64 < deadline)
-                        reply = await SendAsync(command, key, value, Deadline(ref late, deadline, ct)).ConfigureAwait(false);
+                    {
+                        traced = trace?.Attempt(Name(command), key, attempt, replay: true);
+                        reply = await SendAsync(command, key, value, Deadline(ref late, deadline, ct), traced).ConfigureAwait(false);
+                        if (trace is not null) Traced(trace, traced!, reply);
+                    }
                     if (reply.Verdict == Verdict.Replay) reply = Reply.Failed(MemcacheWarning.IoError, _parser.IoError);
                 }
                 ct.ThrowIfCancellationRequested();
@@ -182,6 +192,33 @@ public sealed class MemcachedClient : IAsyncDisposable
         return late.Token;
     }
 
+    private static string Name(MemcachedCommand command) => command switch
+    {
+        MemcachedCommand.Get => "get",
+        MemcachedCommand.Set => "set",
+        _ => "delete",
+    };
+
+    /// <summary>Completes a traced attempt: its end time, its verdict and the warning it carries.</summary>
+    private static MemcachedAttempt Traced(LookupTrace trace, MemcachedAttempt attempt, in Reply reply)
+    {
+        attempt.EndMs = trace.Now;
+        attempt.Warning = reply.Warning;
+        bool get = attempt.Command == "get";
+        attempt.Outcome = reply.Verdict switch
+        {
+            Verdict.Done or Verdict.DoneThenClose when get => (LookupStatus)reply.Status == LookupStatus.Found ? "found" : "not found",
+            Verdict.Done or Verdict.DoneThenClose => (UpdateStatus)reply.Status == UpdateStatus.Success
+                ? (attempt.Command == "set" ? "stored" : "deleted") : (attempt.Command == "set" ? "not stored" : "not found"),
+            Verdict.FailedInSync => "failed (connection kept)",
+            Verdict.Failed => "failed (connection closed)",
+            Verdict.ConnectFailed => "connect failed (ends the attempt loop, V17)",
+            Verdict.Replay => "not answered: the connection closed for another request (sent again at once, not counted)",
+            _ => reply.Verdict.ToString(),
+        } + (reply.Verdict == Verdict.DoneThenClose ? " (then the connection closed)" : "");
+        return attempt;
+    }
+
     private void Warn(in Reply reply, string key)
     {
         _log.Warn(reply.Cause, reply.Warning!);
@@ -189,11 +226,13 @@ public sealed class MemcachedClient : IAsyncDisposable
     }
 
     /// <summary>One attempt: queued on a connection, answered by its reader.</summary>
-    private ValueTask<Reply> SendAsync(MemcachedCommand command, string key, string? value, CancellationToken ct)
+    private ValueTask<Reply> SendAsync(MemcachedCommand command, string key, string? value, CancellationToken ct,
+        MemcachedAttempt? traced)
     {
         MemcachedPipeline? pipeline;
         bool created;
         var request = MemcachedRequest.Rent(command, key);
+        request.Trace = traced;
         do
         {
             // Disposed (the table closed while a detached write-back waited): fail, open nothing.

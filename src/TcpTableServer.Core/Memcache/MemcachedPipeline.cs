@@ -301,6 +301,7 @@ internal sealed class MemcachedPipeline
                 var status = _parser.TryParse(head.Command, head.Command == MemcachedCommand.Get ? head.Key : null,
                     input, eof, out Reply reply, out int consumed);
                 if (status == ParseStatus.NeedMoreData) break;
+                if (head.Trace is { } traced) traced.RawReply = Octets.FromBytes(input[..consumed]);
                 _start += consumed;
                 if (reply.Verdict is not (Verdict.Done or Verdict.FailedInSync))
                 {

@@ -1,5 +1,6 @@
 using System.Threading.Tasks.Sources;
 using TcpTableServer.Async;
+using TcpTableServer.Explain;
 
 namespace TcpTableServer.Memcache;
 
@@ -28,12 +29,16 @@ internal sealed class MemcachedRequest : IValueTaskSource<Reply>
     /// <summary>Alone on its line, or one key of a multi-key get (set by the pipeline).</summary>
     public GetGroup Group { get; set; }
 
+    /// <summary>The traced attempt this request is (query --explain), else null: the reader then records nothing.</summary>
+    public MemcachedAttempt? Trace { get; set; }
+
     public static MemcachedRequest Rent(MemcachedCommand command, string key)
     {
         var request = Pool.TryRent() ?? new MemcachedRequest();
         request.Command = command;
         request.Key = key;
         request.Group = GetGroup.Single;
+        request.Trace = null;
         return request;
     }
 
@@ -48,6 +53,7 @@ internal sealed class MemcachedRequest : IValueTaskSource<Reply>
         var reply = _core.GetResult(token);
         _core.Reset();
         Key = "";   // a pooled request holds no key string
+        Trace = null;
         Pool.Return(this);
         return reply;
     }

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using TcpTableServer.Async;
+using TcpTableServer.Explain;
 using TcpTableServer.Logging;
 
 namespace TcpTableServer.Tables;
@@ -49,10 +50,13 @@ public sealed class Utf8Table : ITable
     {
         if (!CaseFolding.IsValidUtf8(key))
         {
+            LookupTrace.Current?.Utf8(Name, key, valid: false, _foldKeys, null);
             WarnKey(key);
             return ValueTask.FromResult(LookupResult.NotFound.From(AnswerTier.Skipped));
         }
-        if (Folded(key) is not { } folded) return ValueTask.FromResult(LookupResult.TempError.From(AnswerTier.Error));
+        var folded = Folded(key);
+        LookupTrace.Current?.Utf8(Name, key, valid: true, _foldKeys, folded);   // query --explain
+        if (folded is null) return ValueTask.FromResult(LookupResult.TempError.From(AnswerTier.Error));
         var pending = _inner.LookupAsync(folded, ct);
         return pending.IsCompletedSuccessfully
             ? ValueTask.FromResult(CheckValue(key, pending.Result))
