@@ -42,7 +42,9 @@ public sealed class MetricsServer : IAsyncDisposable
         builder.Logging.AddNLog(new NLogProviderOptions { IncludeScopes = false });
         // The main host owns SIGTERM and systemd notifications; this one only starts and stops when told.
         builder.Services.AddSingleton<IHostLifetime, NoLifetime>();
-        builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(ServerMetrics.MeterName).AddPrometheusExporter());
+        builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(ServerMetrics.MeterName)
+            // no cached scrape (the exporter's default keeps one for 300 ms): a scrape shows every lookup answered before it
+            .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
         var access = new AccessGate(endpoint.Allow ?? AllowList.LoopbackOnly, $"metrics {endpoint}", loggers.CreateLogger("TcpTableServer.Access"));
         builder.WebHost.ConfigureKestrel(k =>
         {
