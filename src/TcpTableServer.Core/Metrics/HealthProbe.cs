@@ -54,9 +54,36 @@ public sealed class HealthProbe(LiveMaps maps)
             if (!answer.IsError) return null;
             return $"{map}: memcached {settings.Memcache}: {memcached}; backup {backup.Name}: {answer.Status}";
         }
-        catch (Exception e) when (e is TimeoutException or OperationCanceledException or IOException or InvalidOperationException)
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
+            // a backup that throws cannot answer either: reported, never a 500
             return $"{map}: memcached {settings.Memcache}: {memcached}; backup {backup.Name}: {e.Message}";
+        }
+    }
+
+    /// <summary>The first of <paramref name="targets"/> that accepts (as the memcached client tries a host's addresses in turn).</summary>
+    private static async Task<Socket> ConnectAsync(EndPoint[] targets, CancellationToken ct)
+    {
+        for (int i = 0; ; i++)
+        {
+            var target = targets[i];
+            var socket = target is UnixDomainSocketEndPoint
+                ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
+                : new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await socket.ConnectAsync(target, ct).ConfigureAwait(false);
+                return socket;
+            }
+            catch (SocketException) when (i + 1 < targets.Length)
+            {
+                socket.Dispose();
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
         }
     }
 
@@ -67,35 +94,22 @@ public sealed class HealthProbe(LiveMaps maps)
         cts.CancelAfter(Timeout);
         try
         {
-            Socket socket;
-            EndPoint target;
-            if (endpoint.Kind == EndpointKind.Unix)
+            EndPoint[] targets = endpoint.Kind == EndpointKind.Unix ? [new UnixDomainSocketEndPoint(endpoint.Path)]
+                : [.. (await endpoint.ResolveAsync(cts.Token).ConfigureAwait(false)).Select(a => new IPEndPoint(a, endpoint.PortNumber))];
+            if (targets.Length == 0) return "host name resolves to no address";
+            using var socket = await ConnectAsync(targets, cts.Token).ConfigureAwait(false);
+            await socket.SendAsync("version\r\n"u8.ToArray(), SocketFlags.None, cts.Token).ConfigureAwait(false);
+            var buffer = new byte[256];
+            int got = 0;
+            while (got < buffer.Length)
             {
-                socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                target = new UnixDomainSocketEndPoint(endpoint.Path);
+                int n = await socket.ReceiveAsync(buffer.AsMemory(got), SocketFlags.None, cts.Token).ConfigureAwait(false);
+                if (n == 0) return "connection closed before a reply";
+                got += n;
+                if (buffer.AsSpan(0, got).IndexOf("\r\n"u8) >= 0) break;
             }
-            else
-            {
-                var address = (await endpoint.ResolveAsync(cts.Token).ConfigureAwait(false))[0];
-                socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-                target = new IPEndPoint(address, endpoint.PortNumber);
-            }
-            using (socket)
-            {
-                await socket.ConnectAsync(target, cts.Token).ConfigureAwait(false);
-                await socket.SendAsync("version\r\n"u8.ToArray(), SocketFlags.None, cts.Token).ConfigureAwait(false);
-                var buffer = new byte[256];
-                int got = 0;
-                while (got < buffer.Length)
-                {
-                    int n = await socket.ReceiveAsync(buffer.AsMemory(got), SocketFlags.None, cts.Token).ConfigureAwait(false);
-                    if (n == 0) return "connection closed before a reply";
-                    got += n;
-                    if (buffer.AsSpan(0, got).IndexOf("\r\n"u8) >= 0) break;
-                }
-                string reply = Encoding.ASCII.GetString(buffer, 0, got).TrimEnd();
-                return reply.StartsWith("VERSION ", StringComparison.Ordinal) ? null : $"unexpected reply \"{reply}\"";
-            }
+            string reply = Encoding.ASCII.GetString(buffer, 0, got).TrimEnd();
+            return reply.StartsWith("VERSION ", StringComparison.Ordinal) ? null : $"unexpected reply \"{reply}\"";
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
