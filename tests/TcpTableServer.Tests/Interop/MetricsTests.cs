@@ -114,6 +114,51 @@ public sealed class MetricsTests
         }
     }
 
+    /// <summary>SIGHUP reloads are counted by outcome; a failed one leaves the load time of the active configuration alone.</summary>
+    [Test]
+    public async Task Metrics_ReloadsTotal_CountsOkAndFailed()
+    {
+        using var mc = MemcachedProcess.Start();
+        using var d = new TempDir();
+        int sm = FreePort.Next(), http = FreePort.Next();
+        d.File("x.cf", $"memcache = {mc.Endpoint}\n");
+        string text = $"[server]\nsocketmap = inet:127.0.0.1:{sm}\nmetrics = inet:127.0.0.1:{http}\n[maps:x]\nconfig = x.cf\n";
+        var ini = d.File("server.ini", text);
+        using var server = ServerProcess.Serve(ini, sm, http);
+
+        async Task<(double Ok, double Failed, double Loaded)> Read()
+        {
+            var (_, body) = await GetAsync(http, "/metrics");
+            return (Sample(body, "tcptable_reloads_total", "result=\"ok\""), Sample(body, "tcptable_reloads_total", "result=\"failed\""),
+                Sample(body, "tcptable_config_loaded_timestamp_seconds"));
+        }
+        async Task<(double Ok, double Failed, double Loaded)> AfterHup(Func<(double Ok, double Failed, double Loaded), bool> done)
+        {
+            Assert.That(Kill(server.Pid, 1), Is.Zero, "SIGHUP");
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            while (true)
+            {
+                var now = await Read();
+                if (done(now) || DateTime.UtcNow > deadline) return now;
+                await Task.Delay(100);
+            }
+        }
+
+        var start = await Read();
+        Assert.That((start.Ok, start.Failed), Is.EqualTo((0.0, 0.0)));
+        var ok = await AfterHup(r => r.Ok == 1);
+        Assert.That((ok.Ok, ok.Failed), Is.EqualTo((1.0, 0.0)), server.Stderr);
+        Assert.That(ok.Loaded, Is.GreaterThanOrEqualTo(start.Loaded));
+        d.File("server.ini", text + "bogus = 1\n");
+        var failed = await AfterHup(r => r.Failed == 1);
+        Assert.That((failed.Ok, failed.Failed), Is.EqualTo((1.0, 1.0)), server.Stderr);
+        Assert.That(failed.Loaded, Is.EqualTo(ok.Loaded), "the active configuration is still the one loaded before");
+        Assert.That(server.Terminate(), Is.EqualTo(0), server.Stderr);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+
     /// <summary>Without [server] metrics the process listens on its table listeners and nothing else.</summary>
     [Test]
     public void Metrics_OffByDefault_NoPortOpened()
