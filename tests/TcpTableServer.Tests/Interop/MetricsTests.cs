@@ -114,6 +114,41 @@ public sealed class MetricsTests
         }
     }
 
+    /// <summary>
+    /// L1 hits and misses, memcached errors and backup answers per map: three lookups of one key
+    /// on a map with an L1 are one miss and two hits; a map whose memcached is down counts a
+    /// memcached error per lookup, and its backup answers (tier backup).
+    /// </summary>
+    [Test]
+    public async Task Metrics_L1HitsMisses_MemcachedErrors_BackupTier_PerMap()
+    {
+        using var mc = MemcachedProcess.Start();
+        using var d = new TempDir();
+        int sm = FreePort.Next(), http = FreePort.Next();
+        d.File("backup", "k v\n");
+        d.File("cached.cf", $"memcache = {mc.Endpoint}\n");
+        d.File("down.cf", $"memcache = inet:127.0.0.1:{FreePort.Closed()}\nbackup = texthash:backup\nmax_try = 1\n");
+        var ini = d.File("server.ini",
+            $"[server]\nsocketmap = inet:127.0.0.1:{sm}\nmetrics = inet:127.0.0.1:{http}\n[maps:cached]\nconfig = cached.cf\nl1_ttl = 60\n[maps:down]\nconfig = down.cf\n");
+        mc.Set("k", "v");
+        using var server = ServerProcess.Serve(ini, sm, http);
+        for (int i = 0; i < 3; i++) Assert.That(RawSocket.Exchange(sm, "8:cached k,"), Is.EqualTo("4:OK v,"));
+        for (int i = 0; i < 2; i++) Assert.That(RawSocket.Exchange(sm, "6:down k,"), Is.EqualTo("4:OK v,"));
+        var (_, body) = await GetAsync(http, "/metrics");
+        Assert.Multiple(() =>
+        {
+            Assert.That(Sample(body, "tcptable_l1_misses_total", "map=\"cached\""), Is.EqualTo(1), body);
+            Assert.That(Sample(body, "tcptable_l1_hits_total", "map=\"cached\""), Is.EqualTo(2));
+            Assert.That(Sample(body, "tcptable_lookups_total", "map=\"cached\"", "tier=\"l1\""), Is.EqualTo(2));
+            Assert.That(Sample(body, "tcptable_memcached_errors_total", "map=\"down\""), Is.EqualTo(2));
+            Assert.That(Sample(body, "tcptable_memcached_errors_total", "map=\"cached\""), Is.EqualTo(0));
+            Assert.That(Sample(body, "tcptable_backup_errors_total", "map=\"down\""), Is.EqualTo(0));
+            Assert.That(Sample(body, "tcptable_lookups_total", "map=\"down\"", "tier=\"backup\""), Is.EqualTo(2));
+            Assert.That(body, Does.Not.Contain("tcptable_l1_misses_total{otel_scope_name=\"TcpTableServer\",map=\"down\""), "no L1, no L1 counters");
+        });
+        Assert.That(server.Terminate(), Is.EqualTo(0), server.Stderr);
+    }
+
     /// <summary>SIGHUP reloads are counted by outcome; a failed one leaves the load time of the active configuration alone.</summary>
     [Test]
     public async Task Metrics_ReloadsTotal_CountsOkAndFailed()
