@@ -45,7 +45,7 @@ public sealed record ListenerPlan(string Name, EndpointSpec Endpoint, string? Tc
 /// (S24), aborting what is left after the stop timeout.
 /// </summary>
 public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, LiveMaps maps, ILoggerFactory loggers,
-    SystemdSockets? passed = null)
+    SystemdSockets? passed = null, Metrics.ServerMetrics? metrics = null)
 {
     private readonly Dictionary<string, Running> _running = new(StringComparer.Ordinal);
     private readonly ILogger _log = loggers.CreateLogger("TcpTableServer");
@@ -117,7 +117,7 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
         var listener = gate.AddListener(plan.Name, ep.MaxConnections, access);
         var options = new KestrelServerOptions { ApplicationServices = services, AddServerHeader = false };
         ConnectionDelegate handler = plan.TcpMap is { } map ? TcpHandler(map, plan.IdleTimeout)
-            : new SocketmapConnectionHandler(maps, plan.IdleTimeout, loggers.CreateLogger<SocketmapConnectionHandler>()).OnConnectedAsync;
+            : new SocketmapConnectionHandler(maps, plan.IdleTimeout, loggers.CreateLogger<SocketmapConnectionHandler>()) { Metrics = metrics }.OnConnectedAsync;
         Action<ListenOptions> pipeline = l => l.Run(c => handler(c));
         var activated = passed?.Take(ep) ?? [];
         if (activated.Count > 0)
@@ -169,8 +169,8 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
     /// </summary>
     private ConnectionDelegate TcpHandler(string map, TimeSpan? idle)
     {
-        var readOnly = new TcpTableConnectionHandler(maps, map, false, idle, loggers.CreateLogger<TcpTableConnectionHandler>());
-        var writable = new TcpTableConnectionHandler(maps, map, true, idle, loggers.CreateLogger<TcpTableConnectionHandler>());
+        var readOnly = new TcpTableConnectionHandler(maps, map, false, idle, loggers.CreateLogger<TcpTableConnectionHandler>()) { Metrics = metrics };
+        var writable = new TcpTableConnectionHandler(maps, map, true, idle, loggers.CreateLogger<TcpTableConnectionHandler>()) { Metrics = metrics };
         return c =>
         {
             var def = maps.Current.Definition.Maps.FirstOrDefault(m => m.Name == map);

@@ -9,6 +9,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using NLog.Extensions.Logging;
 using TcpTableServer.Config;
+using TcpTableServer.Metrics;
 using TcpTableServer.Protocols;
 using TcpTableServer.Protocols.Socketmap;
 using TcpTableServer.Protocols.Tcp;
@@ -61,15 +62,21 @@ public static class ServerCommand
         }
         var live = new LiveMaps(maps);
         var gate = CreateGate(def, log, loggers);
-        using var host = Build(def, live, gate, passed, loggers);
+        // [server] metrics: instruments and their HTTP listener exist only when asked for.
+        using var metrics = def.Options.Metrics is null ? null : new ServerMetrics(live, gate);
+        metrics?.ConfigLoaded(DateTimeOffset.UtcNow);
+        await using var metricsServer = def.Options.Metrics is { } metricsAt ? MetricsServer.Build(metricsAt, live, loggers) : null;
+        using var host = Build(def, live, gate, passed, loggers, metrics);
         var listeners = host.Services.GetRequiredService<ListenerService>().Listeners;
         try
         {
             await host.StartAsync(ct);
+            if (metricsServer is not null) await metricsServer.StartAsync(ct);
         }
         catch (Exception e) when (e is IOException or SocketException or InvalidOperationException or ConfigException)
         {
             log.LogCritical("fatal: cannot open a listener: {Message}", e.Message);
+            await host.StopAsync(CancellationToken.None);
             await live.Current.DisposeAsync();
             NLog.LogManager.Shutdown();
             return e is ConfigException ? ExitCodes.Config : ExitCodes.Unavailable;
@@ -88,9 +95,16 @@ public static class ServerCommand
         foreach (var m in def.Maps.Where(m => m.TcpListener is not null))
             log.LogInformation("tcp listening on {Endpoint} (map {Map}; clients: {Allow}{Put})", m.TcpListener, m.Name, m.TcpListener!.Allow,
                 m.AllowPut ? $"; put allowed from {m.PutAllow}" : "");
+        if (def.Options.Metrics is { } m2)
+            log.LogInformation("metrics listening on {Endpoint} (GET /metrics, GET /health; clients: {Allow}; changes take effect at the next restart)", m2, m2.Allow);
 
         var reloader = new Reloader(ini, live, listeners, registry, loggers, host.Services.GetService<ISystemdNotifier>());
         reloader.Activated(def);
+        if (metrics is not null)
+        {
+            metrics.Reloads = () => (Volatile.Read(ref reloader.Succeeded), Volatile.Read(ref reloader.Failed));
+            reloader.Reloaded += (ok, _) => { if (ok) metrics.ConfigLoaded(DateTimeOffset.UtcNow); };
+        }
         // SIGHUP reloads instead of ending the process (the runtime's default).
         using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
         {
@@ -99,6 +113,7 @@ public static class ServerCommand
         });
         log.LogInformation("ready");
         await host.WaitForShutdownAsync(ct);
+        if (metricsServer is not null) await metricsServer.StopAsync();
         await live.Current.DisposeAsync();
         await live.Current.Released.WaitAsync(def.Options.ShutdownTimeout).ContinueWith(_ => { });
         log.LogInformation("stopped");
@@ -125,7 +140,8 @@ public static class ServerCommand
         return new ConnectionGate(max, loggers.CreateLogger("TcpTableServer.Connections"));
     }
 
-    private static IHost Build(ServerDefinition def, LiveMaps live, ConnectionGate gate, SystemdSockets passed, ILoggerFactory loggers)
+    private static IHost Build(ServerDefinition def, LiveMaps live, ConnectionGate gate, SystemdSockets passed, ILoggerFactory loggers,
+        ServerMetrics? metrics)
     {
         // A bare HostBuilder: no appsettings.json, environment or file-watcher sources (the
         // INI file is the configuration), which keeps start-up short.
@@ -150,7 +166,7 @@ public static class ServerCommand
                 // the transport's buffers: a pool that gives memory back (ReturningMemoryPool)
                 s.AddSingleton<IMemoryPoolFactory<byte>, ReturningMemoryPool.Factory>();
                 s.AddSingleton(sp => new ListenerService(
-                    new ListenerSet(sp, gate, live, loggers, passed), ListenerPlan.Of(def), def.Options.ShutdownTimeout, passed));
+                    new ListenerSet(sp, gate, live, loggers, passed, metrics), ListenerPlan.Of(def), def.Options.ShutdownTimeout, passed));
                 s.AddHostedService(sp => sp.GetRequiredService<ListenerService>());
             });
         return builder.Build();

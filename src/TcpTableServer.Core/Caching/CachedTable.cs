@@ -41,6 +41,7 @@ public sealed class CachedTable : ITable
     private readonly long _ttl;
     private readonly long _negativeTtl;
     private readonly ConcurrentDictionary<string, Flight> _inFlight = new(StringComparer.Ordinal);
+    private long _misses;
 
     /// <param name="inner">The map's table (its <c>Name</c> is kept for logs).</param>
     /// <param name="options">TTLs and size.</param>
@@ -63,6 +64,9 @@ public sealed class CachedTable : ITable
     /// <summary>The store, for tests and diagnostics.</summary>
     public L1Cache Cache => _cache;
 
+    /// <summary>Lookups not answered from the cache (metrics; counted on the miss path only, which allocates a flight anyway).</summary>
+    public long Misses => Volatile.Read(ref _misses);
+
     private string CacheKey(string key) => _foldKeys ? Octets.FoldAscii(key) : key;
 
     /// <summary>A hit completes synchronously without allocating; a miss joins or starts the key's flight.</summary>
@@ -75,6 +79,7 @@ public sealed class CachedTable : ITable
             return new ValueTask<LookupResult>(hit.From(AnswerTier.L1));
         }
 
+        Interlocked.Increment(ref _misses);
         var mine = new Flight();
         var flight = _inFlight.GetOrAdd(key, mine);
         LookupTrace.Current?.L1(Name, key, flight == mine ? L1Outcome.MissStarted : L1Outcome.MissJoined);

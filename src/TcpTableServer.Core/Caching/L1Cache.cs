@@ -36,6 +36,7 @@ public sealed class L1Cache
     private readonly Lock _swap = new();
     private volatile Generation _current = new();
     private volatile Generation _old = new();
+    private long _evictions;
 
     /// <param name="size">Most entries held (at least 2).</param>
     /// <param name="clock">Milliseconds of a monotonic clock, for tests; default <see cref="Environment.TickCount64"/>.</param>
@@ -51,6 +52,9 @@ public sealed class L1Cache
 
     /// <summary>Milliseconds of the monotonic clock.</summary>
     public long Now => _clock is null ? Environment.TickCount64 : _clock();
+
+    /// <summary>Entries dropped with an old generation to make room (metrics; counted at the swap, never on a read).</summary>
+    public long Evictions => Volatile.Read(ref _evictions);
 
     /// <summary>The unexpired answer stored for <paramref name="key"/>, if any.</summary>
     public bool TryGet(string key, out LookupResult result)
@@ -84,6 +88,7 @@ public sealed class L1Cache
             {
                 if (_current == gen)
                 {
+                    Interlocked.Add(ref _evictions, _old.Map.Count);
                     _old = gen;
                     _current = new Generation();
                 }

@@ -18,7 +18,7 @@ public static class ServerConfigLoader
     private const string MapsPrefix = "maps:";
 
     private static readonly string[] ServerKeys =
-        ["socketmap", "socketmap_idle_timeout", "tcp_idle_timeout", "max_connections", "shutdown_timeout", "allow", "user", "smtputf8_enable"];
+        ["socketmap", "socketmap_idle_timeout", "tcp_idle_timeout", "max_connections", "shutdown_timeout", "allow", "user", "smtputf8_enable", "metrics"];
 
     private static readonly string[] MapServerKeys =
         ["config", "tcp", "allow_put", "put_allow", "l1_ttl", "l1_size", "l1_negative_ttl", "deadline"];
@@ -50,10 +50,13 @@ public static class ServerConfigLoader
         if (maps.Count == 0)
             throw new ConfigException("no [maps:NAME] section: there is nothing to serve", ini);
         if (smtputf8 is not null) maps = InheritServerDefault(smtputf8, maps);
-        if (listeners.Count == 0)
+        if (listeners.Count - (options.Metrics is null ? 0 : 1) == 0)
             throw new ConfigException("no listeners: set socketmap in [server] or tcp in a [maps:NAME] section", ini);
         socketmap = [.. socketmap.Select(l => ResolveAccess(l, options.Allow, listeners, ini))];
         maps = [.. maps.Select(m => m.TcpListener is null ? m : m with { TcpListener = ResolveAccess(m.TcpListener, options.Allow, listeners, ini) })];
+        // The metrics listener is checked as the table listeners are: reachable from other
+        // machines only with an allow list, and only clients inside it may connect.
+        if (options.Metrics is { } metrics) options = options with { Metrics = ResolveAccess(metrics, options.Allow, listeners, ini) };
         return new ServerDefinition(ini, socketmap, maps, options);
     }
 
@@ -125,11 +128,19 @@ public static class ServerConfigLoader
         var allow = AllowList.LoopbackOnly;
         string? user = null;
         ConfigValue? smtputf8 = null;
+        EndpointSpec? metrics = null;
         foreach (var e in section.Entries)
         {
             string v = values.Get(section, e);
             switch (e.Key)
             {
+                case "metrics":
+                    // the HTTP listener of /metrics and /health (off unless set)
+                    var parsedMetrics = IniValues.ParseListeners(e.Key, v, iniDir, ini, e.Line);
+                    if (parsedMetrics.Count != 1)
+                        throw new ConfigException($"metrics: expected exactly one listener endpoint, got \"{v}\"", ini, e.Line);
+                    metrics = listeners.Add(parsedMetrics[0], e.Line);
+                    break;
                 case "socketmap":
                     foreach (var listener in IniValues.ParseListeners(e.Key, v, iniDir, ini, e.Line))
                         socketmap.Add(listeners.Add(listener, e.Line));
@@ -169,7 +180,7 @@ public static class ServerConfigLoader
                     break;
             }
         }
-        return (socketmap, new ServerOptions(smIdle, tcpIdle, maxConnections, shutdown) { Allow = allow, User = user }, smtputf8);
+        return (socketmap, new ServerOptions(smIdle, tcpIdle, maxConnections, shutdown) { Allow = allow, User = user, Metrics = metrics }, smtputf8);
     }
 
     private static MapDefinition ReadMap(

@@ -22,6 +22,12 @@ public sealed record ServerOptions(
 
     /// <summary><c>[server] user</c>: the user to serve as after binding, when started as root.</summary>
     public string? User { get; init; }
+
+    /// <summary>
+    /// <c>[server] metrics</c>: the HTTP listener of <c>GET /metrics</c> (Prometheus text) and
+    /// <c>GET /health</c>, with its resolved allow list; null (the default): no such listener.
+    /// </summary>
+    public EndpointSpec? Metrics { get; init; }
 }
 
 /// <summary>

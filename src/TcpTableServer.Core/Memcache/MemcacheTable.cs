@@ -23,6 +23,7 @@ public sealed class MemcacheTable : ITable
     private readonly MemcacheLog _log;
     private readonly LogThrottle _detachedWriteBacks;
     private int _detached;
+    private long _memcachedErrors, _backupErrors;
 
     /// <summary>Write-backs in flight without a waiting reply, at most (beyond: skipped).</summary>
     private const int MaxDetachedWriteBacks = 16;
@@ -32,6 +33,12 @@ public sealed class MemcacheTable : ITable
 
     /// <summary>The parsed parameters.</summary>
     public MemcacheSettings Settings => _settings;
+
+    /// <summary>Lookups whose memcached get failed, and whose backup lookup failed (metrics; counted on the error paths only).</summary>
+    public long MemcachedErrors => Volatile.Read(ref _memcachedErrors);
+
+    /// <inheritdoc cref="MemcachedErrors"/>
+    public long BackupErrors => Volatile.Read(ref _backupErrors);
 
     private MemcacheTable(string name, MemcacheSettings settings, ILogger logger)
     {
@@ -69,9 +76,11 @@ public sealed class MemcacheTable : ITable
 
         long asked = Environment.TickCount64;
         var cached = await _client.GetAsync(k.MemcacheKey, ct).ConfigureAwait(false);
+        if (cached.IsError) Interlocked.Increment(ref _memcachedErrors);
         if (_settings.Backup is not { } backup || cached.Status == LookupStatus.Found) return cached.From(AnswerTier.Memcached);
 
         var stored = (await backup.LookupAsync(k.BackupKey, ct).ConfigureAwait(false)).From(AnswerTier.Backup);   // memcached error forgotten
+        if (stored.IsError) Interlocked.Increment(ref _backupErrors);
         var trace = LookupTrace.Current;   // query --explain
         trace?.Backup(backup.Name, k.BackupKey, stored);
         if (stored.Status != LookupStatus.Found)

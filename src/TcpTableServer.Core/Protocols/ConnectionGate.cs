@@ -124,6 +124,12 @@ public sealed class ConnectionGate
         }
     }
 
+    /// <summary>Each listener's name and open connections now (the metrics' connection gauge).</summary>
+    public List<(string Listener, int Connections)> ListenerCounts()
+    {
+        lock (_lock) return [.. _listeners.Select(l => (l.Name, l.Count))];
+    }
+
     private ReadWatch? LongestIdle()
     {
         ReadWatch? best = null;

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
+using TcpTableServer.Metrics;
 
 namespace TcpTableServer.Protocols;
 
@@ -42,6 +43,9 @@ public abstract class PipelinedConnectionHandler<TRequest>(
 
     /// <summary>The maps this handler answers from.</summary>
     public LiveMaps Maps => maps;
+
+    /// <summary>Where answered lookups are recorded; null (metrics off): nowhere, at the cost of a null check.</summary>
+    public ServerMetrics? Metrics { get; init; }
 
     /// <summary>Takes one request off the front of <paramref name="buffer"/> (pure codec call).</summary>
     protected abstract FrameStatus TryRead(ref ReadOnlySequence<byte> buffer, out TRequest request, out string? violation);

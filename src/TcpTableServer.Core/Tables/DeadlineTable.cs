@@ -41,7 +41,7 @@ public sealed class DeadlineTable(ITable inner, TimeSpan deadline, ILogger logge
         _ = lookup.ContinueWith(static t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted);
         if (_late.Admit())
             logger.LogWarning("{Table}: lookup not answered within the deadline of {Seconds} s: temporary failure", inner.Name, deadline.TotalSeconds);
-        return LookupResult.TempError.From(AnswerTier.Error);
+        return LookupResult.TempError with { Tier = AnswerTier.Deadline };
     }
 
     public ValueTask<UpdateResult> UpdateAsync(string key, string value, CancellationToken ct = default) => inner.UpdateAsync(key, value, ct);

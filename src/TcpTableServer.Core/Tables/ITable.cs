@@ -52,8 +52,10 @@ public enum AnswerTier : byte
     Backup,
     /// <summary>Key preparation skipped the key (domain filter, empty key, invalid UTF-8): not found without asking anyone.</summary>
     Skipped,
-    /// <summary>A temporary or configuration error (memcached and backup failed, deadline, key preparation).</summary>
+    /// <summary>A temporary or configuration error (memcached and backup failed, key preparation).</summary>
     Error,
+    /// <summary>A temporary error given because the map's <c>deadline</c> passed (metrics: result "timeout").</summary>
+    Deadline,
 }
 
 /// <summary>

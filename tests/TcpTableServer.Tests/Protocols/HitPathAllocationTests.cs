@@ -1,9 +1,12 @@
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
 using TcpTableServer.Caching;
 using TcpTableServer.Config;
 using TcpTableServer.Memcache;
+using TcpTableServer.Metrics;
 using TcpTableServer.Protocols.Socketmap;
 using TcpTableServer.Protocols.Tcp;
 using TcpTableServer.Tables;
@@ -47,7 +50,24 @@ public sealed class HitPathAllocationTests
     public Task Issue5_SocketmapL1Hits_AllocateNothingPerRequest() =>
         Measure(l1: true, tcp: false);
 
-    private static async Task Measure(bool l1, bool tcp)
+    /// <summary>
+    /// The same with metrics on (<c>[server] metrics</c>): the handlers record every lookup
+    /// (requests, duration histogram, tier, L1 hits) while the OpenTelemetry Prometheus
+    /// exporter the /metrics listener uses is attached and aggregating; the bound is the same.
+    /// </summary>
+    [Test]
+    public Task Metrics_SocketmapHitsThroughMemcached_WithMetricsOn_AllocateNothingPerRequest() =>
+        Measure(l1: false, tcp: false, metrics: true);
+
+    [Test]
+    public Task Metrics_TcpHitsThroughMemcached_WithMetricsOn_AllocateNothingPerRequest() =>
+        Measure(l1: false, tcp: true, metrics: true);
+
+    [Test]
+    public Task Metrics_SocketmapL1Hits_WithMetricsOn_AllocateNothingPerRequest() =>
+        Measure(l1: true, tcp: false, metrics: true);
+
+    private static async Task Measure(bool l1, bool tcp, bool metrics = false)
     {
 #if DEBUG
         Assert.Ignore("Debug builds compile async methods to classes allocated per call; scripts/test runs Release");
@@ -68,10 +88,13 @@ public sealed class HitPathAllocationTests
         ITable table = rig.Open("A");   // the rig disposes it (a CachedTable around it only forwards disposal)
         if (l1) table = new CachedTable(table, new L1Options(TimeSpan.FromMinutes(5), 1000, TimeSpan.Zero), foldKeys: true);
         table = new Utf8Table(table, foldKeys: true, NullLogger.Instance);   // as MapSet serves it (smtputf8_enable = yes)
+        var live = LiveMaps.Of(new Dictionary<string, ITable> { [tcp ? table.Name : "aliases"] = table });
+        using var exporter = metrics ? Sdk.CreateMeterProviderBuilder().AddMeter(ServerMetrics.MeterName).AddPrometheusExporter().Build() : null;
+        using var recorder = metrics ? new ServerMetrics(live, gate: null) : null;
         await using var host = await KestrelTestHost.StartAsync(tcp
-            ? new TcpTableConnectionHandler(table, allowPut: false, TimeSpan.Zero, NullLogger<TcpTableConnectionHandler>.Instance)
-            : new SocketmapConnectionHandler(new Dictionary<string, ITable> { ["aliases"] = table },
-                TimeSpan.FromMinutes(1), NullLogger<SocketmapConnectionHandler>.Instance));
+            ? new TcpTableConnectionHandler(live, table.Name, allowPut: false, TimeSpan.Zero, NullLogger<TcpTableConnectionHandler>.Instance) { Metrics = recorder }
+            : new SocketmapConnectionHandler(live, TimeSpan.FromMinutes(1), NullLogger<SocketmapConnectionHandler>.Instance) { Metrics = recorder });
+        using var collected = metrics ? new CountingListener() : null;
 
         using var client = new Socket(host.EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         client.Connect(host.EndPoint);
@@ -107,6 +130,29 @@ public sealed class HitPathAllocationTests
         string shown = string.Join(", ", windows.Select(b => b.ToString("F1")));
         TestContext.Out.WriteLine($"bytes per request in {Windows} windows: {shown}");
         Assert.That(mismatches, Is.Zero, "every reply is the seeded value");
+        if (collected is not null)
+            Assert.That(collected.Requests, Is.EqualTo(Windows * RequestsPerWindow + 2000), "every lookup was recorded");
         Assert.That(median, Is.LessThan(BytesPerRequestBound), $"bytes per request in {Windows} windows: {shown}");
+    }
+
+    /// <summary>A second listener on tcptable_requests_total, to show the lookups were recorded (it allocates nothing either).</summary>
+    private sealed class CountingListener : IDisposable
+    {
+        private readonly System.Diagnostics.Metrics.MeterListener _listener = new();
+        private long _requests;
+
+        public long Requests => Interlocked.Read(ref _requests);
+
+        public CountingListener()
+        {
+            _listener.InstrumentPublished = (i, l) =>
+            {
+                if (i.Meter.Name == ServerMetrics.MeterName && i.Name == "tcptable_requests_total") l.EnableMeasurementEvents(i, this);
+            };
+            _listener.SetMeasurementEventCallback<long>((_, v, _, state) => Interlocked.Add(ref ((CountingListener)state!)._requests, v));
+            _listener.Start();
+        }
+
+        public void Dispose() => _listener.Dispose();
     }
 }

@@ -1,9 +1,11 @@
 using System.Runtime.CompilerServices;
 using System.Buffers;
+using System.Diagnostics;
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using TcpTableServer.Async;
+using TcpTableServer.Metrics;
 using TcpTableServer.Tables;
 
 namespace TcpTableServer.Protocols.Socketmap;
@@ -65,6 +67,8 @@ public sealed class SocketmapConnectionHandler : PipelinedConnectionHandler<Read
         if (!wellFormed) return SocketmapReplies.Write(output, SocketmapReplies.BadRequest);
         if (table is null) return SocketmapReplies.Write(output, SocketmapReplies.UnknownMap);
 
+        var metrics = Metrics;
+        long started = metrics is null ? 0 : Stopwatch.GetTimestamp();
         LookupResult result;
         try
         {
@@ -75,6 +79,7 @@ public sealed class SocketmapConnectionHandler : PipelinedConnectionHandler<Read
             ProtocolLog.TableFailed(Logger, connectionId, table.Name, e);
             result = LookupResult.TempError;
         }
+        metrics?.Lookup(table, ServerMetrics.Socketmap, result, started);
         return SocketmapReplies.WriteLookup(output, result);
     }
 

@@ -1,9 +1,11 @@
 using System.Runtime.CompilerServices;
 using System.Buffers;
+using System.Diagnostics;
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using TcpTableServer.Async;
+using TcpTableServer.Metrics;
 using TcpTableServer.Tables;
 
 namespace TcpTableServer.Protocols.Tcp;
@@ -51,6 +53,8 @@ public sealed class TcpTableConnectionHandler(
         switch (request.Command)
         {
             case TcpCommand.Get:
+                var metrics = Metrics;
+                long started = metrics is null ? 0 : Stopwatch.GetTimestamp();
                 LookupResult found;
                 try
                 {
@@ -61,6 +65,7 @@ public sealed class TcpTableConnectionHandler(
                     ProtocolLog.TableFailed(logger, connectionId, table.Name, e);
                     found = LookupResult.TempError;
                 }
+                metrics?.Lookup(table, ServerMetrics.Tcp, found, started);
                 return TcpReplies.WriteLookup(output, found);
 
             case TcpCommand.Put:

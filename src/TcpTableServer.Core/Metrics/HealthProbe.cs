@@ -1,0 +1,123 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using TcpTableServer.Config;
+using TcpTableServer.Memcache;
+
+namespace TcpTableServer.Metrics;
+
+/// <summary>
+/// <c>GET /health</c>: whether every map of the current configuration can answer. A map can
+/// when its memcached answers <c>version</c> (a fresh TCP or UNIX connection, not one of the
+/// map's pooled ones, so a probe never queues behind lookups), or else when its backup table
+/// answers a lookup of <see cref="ProbeKey"/> without an error (spec 3.4: a memcached error
+/// falls through to the backup, so such a map still answers). Maps are probed in parallel,
+/// each within <see cref="Timeout"/>.
+/// </summary>
+public sealed class HealthProbe(LiveMaps maps)
+{
+    /// <summary>The key looked up in a backup table (any answer but an error will do).</summary>
+    public const string ProbeKey = "tcptable-health-probe";
+
+    /// <summary>How long a probe of one memcached or backup may take.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The maps that cannot answer now, each with why ("aliases: memcached inet:127.0.0.1:11211: connection refused; no backup").</summary>
+    public async Task<List<string>> FailingAsync(CancellationToken ct = default)
+    {
+        var set = maps.Acquire();   // leased: a reload must not close a backup while it is probed
+        try
+        {
+            var checks = set.Settings.Select(m => CheckAsync(m.Key, m.Value, ct)).ToList();
+            var failing = new List<string>();
+            foreach (var reason in await Task.WhenAll(checks).ConfigureAwait(false))
+                if (reason is not null) failing.Add(reason);
+            return failing;
+        }
+        finally
+        {
+            set.Release();
+        }
+    }
+
+    /// <summary>Null when the map can answer, else the reason it cannot.</summary>
+    private async Task<string?> CheckAsync(string map, MemcacheSettings settings, CancellationToken ct)
+    {
+        string? memcached = await VersionAsync(settings.Memcache, ct).ConfigureAwait(false);
+        if (memcached is null) return null;
+        if (settings.Backup is not { } backup) return $"{map}: memcached {settings.Memcache}: {memcached}; no backup";
+        try
+        {
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            cts.CancelAfter(Timeout);
+            var answer = await backup.LookupAsync(ProbeKey, cts.Token).AsTask().WaitAsync(Timeout, ct).ConfigureAwait(false);
+            if (!answer.IsError) return null;
+            return $"{map}: memcached {settings.Memcache}: {memcached}; backup {backup.Name}: {answer.Status}";
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            // a backup that throws cannot answer either: reported, never a 500
+            return $"{map}: memcached {settings.Memcache}: {memcached}; backup {backup.Name}: {e.Message}";
+        }
+    }
+
+    /// <summary>The first of <paramref name="targets"/> that accepts (as the memcached client tries a host's addresses in turn).</summary>
+    private static async Task<Socket> ConnectAsync(EndPoint[] targets, CancellationToken ct)
+    {
+        for (int i = 0; ; i++)
+        {
+            var target = targets[i];
+            var socket = target is UnixDomainSocketEndPoint
+                ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
+                : new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await socket.ConnectAsync(target, ct).ConfigureAwait(false);
+                return socket;
+            }
+            catch (SocketException) when (i + 1 < targets.Length)
+            {
+                socket.Dispose();
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        }
+    }
+
+    /// <summary>Null when memcached at <paramref name="endpoint"/> answers "version" in time, else what went wrong.</summary>
+    private async Task<string?> VersionAsync(EndpointSpec endpoint, CancellationToken ct)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        cts.CancelAfter(Timeout);
+        try
+        {
+            EndPoint[] targets = endpoint.Kind == EndpointKind.Unix ? [new UnixDomainSocketEndPoint(endpoint.Path)]
+                : [.. (await endpoint.ResolveAsync(cts.Token).ConfigureAwait(false)).Select(a => new IPEndPoint(a, endpoint.PortNumber))];
+            if (targets.Length == 0) return "host name resolves to no address";
+            using var socket = await ConnectAsync(targets, cts.Token).ConfigureAwait(false);
+            await socket.SendAsync("version\r\n"u8.ToArray(), SocketFlags.None, cts.Token).ConfigureAwait(false);
+            var buffer = new byte[256];
+            int got = 0;
+            while (got < buffer.Length)
+            {
+                int n = await socket.ReceiveAsync(buffer.AsMemory(got), SocketFlags.None, cts.Token).ConfigureAwait(false);
+                if (n == 0) return "connection closed before a reply";
+                got += n;
+                if (buffer.AsSpan(0, got).IndexOf("\r\n"u8) >= 0) break;
+            }
+            string reply = Encoding.ASCII.GetString(buffer, 0, got).TrimEnd();
+            return reply.StartsWith("VERSION ", StringComparison.Ordinal) ? null : $"unexpected reply \"{reply}\"";
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return $"no reply within {Timeout.TotalSeconds:0.###} s";
+        }
+        catch (SocketException e)
+        {
+            return e.Message;
+        }
+    }
+}
