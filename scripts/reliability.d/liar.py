@@ -9,7 +9,10 @@ command in order on its connection. With probability --lie-rate (seed --seed) a 
 reply is replaced by one lie, chosen uniformly among the kinds that apply to it:
 
   wrong-key     a VALUE block for a key not on the get line (with a made-up value), then END
-  extra         the true reply, then an unsolicited VALUE..END, END or STORED
+  extra         the true reply, then an unsolicited VALUE..END, END or STORED; only when the
+                server has not sent another command yet: behind a command already sent, an
+                extra reply is that command's reply to any client of the text protocol (no
+                request ids); then wrong-key instead (counted as extra-skipped)
   stretch       a VALUE length longer than the data sent: the block runs over into the next
                 reply; the connection is closed unless another command is already waiting
                 (so the server sees EOF at once instead of waiting for its timeout)
@@ -28,7 +31,7 @@ leaves the stream out of step is followed by more true replies on the same conne
 (memcached's connection would carry on too) unless it closes. Prints "port P" when ready and,
 on SIGTERM or with --stats every 5 s, "stats commands=.. lies=.. kind=.." lines.
 """
-import argparse, asyncio, os, random, signal
+import argparse, asyncio, os, random, signal, socket
 
 store = {}
 stats = {"connections": 0, "commands": 0, "get_keys": 0, "multi_gets": 0, "sets": 0, "lies": 0}
@@ -106,8 +109,18 @@ def lie_set(kind):
     raise ValueError(kind)
 
 
+def pipelined(reader, writer):
+    """Whether the server has sent another command already (read, or waiting in the socket)."""
+    if reader._buffer:
+        return True
+    try:
+        return bool(writer.get_extra_info("socket")._sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except BlockingIOError:
+        return False
+
+
 def count(kind):
-    stats["lies"] += kind not in ("dribble", "shuffle")
+    stats["lies"] += kind not in ("dribble", "shuffle", "extra-skipped")
     kinds[kind] = kinds.get(kind, 0) + 1
 
 
@@ -142,6 +155,9 @@ async def serve(reader, writer, lie_rate):
                 stats["multi_gets"] += len(keys) > 1
                 kind = rng.choice(GET_LIES) if lying else None
                 if kind == "key-twice" and not any(k in store for k in keys):
+                    kind = "wrong-key"
+                if kind == "extra" and pipelined(reader, writer):
+                    count("extra-skipped")   # see "extra" above: no client could tell
                     kind = "wrong-key"
                 if kind is None and len(keys) > 1 and rng.random() < 0.5:
                     count("shuffle")
