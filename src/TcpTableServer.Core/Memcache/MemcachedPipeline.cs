@@ -8,8 +8,12 @@ namespace TcpTableServer.Memcache;
 /// One persistent memcached connection shared by many concurrent command attempts:
 /// commands are appended to a send buffer. A command on an idle connection is written at
 /// once by its caller; while sent commands wait for replies, new ones stay in the buffer
-/// and the reader writes them all in one send after consuming the replies it has (a cork:
-/// one memcached read and write serve many client requests under load). A command alone is
+/// and the reader writes them all in one send once every reply to the batch sent before
+/// has been read (a cork: one memcached read and write serve many client requests under
+/// load). One batch at a time is in flight, so bytes that come after the last reply of a
+/// batch and before the next batch is sent are known to answer nothing: the text protocol
+/// has no request ids, and behind a batch already sent they would be taken for its reply
+/// (a reply given twice, by a faulty memcached or proxy). A command alone is
 /// exactly the bytes of spec 3.8; gets queued together share one multi-key get line
 /// (<see cref="TryJoinGetLineLocked"/>). One reader matches the
 /// replies to the waiting attempts strictly in FIFO order. An error reply that memcached
@@ -53,6 +57,7 @@ internal sealed class MemcachedPipeline
     private readonly long _slowMs;
     private byte[] _receive;
     private int _start, _end;
+    private int _answerable;   // the reader's: requests at the head of the queue sent before the bytes at hand arrived
 
     /// <param name="parser">the reply parser of the table (its limits and warning texts)</param>
     /// <param name="timeout">per-attempt deadline; null: none</param>
@@ -130,7 +135,7 @@ internal sealed class MemcachedPipeline
                 long period = Math.Clamp(_timeoutMs / 8, 10, 250);
                 _deadlineTimer = new Timer(static s => ((MemcachedPipeline)s!).CheckDeadline(), this, period, period);
             }
-            flush = StartFlushLocked(eager: true);
+            flush = StartFlushLocked();
         }
         if (_aborted) socket.Dispose();
         if (flush) _ = FlushAsync();
@@ -155,7 +160,7 @@ internal sealed class MemcachedPipeline
             _inFlight.Enqueue(request);
             _count++;
             _unsent++;
-            flush = StartFlushLocked(eager: true);
+            flush = StartFlushLocked();
         }
         if (flush) _ = FlushAsync();
         return true;
@@ -207,21 +212,21 @@ internal sealed class MemcachedPipeline
     }
 
     /// <summary>
-    /// Whether the caller must start <see cref="FlushAsync"/>. Eager (a new command): only
-    /// when no sent command is still waiting for its reply; otherwise the command waits in
-    /// the send buffer and the reader sends it with everything queued meanwhile once it has
-    /// consumed the replies at hand (not eager). One memcached write then carries the
-    /// commands of many client requests under load, while a lone request goes out at once.
+    /// Whether the caller (a new command, or the reader) must start <see cref="FlushAsync"/>:
+    /// only when no sent command is still waiting for its reply; otherwise the command waits
+    /// in the send buffer and the reader sends it with everything queued meanwhile once the
+    /// last reply is read. One memcached write then carries the commands of many client
+    /// requests under load, while a lone request goes out at once.
     /// </summary>
-    private bool StartFlushLocked(bool eager)
+    private bool StartFlushLocked()
     {
         if (!_connected || _flushing || _pendingLength == 0) return false;
-        if (eager && _inFlight.Count > _unsent) return false;
+        if (_inFlight.Count > _unsent) return false;
         _flushing = true;
         return true;
     }
 
-    /// <summary>Sends the queued commands, batch after batch, until nothing is queued.</summary>
+    /// <summary>Sends the queued commands; stops when nothing is queued or a sent batch waits for its replies.</summary>
     private async Task FlushAsync()
     {
         var socket = _socket!;
@@ -231,7 +236,7 @@ internal sealed class MemcachedPipeline
             int length;
             lock (_lock)
             {
-                if (_pendingLength == 0 || _isClosed)
+                if (_pendingLength == 0 || _isClosed || _inFlight.Count > _unsent)
                 {
                     _flushing = false;
                     return;
@@ -282,9 +287,13 @@ internal sealed class MemcachedPipeline
             {
                 MemcachedRequest? head;
                 lock (_lock) head = _inFlight.Count > 0 ? _inFlight.Peek() : null;
-                if (head is null)
+                if (head is null || _answerable <= 0)
                 {
-                    if (eof || _start != _end)   // memcached closed, or unsolicited bytes: unusable (3.9 POLICY)
+                    // No request, or none sent before the bytes at hand arrived (a request
+                    // queued, or written by a caller since): those bytes cannot be its reply.
+                    // Memcached closed, or unsolicited bytes: unusable (3.9 POLICY); what
+                    // waits is replayed on another connection.
+                    if (eof || _start != _end)
                     {
                         Close(null, default);
                         return;
@@ -309,11 +318,12 @@ internal sealed class MemcachedPipeline
                     return;
                 }
                 lock (_lock) DequeueLocked(1);
+                _answerable--;
                 head.Complete(reply);
             }
 
             bool flush;
-            lock (_lock) flush = StartFlushLocked(eager: false);
+            lock (_lock) flush = StartFlushLocked();
             if (flush) _ = FlushAsync();
             PrepareReceive();
             try
@@ -321,10 +331,22 @@ internal sealed class MemcachedPipeline
                 int n = await socket.ReceiveAsync(_receive.AsMemory(_end), SocketFlags.None).ConfigureAwait(false);
                 if (n == 0) eof = true;
                 _end += n;
+                // A receive cut short by the buffer's end: take what the kernel holds behind it
+                // too, so that bytes which came with these are judged before a command is sent
+                // behind them (they could not be its reply).
+                while (n > 0 && _end == _receive.Length && _start > 0 && socket.Available > 0)
+                {
+                    PrepareReceive();
+                    n = await socket.ReceiveAsync(_receive.AsMemory(_end), SocketFlags.None).ConfigureAwait(false);
+                    if (n == 0) eof = true;
+                    _end += n;
+                }
+                lock (_lock) _answerable = _inFlight.Count - _unsent;
             }
             catch (Exception e) when (MemcachedConnection.IsIoFailure(e))
             {
                 eof = true;
+                lock (_lock) _answerable = _inFlight.Count - _unsent;
             }
         }
     }
@@ -355,6 +377,7 @@ internal sealed class MemcachedPipeline
         }
         _start += consumed;
         lock (_lock) DequeueLocked(count);
+        _answerable -= count;
         for (int i = 0; i < count; i++)
         {
             var r = _group[i];
