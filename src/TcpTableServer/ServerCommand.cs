@@ -98,7 +98,12 @@ public static class ServerCommand
         if (def.Options.Metrics is { } m2)
             log.LogInformation("metrics listening on {Endpoint} (GET /metrics, GET /health; clients: {Allow}; changes take effect at the next restart)", m2, m2.Allow);
 
-        var reloader = new Reloader(ini, live, listeners, registry, loggers, host.Services.GetService<ISystemdNotifier>());
+        // sd_notify: the hosting library's notifier tells systemd READY=1 and STOPPING=1 when it
+        // recognises a systemd service (its parent is systemd); a NOTIFY_SOCKET given otherwise
+        // (a supervisor, a test) is told the same here, and reloads are told either way.
+        var notifier = host.Services.GetService<ISystemdNotifier>() ?? new SystemdNotifier();
+        bool notifyLifetime = notifier.IsEnabled && !SystemdHelpers.IsSystemdService();
+        var reloader = new Reloader(ini, live, listeners, registry, loggers, notifier);
         reloader.Activated(def);
         if (metrics is not null)
         {
@@ -112,6 +117,12 @@ public static class ServerCommand
             reloader.Request();
         });
         log.LogInformation("ready");
+        if (notifyLifetime)
+        {
+            notifier.Notify(ServiceState.Ready);
+            host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping
+                .Register(() => notifier.Notify(ServiceState.Stopping));
+        }
         await host.WaitForShutdownAsync(ct);
         if (metricsServer is not null) await metricsServer.StopAsync();
         await live.Current.DisposeAsync();
