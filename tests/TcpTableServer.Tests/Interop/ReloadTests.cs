@@ -85,8 +85,8 @@ public sealed class ReloadTests
         server.Hangup();
         Assert.That(server.WaitForOutput("generation 2"), Is.True, server.Stderr + server.Stdout);
         Assert.That(socketmap.Lookup("b", "k"), Is.EqualTo("OK b-value"), "map added, seen on the open connection");
-        using (var lineB = new TcpLineClient(tcpB))
-            Assert.That(lineB.Get("k"), Is.EqualTo("200 b-value"), "listener added");
+        using var lineB = new TcpLineClient(tcpB);
+        Assert.That(lineB.Get("k"), Is.EqualTo("200 b-value"), "listener added");
         Assert.That(lineA.Get("k"), Is.EqualTo("200 a-value"), "the unchanged listener kept its connection");
         Assert.That(server.Stderr + server.Stdout, Does.Contain("maps opened: b; unchanged: a"), "map a was taken over, not reopened");
 
@@ -95,6 +95,7 @@ public sealed class ReloadTests
         Assert.That(server.WaitForOutput("generation 3"), Is.True, server.Stderr + server.Stdout);
         Assert.That(socketmap.Lookup("b", "k"), Does.StartWith("PERM"), "map removed");
         Assert.That(Connects(tcpB), Is.False, "listener removed");
+        Assert.That(lineB.Get("k"), Is.Null, "the removed listener's open connection was closed");
         Assert.That(lineA.Get("k"), Is.EqualTo("200 a-value"));
         Assert.That(socketmap.Lookup("a", "k"), Is.EqualTo("OK a-value"));
     }
