@@ -5,9 +5,10 @@ using TcpTableServer.Tests.Support;
 namespace TcpTableServer.Tests.Deployment;
 
 /// <summary>
-/// Why the service unit has no ProtectProc=invisible: Microsoft.Extensions.Hosting.Systemd
+/// Why the service unit may have ProtectProc=invisible: Microsoft.Extensions.Hosting.Systemd
 /// (10.0) sends sd_notify messages only when it finds its parent's /proc/PPID/comm to be
-/// "systemd". Reproduced without systemd: a private PID namespace whose PID 1 is a script named
+/// "systemd", which hidepid=invisible hides; the server then sends them itself. Reproduced
+/// without systemd: a private PID namespace whose PID 1 is a script named
 /// "systemd" mounts /proc with hidepid=0 (the unit's setting) or hidepid=invisible
 /// (ProtectProc=invisible), starts the published binary as nobody with NOTIFY_SOCKET pointing at
 /// this test, sends SIGHUP, then SIGTERM. Needs root (namespaces, mount, setpriv).
@@ -24,7 +25,7 @@ public class NotifyDetectionTests
         """;
 
     [TestCase("0", new[] { "READY=1", "RELOADING=1", "READY=1", "STOPPING=1" }, TestName = "TypeNotify_Pid1Visible_ReadyReloadingStoppingSent")]
-    [TestCase("invisible", new string[0], TestName = "TypeNotify_ProtectProcInvisible_NothingSent")]
+    [TestCase("invisible", new[] { "READY=1", "RELOADING=1", "READY=1", "STOPPING=1" }, TestName = "TypeNotify_ProtectProcInvisible_ReadyReloadingStoppingSent")]
     public void NotifyMessages_DependOnPid1Visibility(string hidepid, string[] expected)
     {
         string published = Path.Combine(Repo.Root(), ".artifacts", "publish", "tcptableserver");
