@@ -71,6 +71,8 @@ public static class PostfixCheck
     /// <summary>Reads Postfix's configuration (<paramref name="configDir"/>: postconf -c) and checks it against <paramref name="def"/>.</summary>
     public static List<PostfixFinding> Run(ServerDefinition def, string? configDir)
     {
+        // postmap runs in the queue directory: a relative -c would name another directory there
+        if (configDir is not null) configDir = Path.GetFullPath(configDir);
         var conf = PostfixConf.Read(configDir);
         var findings = Check(def, conf);
         findings.AddRange(Probe(conf, configDir));
@@ -150,7 +152,7 @@ public static class PostfixCheck
             ? $"put the socket under queue_directory {conf.QueueDirectory} and name it relative to it, e.g. socketmap:unix:private/tcptable:{r.MapName}"
             : $"write it relative to queue_directory: socketmap:unix:{relative}:{r.MapName}";
         foreach (var s in chrooted)
-            yield return new("error", $"{at}: master.cf service {s.Id} ({s.Command}) runs chrooted in {conf.QueueDirectory}, where {ep.Path} is " +
+            yield return new("error", $"{at}: service {s.Id} ({s.Command}) runs chrooted in {conf.QueueDirectory}, where {ep.Path} is " +
                 $"{Path.Join(conf.QueueDirectory, ep.Path)}; {hint}");
         if (!known && conf.Services.Any(conf.IsChrooted))
             yield return new("warning", $"{at}: which services read {setting.Name} is not known to this check; chrooted services " +

@@ -145,7 +145,7 @@ public sealed class PostfixCheckInteropTests
         var (code, output) = rig.Check();
         Assert.That(code, Is.EqualTo(78), output);
         Assert.That(output, Does.Contain(
-            $"error: virtual_alias_maps: socketmap:unix:{socket}:aliases: master.cf service smtp/inet (smtpd) runs chrooted in {rig.Queue}, " +
+            $"error: virtual_alias_maps: socketmap:unix:{socket}:aliases: service smtp/inet (smtpd) runs chrooted in {rig.Queue}, " +
             $"where {socket} is {rig.Queue}{socket}; write it relative to queue_directory: socketmap:unix:private/tcptable:aliases"));
         Assert.That(output, Does.Not.Contain("service cleanup/unix"), "cleanup is not chrooted");
     }
