@@ -26,7 +26,7 @@ public sealed class PostfixCheckInteropTests
             File.SetUnixFileMode(Dir.Path, (UnixFileMode)Convert.ToInt32("755", 8));
             Directory.CreateDirectory(Path.Combine(Queue, "private"), (UnixFileMode)Convert.ToInt32("755", 8));
             Directory.CreateDirectory(PostfixDir);
-            Dir.File("aliases.cf", $"memcache = {memcache}\n");
+            Dir.File("aliases.cf", $"memcache = {memcache}\nkey_format = aliases:%s\n");
             Dir.File("other.cf", $"memcache = {memcache}\nkey_format = other:%s\n");
             Ini = Dir.File("server.ini",
                 $"[server]\nsocketmap = inet:127.0.0.1:{Socketmap}{unixListener}\n" +
@@ -41,9 +41,13 @@ public sealed class PostfixCheckInteropTests
             File.WriteAllText(Path.Combine(PostfixDir, "master.cf"), master);
         }
 
-        public (int Code, string Output) Check()
+        /// <summary>check --postfix; with <paramref name="relative"/> run from the rig's directory with --postconf-dir postfix-etc.</summary>
+        public (int Code, string Output) Check(bool relative = false)
         {
-            using var p = ServerProcess.Start("--config", Ini, "check", "--postfix", "--postconf-dir", PostfixDir);
+            using var p = relative
+                ? ServerProcess.StartProgram("/bin/sh", "-c", "cd \"$0\" && exec dotnet \"$@\"", Dir.Path,
+                    ServerProcess.ServerDll, "--config", Ini, "check", "--postfix", "--postconf-dir", "postfix-etc")
+                : ServerProcess.Start("--config", Ini, "check", "--postfix", "--postconf-dir", PostfixDir);
             int code = p.WaitForExit(60);
             return (code, p.Stdout + p.Stderr);
         }
@@ -139,15 +143,23 @@ public sealed class PostfixCheckInteropTests
     {
         using var rig = new Rig(unixListener: ", unix:queue/private/tcptable mode=0666");
         string socket = Path.Combine(rig.Queue, "private", "tcptable");
-        rig.Postfix($"virtual_alias_maps = socketmap:unix:{socket}:aliases\n",
+        rig.Postfix($"virtual_alias_maps = socketmap:unix:{socket}:aliases\n" +
+                    $"transport_maps = proxy:socketmap:unix:{socket}:aliases\n" +
+                    $"mydestination = socketmap:unix:{socket}:aliases\n",
             "smtp      inet  n       -       y       -       -       smtpd\n" +
-            "cleanup   unix  n       -       n       -       0       cleanup\n");
+            "cleanup   unix  n       -       n       -       0       cleanup\n" +
+            "rewrite   unix  -       -       y       -       -       trivial-rewrite\n" +
+            "proxymap  unix  -       -       n       -       -       proxymap\n");
+        using var server = ServerProcess.Start("--config", rig.Ini);
+        Assert.That(server.WaitForOutput("ready"), Is.True, server.Stderr + server.Stdout);
         var (code, output) = rig.Check();
         Assert.That(code, Is.EqualTo(78), output);
         Assert.That(output, Does.Contain(
             $"error: virtual_alias_maps: socketmap:unix:{socket}:aliases: service smtp/inet (smtpd) runs chrooted in {rig.Queue}, " +
             $"where {socket} is {rig.Queue}{socket}; write it relative to queue_directory: socketmap:unix:private/tcptable:aliases"));
         Assert.That(output, Does.Not.Contain("service cleanup/unix"), "cleanup is not chrooted");
+        Assert.That(output, Does.Not.Contain("error: transport_maps"), "proxy: tables are opened by proxymap, not chrooted here");
+        Assert.That(output, Does.Contain($"warning: mydestination: socketmap:unix:{socket}:aliases: which services read mydestination is not known"));
     }
 
     [Test]
@@ -155,7 +167,7 @@ public sealed class PostfixCheckInteropTests
     {
         Assume.That(PostfixSocketAccess.Lookup("postfix"), Is.Not.Null, "needs the postfix user (Debian's postfix package)");
         using var mc = MemcachedProcess.Start();
-        mc.Set(PostfixCheck.ProbeKey, "probe-answer");
+        mc.Set("aliases:" + PostfixCheck.ProbeKey, "probe-answer");
         using var rig = new Rig(mc.Endpoint, ", unix:queue/private/tcptable mode=0660 group=postfix");
         rig.Postfix(
             $"virtual_alias_maps = socketmap:inet:127.0.0.1:{rig.Socketmap}:aliases, proxy:socketmap:unix:private/tcptable:aliases\n" +
@@ -167,7 +179,8 @@ public sealed class PostfixCheckInteropTests
             "proxymap  unix  -       -       n       -       -       proxymap\n");
         using var server = ServerProcess.Serve(rig.Ini, rig.Socketmap, rig.Tcp);
         Assert.That(server.WaitForOutput("ready"), Is.True, server.Stderr + server.Stdout);
-        var (code, output) = rig.Check();
+        // relative, as typed in a shell: postmap runs in the queue directory, so the check makes it absolute
+        var (code, output) = rig.Check(relative: true);
         Assert.That(code, Is.EqualTo(0), output);
         string probe = $"postmap -q {PostfixCheck.ProbeKey}";
         Assert.That(output, Does.Contain($"ok: virtual_alias_maps: socketmap:inet:127.0.0.1:{rig.Socketmap}:aliases: {probe}: found: probe-answer"));
