@@ -89,6 +89,13 @@ public static class PostfixCheck
             : "tcp:" + string.Join(", tcp:", tcp.Select(m => $"{m.TcpListener!.Display} (map {m.Name})"));
         string socketmapServed = def.SocketmapListeners.Count == 0 ? "no socketmap listeners"
             : string.Join(", ", def.SocketmapListeners.Select(l => $"socketmap:{l}:NAME"));
+        foreach (var (name, value) in conf.Expanded)
+        {
+            string literal = conf.Settings.FirstOrDefault(x => x.Service is null && x.Name == name)?.Value ?? "";
+            foreach (var r in PostfixTableRefs.Extract(value))
+                if (r.SyntaxError is null)
+                    findings.Add(Refused(name, name, r, literal.Contains(r.Text, StringComparison.Ordinal) ? null : literal));
+        }
         var owner = PostfixSocketAccess.Lookup(conf.MailOwner);
         if (owner is null) findings.Add(new("warning", $"mail_owner {conf.MailOwner}: not in /etc/passwd; socket permissions not checked"));
 
@@ -101,9 +108,9 @@ public static class PostfixCheck
                     findings.Add(new("error", $"{at}: {r.SyntaxError}"));
                     continue;
                 }
-                if (Paranoid.TryGetValue(setting.Name, out string? daemon))
-                    findings.Add(new("error", $"{at}: {daemon} refuses {r.Type}: tables in {setting.Name} " +
-                        $"(\"{r.Type}:... map is not allowed for security-sensitive data\", proxy: or not); use a local table such as lmdb: here"));
+                // main.cf's paranoid parameters are checked below, expanded
+                if (setting.Service is not null && Paranoid.ContainsKey(setting.Name))
+                    findings.Add(Refused(setting.Where, setting.Name, r, via: null));
                 if (r.Endpoint is not { } ep) continue;
 
                 var socketmapOurs = def.SocketmapListeners.FirstOrDefault(l => PostfixTableRefs.SameEndpoint(ep, l, conf.QueueDirectory));
@@ -132,6 +139,11 @@ public static class PostfixCheck
             }
         return findings;
     }
+
+    /// <summary>Item 2: a network table where local(8) or virtual(8) refuses one (<paramref name="via"/>: the value it came from by $name expansion).</summary>
+    private static PostfixFinding Refused(string where, string name, PostfixTableRef r, string? via) =>
+        new("error", $"{where}: {r.Text}{(via is null ? "" : $" (from {name} = {via})")}: {Paranoid[name]} refuses {r.Type}: tables in {name} " +
+            $"(\"{r.Type}:... map is not allowed for security-sensitive data\", proxy: or not); use a local table such as lmdb: here");
 
     /// <summary>Item 3: the socket as mail_owner sees it, and as each chrooted reader sees it.</summary>
     private static IEnumerable<PostfixFinding> CheckUnix(PostfixSetting setting, PostfixTableRef r, EndpointSpec ep,

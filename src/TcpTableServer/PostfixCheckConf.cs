@@ -33,6 +33,12 @@ public sealed class PostfixConf
     public required string CompatibilityLevel { get; init; }
 
     /// <summary>
+    /// Parameters' values with <c>$name</c> expanded and defaults included (postconf -x -h),
+    /// for those whose every table matters however it got there (<see cref="PostfixCheck.Paranoid"/>).
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Expanded { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
     /// Whether the service runs chrooted: "-" means y below compatibility_level 1 and n from it
     /// on (master_ent.c, Postfix 3.0 and later).
     /// </summary>
@@ -91,11 +97,12 @@ public sealed class PostfixConf
             QueueDirectory = values[0].Trim(),
             MailOwner = values.Length > 1 ? values[1].Trim() : "postfix",
             CompatibilityLevel = values.Length > 2 ? values[2].Trim() : "0",
+            Expanded = ReadExpanded(configDir, [.. PostfixCheck.Paranoid.Keys]),
         };
     }
 
     /// <summary>Expanded values (<c>postconf -x -h NAME...</c>), defaults included.</summary>
-    public static Dictionary<string, string> Expanded(string? configDir, IReadOnlyList<string> names)
+    public static Dictionary<string, string> ReadExpanded(string? configDir, IReadOnlyList<string> names)
     {
         string[] values = Postconf(configDir, ["-x", "-h", .. names]).Split('\n');
         var d = new Dictionary<string, string>();

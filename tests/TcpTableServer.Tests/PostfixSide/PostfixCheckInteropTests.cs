@@ -123,6 +123,22 @@ public sealed class PostfixCheckInteropTests
     }
 
     [Test]
+    public void Spec1_6_network_table_reaching_alias_maps_by_expansion_or_master_cf_override_is_an_error()
+    {
+        using var rig = new Rig();
+        rig.Postfix($"virtual_alias_maps = socketmap:inet:127.0.0.1:{rig.Socketmap}:aliases\nalias_maps = hash:/etc/aliases $virtual_alias_maps\n",
+            "local     unix  -       n       n       -       -       local\n" +
+            $"  -o mailbox_command_maps=tcp:127.0.0.1:{rig.Tcp}\n");
+        var (code, output) = rig.Check();
+        Assert.That(code, Is.EqualTo(78), output);
+        Assert.That(output, Does.Contain(
+            $"error: alias_maps: socketmap:inet:127.0.0.1:{rig.Socketmap}:aliases (from alias_maps = hash:/etc/aliases $virtual_alias_maps): local(8) refuses socketmap: tables in alias_maps"));
+        Assert.That(output, Does.Contain(
+            $"error: master.cf service local/unix: mailbox_command_maps: tcp:127.0.0.1:{rig.Tcp}: local(8) refuses tcp: tables in mailbox_command_maps"));
+        Assert.That(output, Does.Contain("postfix check: 2 error(s)"), "virtual_alias_maps itself is fine");
+    }
+
+    [Test]
     public void Root_owned_0600_socket_is_not_connectable_by_postfix()
     {
         Assume.That(PostfixSocketAccess.Lookup("postfix"), Is.Not.Null, "needs the postfix user (Debian's postfix package)");
