@@ -76,7 +76,13 @@ public static class CliCommands
             return UpdateExit(new UpdateResult(r.Status), map, "sequence", "no entries (first/next needs a backup table)");
         });
 
-    public static async Task<int> CheckAsync(string ini, CancellationToken ct)
+    public static Task<int> CheckAsync(string ini, CancellationToken ct) => CheckAsync(ini, postfix: false, postconfDir: null, ct);
+
+    /// <summary>
+    /// <c>check</c>; with <paramref name="postfix"/> it goes on to Postfix's side
+    /// (<see cref="PostfixCheck"/>, configuration directory <paramref name="postconfDir"/>).
+    /// </summary>
+    public static async Task<int> CheckAsync(string ini, bool postfix, string? postconfDir, CancellationToken ct)
     {
         using var loggers = Logging.Create(ini);
         var log = loggers.CreateLogger("TcpTableServer");
@@ -88,7 +94,16 @@ public static class CliCommands
             foreach (string warning in KeyOverlap.SharedKeyWarnings(settings))
                 Console.Error.WriteLine($"warning: {warning}");
             Console.WriteLine($"{ini}: ok: {maps.Tables.Count} map(s): {string.Join(", ", maps.Tables.Keys)}");
-            return ExitCodes.Found;
+            if (!postfix) return ExitCodes.Found;
+            try
+            {
+                return PostfixCheck.Report(PostfixCheck.Run(def, postconfDir), Console.Out);
+            }
+            catch (PostfixToolException e)
+            {
+                Console.Error.WriteLine($"fatal: {e.Message}");
+                return ExitCodes.Config;
+            }
         }
         catch (ConfigException e)
         {

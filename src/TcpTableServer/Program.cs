@@ -39,8 +39,15 @@ delete.SetAction((pr, ct) => CliCommands.DeleteAsync(ConfigPath(pr), pr.GetValue
 var sequence = new Command("sequence", "List every entry of the map's backup table (first/next)") { mapArg };
 sequence.SetAction((pr, ct) => CliCommands.SequenceAsync(ConfigPath(pr), pr.GetValue(mapArg)!, ct));
 
-var check = new Command("check", "Read the configuration and open every map, then exit (0 ok, 78 configuration error)");
-check.SetAction((pr, ct) => CliCommands.CheckAsync(ConfigPath(pr), ct));
+var postfixOption = new Option<bool>("--postfix")
+{
+    Description = "Also check Postfix's configuration against this server (postconf, then postmap -q on each table)",
+};
+var postconfDirOption = new Option<string?>("--postconf-dir") { Description = "Postfix's configuration directory (postconf -c; default: Postfix's own)" };
+var check = new Command("check", "Read the configuration and open every map, then exit (0 ok, 78 configuration error)")
+    { postfixOption, postconfDirOption };
+check.SetAction((pr, ct) => CliCommands.CheckAsync(ConfigPath(pr), pr.GetValue(postfixOption) || pr.GetValue(postconfDirOption) is not null,
+    pr.GetValue(postconfDirOption), ct));
 
 var pidOption = new Option<int?>("--pid") { Description = "The server's process id (default: the servers running with this --config)" };
 var reload = new Command("reload", "Check the configuration, then make the running server reload it (SIGHUP; exit 0 sent, 78 configuration error, 69 no server)")
