@@ -8,9 +8,9 @@ namespace TcpTableServer.Tests.Support;
 public static class ReleaseOnly
 {
 #if DEBUG
-    public const bool IsDebugBuild = true;
+    public static readonly bool IsDebugBuild = true;
 #else
-    public const bool IsDebugBuild = false;
+    public static readonly bool IsDebugBuild = false;
 #endif
 
     /// <summary>Ignores the calling test in a Debug build (scripts/test runs Release).</summary>
