@@ -34,7 +34,7 @@ public class PackageTests
         var contents = Tool.Run("dpkg-deb", ["-c", deb]).Stdout;
         foreach (var path in new[]
                  {
-                     "./usr/bin/tcptableserver", "./etc/tcptableserver/tcptable.ini", "./etc/tcptableserver/aliases.cf",
+                     "./usr/sbin/tcptableserver", "./etc/tcptableserver/tcptable.ini", "./etc/tcptableserver/aliases.cf",
                      "./etc/tcptableserver/aliases", "./etc/tcptableserver/nlog.config",
                      "./usr/lib/systemd/system/tcptableserver.service", "./usr/lib/systemd/system/tcptableserver.socket",
                      "./usr/lib/sysusers.d/tcptableserver.conf", "./usr/share/doc/tcptableserver/copyright",
