@@ -67,7 +67,7 @@ public class InstallTests
             foreach (var path in Installed) Assert.That(File.Exists(path), path);
             Assert.That(File.Exists("/usr/bin/tcptableserver"), Is.False, "a daemon lives in /usr/sbin");
             Assert.That(UserExists(), "postinst creates the user (systemd-sysusers)");
-            Assert.That(File.ResolveLinkTarget(WantsLink, false)?.FullName, Is.EqualTo("/usr/lib/systemd/system/tcptableserver.service"),
+            Assert.That(File.ResolveLinkTarget(WantsLink, false)?.FullName, Does.EndWith("/systemd/system/tcptableserver.service"),
                 "postinst enables the service (deb-systemd-helper) even without a running systemd");
 
             // The socket unit's addresses; a port taken on this machine is replaced by a free
@@ -137,7 +137,7 @@ public class InstallTests
             Assert.That(purge.ExitCode, Is.Zero, purge.ToString());
             Assert.That(PackageStatus(), Is.Empty);
             Assert.That(Directory.Exists("/etc/tcptableserver"), Is.False, "purge removes the conffiles and their folder");
-            Assert.That(File.Exists(WantsLink) || File.ResolveLinkTarget(WantsLink, false) is not null, Is.False, "purge removes the enablement symlink");
+            Assert.That(Tool.Run("test", ["-L", WantsLink]).ExitCode, Is.Not.Zero, "purge removes the enablement symlink");
             Assert.That(Directory.Exists("/var/lib/systemd/deb-systemd-helper-enabled/tcptableserver.service.dsh-also"), Is.False);
         }
         finally
