@@ -61,12 +61,26 @@ public class InstallTests
         MemcachedProcess? memcached = null;
         try
         {
+            TestContext.Out.WriteLine(Directory.Exists("/run/systemd/system")
+                ? "systemd runs: postinst starts the service too" : "no running systemd: postinst only enables the service");
             var install = Tool.Run("dpkg", ["-i", deb], timeoutSeconds: 300, environment: Noninteractive);
             Assert.That(install.ExitCode, Is.Zero, $"without a running systemd the install must still succeed:\n{install}");
             Assert.That(PackageStatus(), Is.EqualTo("install ok installed"));
             foreach (var path in Installed) Assert.That(File.Exists(path), path);
             Assert.That(File.Exists("/usr/bin/tcptableserver"), Is.False, "a daemon lives in /usr/sbin");
             Assert.That(UserExists(), "postinst creates the user (systemd-sysusers)");
+            if (Tool.Find("man") is not null)
+            {
+                Assert.That(Tool.Run("man", ["-w", "8", "tcptableserver"]).Stdout.Trim(), Is.EqualTo("/usr/share/man/man8/tcptableserver.8.gz"));
+                Assert.That(Tool.Run("man", ["-w", "5", "tcptable.ini"]).Stdout.Trim(), Is.EqualTo("/usr/share/man/man5/tcptable.ini.5.gz"));
+                foreach (var page in new[] { "/usr/share/man/man8/tcptableserver.8.gz", "/usr/share/man/man5/tcptable.ini.5.gz" })
+                {
+                    var shown = Tool.Run("man", ["--warnings=all", "-l", page], environment: new Dictionary<string, string> { ["MANWIDTH"] = "80", ["MANPAGER"] = "cat" });
+                    Assert.That(shown.ExitCode, Is.Zero, shown.ToString());
+                    Assert.That(shown.Stderr, Is.Empty, $"groff warnings in {page}");
+                    Assert.That(shown.Stdout, Does.Contain("SEE ALSO"), page);
+                }
+            }
             Assert.That(File.ResolveLinkTarget(WantsLink, false)?.FullName, Does.EndWith("/systemd/system/tcptableserver.service"),
                 "postinst enables the service (deb-systemd-helper) even without a running systemd");
 
