@@ -30,17 +30,20 @@ public class PackageTests
 
         Assert.That(build.ExitCode, Is.Zero, $"lintian errors fail scripts/package:\n{build}");
         Assert.That(build.Stdout, Does.Not.Match("(?m)^E: "));
+        Assert.That(build.Stdout, Does.Not.Contain("no-manual-page"), "packaging/man is installed");
         string deb = output["tcptableserver_0.0.1+test_amd64.deb"];
         var contents = Tool.Run("dpkg-deb", ["-c", deb]).Stdout;
         foreach (var path in new[]
                  {
-                     "./usr/bin/tcptableserver", "./etc/tcptableserver/tcptable.ini", "./etc/tcptableserver/aliases.cf",
+                     "./usr/sbin/tcptableserver", "./etc/tcptableserver/tcptable.ini", "./etc/tcptableserver/aliases.cf",
                      "./etc/tcptableserver/aliases", "./etc/tcptableserver/nlog.config",
                      "./usr/lib/systemd/system/tcptableserver.service", "./usr/lib/systemd/system/tcptableserver.socket",
                      "./usr/lib/sysusers.d/tcptableserver.conf", "./usr/share/doc/tcptableserver/copyright",
-                     "./usr/share/doc/tcptableserver/changelog.gz",
+                     "./usr/share/doc/tcptableserver/changelog.gz", "./usr/share/man/man8/tcptableserver.8.gz",
+                     "./usr/share/man/man5/tcptable.ini.5.gz",
                  })
             Assert.That(contents, Does.Contain($" {path}\n"), path);
+        Assert.That(contents, Does.Not.Contain("./usr/bin/tcptableserver"), "a daemon: /usr/sbin (policy 9.1.1)");
         Assert.That(Tool.Run("dpkg-deb", ["-f", deb, "Depends"]).Stdout, Does.Contain("liblmdb0").And.Contain("libicu").And.Contain("libc6"));
         Assert.That(Tool.Run("dpkg-deb", ["-f", deb, "Recommends"]).Stdout.Trim(), Is.EqualTo("memcached"));
 

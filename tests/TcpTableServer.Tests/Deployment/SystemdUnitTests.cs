@@ -33,7 +33,7 @@ public class SystemdUnitTests
         CopyTree("/usr/lib/systemd/system", unitDir);
         foreach (var unit in new[] { "tcptableserver.service", "tcptableserver.socket" })
             File.Copy(Path.Combine(Units, unit), Path.Combine(unitDir, unit), overwrite: true);
-        foreach (var program in new[] { "usr/bin/tcptableserver", "bin/kill" })
+        foreach (var program in new[] { "usr/sbin/tcptableserver", "bin/kill" })
         {
             string path = Path.Combine(root.Path, program);
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
@@ -84,7 +84,7 @@ public class SystemdUnitTests
 
         Assert.That(sysusers, Has.Exactly(1).Matches<string[]>(f => f[0] == "u" && f[1] == "tcptableserver"));
         Assert.That(service, Does.Contain("User=tcptableserver").And.Contain("Group=tcptableserver"));
-        Assert.That(service, Does.Contain("ExecStart=/usr/bin/tcptableserver --config /etc/tcptableserver/tcptable.ini"));
+        Assert.That(service, Does.Contain("ExecStart=/usr/sbin/tcptableserver --config /etc/tcptableserver/tcptable.ini"));
         Assert.That(service, Does.Contain("Type=notify"));
         // other processes hidden: the server tells NOTIFY_SOCKET itself when the hosting library
         // cannot see systemd through /proc/PPID/comm (NotifyDetectionTests)
