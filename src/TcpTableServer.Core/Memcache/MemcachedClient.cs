@@ -24,7 +24,7 @@ namespace TcpTableServer.Memcache;
 /// fail, for that request alone. Failures are results (<see cref="LookupStatus.TempError"/>),
 /// never exceptions; only cancellation throws.
 /// </summary>
-public sealed class MemcachedClient : IAsyncDisposable
+public sealed class MemcachedClient : IMemcacheStore
 {
     /// <summary>Connections opened whenever the open ones are busy (the batching connections).</summary>
     public const int ConnectionsPerEndpoint = 2;
@@ -48,13 +48,20 @@ public sealed class MemcachedClient : IAsyncDisposable
     private readonly MemcachedReplyParser _parser;
     private readonly MemcachedPipeline?[] _lanes;
     private readonly Action<MemcachedPipeline> _onClosed;
+    private readonly Action<bool>? _answered;
     private bool _disposed;   // under the _lanes lock
 
     /// <param name="settings">the table's parameters (endpoint, flags, ttl, limits, retries)</param>
     /// <param name="tableName">"memcache:name", used in warnings as Postfix's "database memcache:name"</param>
     /// <param name="log">receives the warnings of spec 3.10</param>
-    internal MemcachedClient(MemcacheSettings settings, string tableName, MemcacheLog log)
+    /// <param name="answered">
+    /// told at the end of each request's attempt loop whether memcached answered it (false: it
+    /// could not be reached, the connection failed or timed out); the node health of
+    /// <see cref="MemcacheNodeSet"/>. Commands never sent (rejected keys) are not reported.
+    /// </param>
+    internal MemcachedClient(MemcacheSettings settings, string tableName, MemcacheLog log, Action<bool>? answered = null)
     {
+        _answered = answered;
         _endpoint = settings.Memcache;
         _flags = settings.Flags;
         _ttl = settings.Ttl;
@@ -169,9 +176,10 @@ public sealed class MemcachedClient : IAsyncDisposable
                     Warn(reply, key);
                     break;
                 }
-                if (!reply.IsFailure) return reply;
+                if (!reply.IsFailure) break;
                 if (attempt > 1) Warn(reply, key);
             }
+            if (_answered is not null && !rejected) _answered(reply.Verdict is not (Verdict.ConnectFailed or Verdict.Failed));
             return reply;
         }
         finally
