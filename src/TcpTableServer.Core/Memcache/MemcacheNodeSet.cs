@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using TcpTableServer.Async;
+using TcpTableServer.Explain;
 using TcpTableServer.Tables;
 
 namespace TcpTableServer.Memcache;
@@ -46,7 +47,11 @@ internal sealed class MemcacheNodeSet : IMemcacheStore
         for (int i = 0; i < _ring.Replicas; i++)
         {
             var node = _nodes[_ring.Owner(point, i)];
-            if (!node.IsUsable) continue;
+            if (!node.IsUsable)
+            {
+                LookupTrace.Current?.NodeSkipped(node.Spec.Endpoint.ToString(), "get");
+                continue;
+            }
             var result = await node.Client.GetAsync(key, ct).ConfigureAwait(false);
             if (!result.IsError) return result;
         }
@@ -74,6 +79,7 @@ internal sealed class MemcacheNodeSet : IMemcacheStore
             var node = _nodes[_ring.Owner(point, i)];
             if (!node.IsUsable)
             {
+                LookupTrace.Current?.NodeSkipped(node.Spec.Endpoint.ToString(), value is null ? "delete" : "set");
                 failed = true;
                 continue;
             }

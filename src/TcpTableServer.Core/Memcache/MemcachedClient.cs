@@ -49,6 +49,7 @@ public sealed class MemcachedClient : IMemcacheStore
     private readonly MemcachedPipeline?[] _lanes;
     private readonly Action<MemcachedPipeline> _onClosed;
     private readonly Action<bool>? _answered;
+    private readonly string? _nodeName;   // one of several nodes: named in query --explain
     private bool _disposed;   // under the _lanes lock
 
     /// <param name="settings">the table's parameters (endpoint, flags, ttl, limits, retries)</param>
@@ -62,6 +63,7 @@ public sealed class MemcachedClient : IMemcacheStore
     internal MemcachedClient(MemcacheSettings settings, string tableName, MemcacheLog log, Action<bool>? answered = null)
     {
         _answered = answered;
+        _nodeName = answered is null ? null : settings.Memcache.ToString();
         _endpoint = settings.Memcache;
         _flags = settings.Flags;
         _ttl = settings.Ttl;
@@ -155,16 +157,16 @@ public sealed class MemcachedClient : IMemcacheStore
                 if (rejected)
                 {
                     reply = _parser.Rejected(command);   // what memcached would answer, without sending it
-                    if (trace is not null) Traced(trace, trace.Attempt(Name(command), key, attempt, replay: false), reply).NotSent = true;
+                    if (trace is not null) Traced(trace, Begin(trace, command, key, attempt, replay: false), reply).NotSent = true;
                 }
                 else
                 {
-                    traced = trace?.Attempt(Name(command), key, attempt, replay: false);
+                    traced = trace is null ? null : Begin(trace, command, key, attempt, replay: false);
                     reply = await SendAsync(command, key, value, attempt == 1 ? ct : Deadline(ref late, deadline, ct), traced).ConfigureAwait(false);
                     if (trace is not null) Traced(trace, traced!, reply);
                     while (reply.Verdict == Verdict.Replay && replays++ < _maxTry && Environment.TickCount64 < deadline)
                     {
-                        traced = trace?.Attempt(Name(command), key, attempt, replay: true);
+                        traced = trace is null ? null : Begin(trace, command, key, attempt, replay: true);
                         reply = await SendAsync(command, key, value, Deadline(ref late, deadline, ct), traced).ConfigureAwait(false);
                         if (trace is not null) Traced(trace, traced!, reply);
                     }
@@ -198,6 +200,14 @@ public sealed class MemcachedClient : IMemcacheStore
             late.CancelAfter(TimeSpan.FromMilliseconds(Math.Max(1, deadline - Environment.TickCount64)));
         }
         return late.Token;
+    }
+
+    /// <summary>A traced attempt begins (named with its node when the map has several).</summary>
+    private MemcachedAttempt Begin(LookupTrace trace, MemcachedCommand command, string key, int attempt, bool replay)
+    {
+        var a = trace.Attempt(Name(command), key, attempt, replay);
+        a.Node = _nodeName;
+        return a;
     }
 
     private static string Name(MemcachedCommand command) => command switch

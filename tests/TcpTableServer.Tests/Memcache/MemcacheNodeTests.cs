@@ -151,3 +151,35 @@ public class MemcacheNodeTests
         Assert.That((await table.DeleteAsync(Key(0))).Status, Is.EqualTo(UpdateStatus.TempError), "a write that misses a replica is not a success");
     }
 }
+
+/// <summary>query --explain with memcache_nodes: each attempt names its node; an ejected node is shown as not asked.</summary>
+[NonParallelizable]
+public class MemcacheNodeExplainTests
+{
+    [Test]
+    public async Task Explain_names_the_node_of_each_attempt_and_an_ejected_node()
+    {
+        using var a = MemcachedProcess.Start();
+        var b = MemcachedProcess.Start();
+        MemcachedProcess[] nodes = [a, b];
+        var logs = new ListLogger();
+        var tables = new TestTableFactory();
+        await using var table = MemcacheTable.Open("nodes", Cf.Params(
+            $"memcache_nodes = {a.Endpoint}, {b.Endpoint}", "smtputf8_enable = no", "memcache_node_failures = 1"), tables, "/tmp", logs);
+        var ring = new KetamaRing([.. table.Settings.Nodes!.Select(s => (s.KetamaName, s.Weight))]);
+        string onB = Enumerable.Range(0, 100).Select(i => $"k{i}").First(k => ring.NodeOf(k) == 1);
+
+        var trace = new TcpTableServer.Explain.LookupTrace();
+        using (TcpTableServer.Explain.LookupTrace.Attach(trace)) await table.LookupAsync(onB);
+        var report = TcpTableServer.Explain.ExplainReport.Format("nodes", onB, null, table.Settings, trace, LookupResult.NotFound, 1);
+        Assert.That(report, Does.Contain($"memcached get attempt 1 of max_try 2 on node {b.Endpoint}: not found"), report);
+        Assert.That(report, Does.Contain($"memcache_nodes = {a.Endpoint}, {b.Endpoint} (ketama; replicas = 1)"), report);
+
+        b.Dispose();
+        await table.LookupAsync(onB);   // connect refused: ejected (memcache_node_failures = 1)
+        trace = new TcpTableServer.Explain.LookupTrace();
+        using (TcpTableServer.Explain.LookupTrace.Attach(trace)) await table.LookupAsync(onB);
+        report = TcpTableServer.Explain.ExplainReport.Format("nodes", onB, null, table.Settings, trace, LookupResult.TempError, 75);
+        Assert.That(report, Does.Contain($"memcached get: node {b.Endpoint} is ejected (memcache_node_failures): not asked"), report);
+    }
+}
