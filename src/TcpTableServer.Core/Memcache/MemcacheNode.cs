@@ -8,8 +8,8 @@ namespace TcpTableServer.Memcache;
 /// <c>memcache_node_failures</c> consecutive requests whose attempt loop ended without
 /// memcached answering (connect failed, I/O error, timeout), the node is ejected for
 /// <c>memcache_node_retry</c> seconds: its keys are not sent to it (they go to the backup, or
-/// fail). Then the next request tries it again: an answer brings it back, a failure ejects
-/// it for another period. State is two volatile fields, read on every request without a lock.
+/// fail). Then the next request tries it again: an answer brings it back, a failure leaves
+/// it ejected for another period. State is two fields, read on every request without a lock.
 /// </summary>
 internal sealed class MemcacheNode
 {
@@ -37,18 +37,22 @@ internal sealed class MemcacheNode
 
     private long Now => _time.GetTimestamp() * 1000 / _time.TimestampFrequency;
 
-    /// <summary>Whether requests go to this node: live, or ejected and its retry time has come.</summary>
+    /// <summary>
+    /// Whether this request goes to the node: always while it is live; while it is ejected,
+    /// only the one request that first finds its retry time come (it claims the trial by
+    /// moving the retry time on, so a node that still hangs costs one request its timeouts,
+    /// not every request of that moment). Its answer brings the node back.
+    /// </summary>
     public bool IsUsable
     {
         get
         {
             long retryAt = Volatile.Read(ref _retryAt);
-            return retryAt == 0 || Now >= retryAt;
+            if (retryAt == 0) return true;
+            long now = Now;
+            return now >= retryAt && Interlocked.CompareExchange(ref _retryAt, now + _retryMs, retryAt) == retryAt;
         }
     }
-
-    /// <summary>Whether the node is ejected (its retry time may have come: then it is on trial).</summary>
-    public bool IsEjected => Volatile.Read(ref _retryAt) != 0;
 
     /// <summary>The end of each request's attempt loop (called by the client): whether memcached answered.</summary>
     private void Report(bool answered)

@@ -183,3 +183,37 @@ public class MemcacheNodeExplainTests
         Assert.That(report, Does.Contain($"memcached get: node {b.Endpoint} is ejected (memcache_node_failures): not asked"), report);
     }
 }
+
+/// <summary>Ejection and the retry trial of one node, on a fake clock (the node is a closed port: connects are refused).</summary>
+public class MemcacheNodeEjectionTests
+{
+    [Test]
+    public async Task Ejected_after_N_consecutive_failures_then_one_request_at_a_time_tries_it_after_the_retry_pause()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var logs = new ListLogger();
+        var endpoint = EndpointSpec.TryParse($"inet:127.0.0.1:{FreePort.Closed()}", out _)!;
+        var settings = MemcacheSettings.Defaults(endpoint) with { NodeFailures = 3, NodeRetry = 30 };
+        using var log = new MemcacheLog(logs, "memcache:t");
+        var node = new MemcacheNode(new MemcacheNodeSpec(endpoint, 1), settings, "memcache:t", log, clock);
+        await using var client = node.Client;
+
+        for (int i = 1; i <= 3; i++)
+        {
+            Assert.That(node.IsUsable, Is.True, $"failure {i - 1} of 3: still live");
+            Assert.That((await client.GetAsync("k")).Status, Is.EqualTo(LookupStatus.TempError));
+        }
+        Assert.That(node.IsUsable, Is.False, "ejected after 3 consecutive failures");
+        Assert.That(logs.Warnings, Has.One.Contains("ejected after 3 consecutive failures"));
+
+        clock.Advance(TimeSpan.FromSeconds(29));
+        Assert.That(node.IsUsable, Is.False, "before memcache_node_retry");
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.That(node.IsUsable, Is.True, "the first request after the pause is the trial");
+        Assert.That(node.IsUsable, Is.False, "the others keep away while it runs");
+        Assert.That((await client.GetAsync("k")).Status, Is.EqualTo(LookupStatus.TempError));
+        Assert.That(node.IsUsable, Is.False, "a failed trial: another pause");
+        clock.Advance(TimeSpan.FromSeconds(30));
+        Assert.That(node.IsUsable, Is.True);
+    }
+}
