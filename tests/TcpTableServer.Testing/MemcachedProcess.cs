@@ -21,12 +21,13 @@ public sealed class MemcachedProcess : IDisposable
         Port = port;
     }
 
-    public static MemcachedProcess Start()
+    /// <summary>A memcached on a free port, or on <paramref name="port"/> (a node that comes back where it was).</summary>
+    public static MemcachedProcess Start(int? fixedPort = null)
     {
         var exe = File.Exists("/usr/bin/memcached") ? "/usr/bin/memcached" : "memcached";
         for (int attempt = 0; ; attempt++)
         {
-            int port = FreePort.Next();
+            int port = fixedPort ?? FreePort.Next();
             var psi = new ProcessStartInfo(exe, $"-l 127.0.0.1 -p {port} -U 0 -m 64 -u root")
             {
                 RedirectStandardOutput = true,

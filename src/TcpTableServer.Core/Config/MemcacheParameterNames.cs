@@ -20,13 +20,23 @@ public static class MemcacheParameterNames
     /// <summary>
     /// Per-map POLICY options (integers) that are not memcache_table(5) parameters:
     /// <c>memcache_connections</c> (most connections to memcached) and <c>warning_interval</c>
-    /// (seconds between summaries of a repeated warning; 0 = every warning, as Postfix).
+    /// (seconds between summaries of a repeated warning; 0 = every warning, as Postfix);
+    /// <c>memcache_node_failures</c>, <c>memcache_node_retry</c> and <c>replicas</c> go with
+    /// <c>memcache_nodes</c> (several memcached nodes on a ketama ring).
     /// </summary>
-    public static readonly IReadOnlyList<string> PolicyIntegers = ["memcache_connections", "warning_interval"];
+    public static readonly IReadOnlyList<string> PolicyIntegers =
+        ["memcache_connections", "warning_interval", "memcache_node_failures", "memcache_node_retry", "replicas"];
+
+    /// <summary>
+    /// Per-map POLICY options (text): <c>memcache_nodes</c>, the memcached nodes of the map
+    /// (endpoints with optional <c>weight=N</c>, comma-separated).
+    /// </summary>
+    public static readonly IReadOnlyList<string> PolicyStrings = ["memcache_nodes"];
 
     private static readonly HashSet<string> MemcacheSet = new(Memcache, StringComparer.Ordinal);
     private static readonly HashSet<string> PolicySet = new(PolicyBooleans, StringComparer.Ordinal);
     private static readonly HashSet<string> PolicyIntegerSet = new(PolicyIntegers, StringComparer.Ordinal);
+    private static readonly HashSet<string> PolicyStringSet = new(PolicyStrings, StringComparer.Ordinal);
 
     /// <summary>True for a memcache_table(5) parameter name (exact case).</summary>
     public static bool IsMemcache(string name) => MemcacheSet.Contains(name);
@@ -36,4 +46,7 @@ public static class MemcacheParameterNames
 
     /// <summary>True for a per-map integer policy option name (exact case).</summary>
     public static bool IsPolicyInteger(string name) => PolicyIntegerSet.Contains(name);
+
+    /// <summary>True for a per-map text policy option name (exact case).</summary>
+    public static bool IsPolicyString(string name) => PolicyStringSet.Contains(name);
 }

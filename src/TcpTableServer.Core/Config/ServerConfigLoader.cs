@@ -104,10 +104,10 @@ public static class ServerConfigLoader
             {
                 bool known = isServer ? ServerKeys.Contains(e.Key)
                     : MapServerKeys.Contains(e.Key) || MemcacheParameterNames.IsMemcache(e.Key) || MemcacheParameterNames.IsPolicyBoolean(e.Key)
-                      || MemcacheParameterNames.IsPolicyInteger(e.Key);
+                      || MemcacheParameterNames.IsPolicyInteger(e.Key) || MemcacheParameterNames.IsPolicyString(e.Key);
                 if (known) continue;
                 string expected = isServer ? string.Join(", ", ServerKeys)
-                    : string.Join(", ", MapServerKeys.Concat(MemcacheParameterNames.Memcache).Concat(MemcacheParameterNames.PolicyBooleans).Concat(MemcacheParameterNames.PolicyIntegers));
+                    : string.Join(", ", MapServerKeys.Concat(MemcacheParameterNames.Memcache).Concat(MemcacheParameterNames.PolicyBooleans).Concat(MemcacheParameterNames.PolicyIntegers).Concat(MemcacheParameterNames.PolicyStrings));
                 throw new ConfigException($"unknown key \"{e.Key}\" in [{section.Name}] (names are case-sensitive; known: {expected})", ini, e.Line);
             }
         }

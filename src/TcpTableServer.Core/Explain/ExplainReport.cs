@@ -58,6 +58,9 @@ public static class ExplainReport
          .Append(", backup = ").Append(s.Backup?.Name ?? "(none)")
          .Append(", key_format = ").Append(s.KeyFormat.Template)
          .Append(", key_digest = ").Append(s.KeyDigest?.Name ?? "(none)").AppendLine();
+        if (s.IsMultiNode)
+            o.Append("  memcache_nodes = ").Append(string.Join(", ", s.Nodes!)).Append(" (ketama; replicas = ").Append(s.Replicas)
+             .AppendLine("): used instead of memcache");
         o.Append("  fold_keys = ").Append(YesNo(s.FoldKeys))
          .Append(", smtputf8_enable = ").Append(YesNo(s.Smtputf8Enable))
          .Append(", max_try = ").Append(s.MaxTry)
@@ -130,6 +133,10 @@ public static class ExplainReport
             case MemcachedAttempt a:
                 Attempt(o, a, s, backupValue);
                 break;
+            case NodeSkippedEvent n:
+                o.Append("memcached ").Append(n.Command).Append(": node ").Append(n.Node)
+                 .AppendLine(" is ejected (memcache_node_failures): not asked");
+                break;
             case BackupEvent b:
                 o.Append("backup ").Append(b.Table).Append(": key ").Append(WireText.Show(b.Key)).Append(": ").AppendLine(Result(b.Result));
                 break;
@@ -156,6 +163,7 @@ public static class ExplainReport
     private static void Attempt(StringBuilder o, MemcachedAttempt a, MemcacheSettings s, string? backupValue)
     {
         o.Append("memcached ").Append(a.Command).Append(" attempt ").Append(a.Number).Append(" of max_try ").Append(s.MaxTry);
+        if (a.Node is not null) o.Append(" on node ").Append(a.Node);
         if (a.Replay) o.Append(" (replay)");
         o.Append(": ").Append(a.Outcome).Append(" in ").AppendLine(Ms(a.Ms));
         string pad = Pad;

@@ -84,6 +84,9 @@ public sealed class LookupTrace
         return a;
     }
 
+    /// <summary>memcache_nodes: the key's node <paramref name="node"/> is ejected, so it was not asked.</summary>
+    public void NodeSkipped(string node, string command) => Add(new NodeSkippedEvent(Now, node, command));
+
     /// <summary>The backup table <paramref name="table"/> answered <paramref name="key"/>.</summary>
     public void Backup(string table, string key, LookupResult result) => Add(new BackupEvent(Now, table, key, result));
 
@@ -106,6 +109,8 @@ public sealed record KeyStepsEvent(double AtMs, bool FoldKeys, string Folded, st
     string? Digest, string? Digested) : TraceEvent(AtMs);
 
 public sealed record PreparedEvent(double AtMs, string Key, PreparedKey Prepared) : TraceEvent(AtMs);
+
+public sealed record NodeSkippedEvent(double AtMs, string Node, string Command) : TraceEvent(AtMs);
 
 public sealed record BackupEvent(double AtMs, string Table, string Key, LookupResult Result) : TraceEvent(AtMs);
 
@@ -141,6 +146,9 @@ public sealed record MemcachedAttempt(double AtMs, string Command, string Key, i
 
     /// <summary>The warning Postfix would log for this failure (spec 3.10), if any.</summary>
     public string? Warning { get; set; }
+
+    /// <summary>memcache_nodes: the node the command went to (null with one memcached).</summary>
+    public string? Node { get; set; }
 
     /// <summary>True when the command was not sent: memcached would reject it unread (key over 250 bytes).</summary>
     public bool NotSent { get; set; }

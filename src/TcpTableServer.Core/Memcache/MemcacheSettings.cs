@@ -26,7 +26,11 @@ public sealed record MemcacheSettings(
     bool FoldKeys,
     int MaxConnections = MemcacheSettings.DefaultMaxConnections,
     int WarningInterval = MemcacheSettings.DefaultWarningInterval,
-    bool Smtputf8Enable = true)
+    bool Smtputf8Enable = true,
+    IReadOnlyList<MemcacheNodeSpec>? Nodes = null,
+    int NodeFailures = MemcacheSettings.DefaultNodeFailures,
+    int NodeRetry = MemcacheSettings.DefaultNodeRetry,
+    int Replicas = 1)
 {
     public const string DefaultMemcache = "inet:localhost:11211";
 
@@ -41,6 +45,20 @@ public sealed record MemcacheSettings(
 
     /// <summary>POLICY <c>warning_interval</c>: seconds between summaries of a repeated warning (0: log each).</summary>
     public const int DefaultWarningInterval = 10;
+
+    /// <summary>
+    /// POLICY <c>memcache_node_failures</c> (with <c>memcache_nodes</c>): consecutive requests a
+    /// node fails (unreachable, I/O error, timeout) before it is ejected. 2: one failure may be
+    /// a restart or a dropped connection; two in a row, each after Postfix's whole attempt
+    /// loop, mean its keys are better answered from the backup at once.
+    /// </summary>
+    public const int DefaultNodeFailures = 2;
+
+    /// <summary>POLICY <c>memcache_node_retry</c>: seconds an ejected node is left alone before it is tried again.</summary>
+    public const int DefaultNodeRetry = 30;
+
+    /// <summary>Whether the map spreads its keys over several memcached nodes (more than one in <c>memcache_nodes</c>).</summary>
+    public bool IsMultiNode => Nodes is { Count: > 1 };
 
     /// <summary>Defaults of 3.1 with the given endpoint (for tests and tools).</summary>
     public static MemcacheSettings Defaults(EndpointSpec memcache) => new(
@@ -68,6 +86,23 @@ public sealed record MemcacheSettings(
         int connections = Int(p, "memcache_connections", DefaultMaxConnections, MemcachedClient.ConnectionsPerEndpoint);
         int warningInterval = Int(p, "warning_interval", DefaultWarningInterval, 0);
         bool utf8 = Bool(p, "smtputf8_enable", true);
+        // Several nodes (INI map section only; the .cf keeps the one memcache Postfix reads).
+        // One node is the memcache_table(5) case: that node is the map's memcache.
+        IReadOnlyList<MemcacheNodeSpec>? nodes = null;
+        if (p.TryGetValue("memcache_nodes", out var nv))
+        {
+            nodes = MemcacheNodeSpec.ParseList(nv);
+            if (nodes.Count == 1)
+            {
+                memcache = nodes[0].Endpoint;
+                nodes = null;
+            }
+        }
+        int nodeFailures = Int(p, "memcache_node_failures", DefaultNodeFailures, 1);
+        int nodeRetry = Int(p, "memcache_node_retry", DefaultNodeRetry, 1);
+        int replicas = Int(p, "replicas", 1, 1);
+        if (nodes is not null && replicas > nodes.Count)
+            throw new ConfigException($"invalid parameter value {replicas} > {nodes.Count} (the number of memcache_nodes)", p["replicas"]);
         if (utf8 && CaseFolding.Unavailable is { } missing)
         {
             string why = "smtputf8_enable = yes (the default) needs Unicode case folding: " + missing;
@@ -107,7 +142,8 @@ public sealed record MemcacheSettings(
         }
 
         return new MemcacheSettings(memcache, backup, flags, ttl, keyFormat, digest, domain,
-            dataSize, lineSize, maxTry, retryPause, timeout, fold, connections, warningInterval, utf8);
+            dataSize, lineSize, maxTry, retryPause, timeout, fold, connections, warningInterval, utf8,
+            nodes, nodeFailures, nodeRetry, replicas);
     }
 
     private static EndpointSpec ParseEndpoint(ConfigValue? v)

@@ -17,7 +17,7 @@ public sealed class MemcacheTable : ITable
 {
     private readonly MemcacheSettings _settings;
     private readonly KeyPreparer _keys;
-    private readonly MemcachedClient _client;
+    private readonly IMemcacheStore _client;   // one memcached, or several nodes on a ketama ring
     private readonly string _dictName;
     private readonly ILogger _logger;
     private readonly MemcacheLog _log;
@@ -47,7 +47,7 @@ public sealed class MemcacheTable : ITable
         _settings = settings;
         _keys = new KeyPreparer(settings);
         _log = new MemcacheLog(logger, name, TimeSpan.FromSeconds(settings.WarningInterval));
-        _client = new MemcachedClient(settings, name, _log);
+        _client = settings.IsMultiNode ? new MemcacheNodeSet(settings, name, _log) : new MemcachedClient(settings, name, _log);
         _logger = logger;
         _detachedWriteBacks = new LogThrottle(logger, LogLevel.Information,
             $"{_dictName}: write-backs sent without waiting or skipped while memcached fails", TimeSpan.FromSeconds(Math.Max(1, settings.WarningInterval)));

@@ -24,7 +24,7 @@ namespace TcpTableServer.Memcache;
 /// fail, for that request alone. Failures are results (<see cref="LookupStatus.TempError"/>),
 /// never exceptions; only cancellation throws.
 /// </summary>
-public sealed class MemcachedClient : IAsyncDisposable
+public sealed class MemcachedClient : IMemcacheStore
 {
     /// <summary>Connections opened whenever the open ones are busy (the batching connections).</summary>
     public const int ConnectionsPerEndpoint = 2;
@@ -48,13 +48,22 @@ public sealed class MemcachedClient : IAsyncDisposable
     private readonly MemcachedReplyParser _parser;
     private readonly MemcachedPipeline?[] _lanes;
     private readonly Action<MemcachedPipeline> _onClosed;
+    private readonly Action<bool>? _answered;
+    private readonly string? _nodeName;   // one of several nodes: named in query --explain
     private bool _disposed;   // under the _lanes lock
 
     /// <param name="settings">the table's parameters (endpoint, flags, ttl, limits, retries)</param>
     /// <param name="tableName">"memcache:name", used in warnings as Postfix's "database memcache:name"</param>
     /// <param name="log">receives the warnings of spec 3.10</param>
-    internal MemcachedClient(MemcacheSettings settings, string tableName, MemcacheLog log)
+    /// <param name="answered">
+    /// told at the end of each request's attempt loop whether memcached answered it (false: it
+    /// could not be reached, the connection failed or timed out); the node health of
+    /// <see cref="MemcacheNodeSet"/>. Commands never sent (rejected keys) are not reported.
+    /// </param>
+    internal MemcachedClient(MemcacheSettings settings, string tableName, MemcacheLog log, Action<bool>? answered = null)
     {
+        _answered = answered;
+        _nodeName = answered is null ? null : settings.Memcache.ToString();
         _endpoint = settings.Memcache;
         _flags = settings.Flags;
         _ttl = settings.Ttl;
@@ -148,16 +157,16 @@ public sealed class MemcachedClient : IAsyncDisposable
                 if (rejected)
                 {
                     reply = _parser.Rejected(command);   // what memcached would answer, without sending it
-                    if (trace is not null) Traced(trace, trace.Attempt(Name(command), key, attempt, replay: false), reply).NotSent = true;
+                    if (trace is not null) Traced(trace, Begin(trace, command, key, attempt, replay: false), reply).NotSent = true;
                 }
                 else
                 {
-                    traced = trace?.Attempt(Name(command), key, attempt, replay: false);
+                    traced = trace is null ? null : Begin(trace, command, key, attempt, replay: false);
                     reply = await SendAsync(command, key, value, attempt == 1 ? ct : Deadline(ref late, deadline, ct), traced).ConfigureAwait(false);
                     if (trace is not null) Traced(trace, traced!, reply);
                     while (reply.Verdict == Verdict.Replay && replays++ < _maxTry && Environment.TickCount64 < deadline)
                     {
-                        traced = trace?.Attempt(Name(command), key, attempt, replay: true);
+                        traced = trace is null ? null : Begin(trace, command, key, attempt, replay: true);
                         reply = await SendAsync(command, key, value, Deadline(ref late, deadline, ct), traced).ConfigureAwait(false);
                         if (trace is not null) Traced(trace, traced!, reply);
                     }
@@ -169,9 +178,10 @@ public sealed class MemcachedClient : IAsyncDisposable
                     Warn(reply, key);
                     break;
                 }
-                if (!reply.IsFailure) return reply;
+                if (!reply.IsFailure) break;
                 if (attempt > 1) Warn(reply, key);
             }
+            if (_answered is not null && !rejected) _answered(reply.Verdict is not (Verdict.ConnectFailed or Verdict.Failed));
             return reply;
         }
         finally
@@ -190,6 +200,14 @@ public sealed class MemcachedClient : IAsyncDisposable
             late.CancelAfter(TimeSpan.FromMilliseconds(Math.Max(1, deadline - Environment.TickCount64)));
         }
         return late.Token;
+    }
+
+    /// <summary>A traced attempt begins (named with its node when the map has several).</summary>
+    private MemcachedAttempt Begin(LookupTrace trace, MemcachedCommand command, string key, int attempt, bool replay)
+    {
+        var a = trace.Attempt(Name(command), key, attempt, replay);
+        a.Node = _nodeName;
+        return a;
     }
 
     private static string Name(MemcachedCommand command) => command switch

@@ -43,21 +43,26 @@ public sealed class HealthProbe(LiveMaps maps)
     /// <summary>Null when the map can answer, else the reason it cannot.</summary>
     private async Task<string?> CheckAsync(string map, MemcacheSettings settings, CancellationToken ct)
     {
-        string? memcached = await VersionAsync(settings.Memcache, ct).ConfigureAwait(false);
-        if (memcached is null) return null;
-        if (settings.Backup is not { } backup) return $"{map}: memcached {settings.Memcache}: {memcached}; no backup";
+        // several nodes (memcache_nodes): each must answer, else its keys need the backup
+        EndpointSpec[] nodes = settings.IsMultiNode ? [.. settings.Nodes!.Select(n => n.Endpoint)] : [settings.Memcache];
+        var replies = await Task.WhenAll(nodes.Select(n => VersionAsync(n, ct))).ConfigureAwait(false);
+        int down = Array.FindIndex(replies, r => r is not null);
+        if (down < 0) return null;
+        string? memcached = replies[down];
+        var endpoint = nodes[down];
+        if (settings.Backup is not { } backup) return $"{map}: memcached {endpoint}: {memcached}; no backup";
         try
         {
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             cts.CancelAfter(Timeout);
             var answer = await backup.LookupAsync(ProbeKey, cts.Token).AsTask().WaitAsync(Timeout, ct).ConfigureAwait(false);
             if (!answer.IsError) return null;
-            return $"{map}: memcached {settings.Memcache}: {memcached}; backup {backup.Name}: {answer.Status}";
+            return $"{map}: memcached {endpoint}: {memcached}; backup {backup.Name}: {answer.Status}";
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
             // a backup that throws cannot answer either: reported, never a 500
-            return $"{map}: memcached {settings.Memcache}: {memcached}; backup {backup.Name}: {e.Message}";
+            return $"{map}: memcached {endpoint}: {memcached}; backup {backup.Name}: {e.Message}";
         }
     }
 
