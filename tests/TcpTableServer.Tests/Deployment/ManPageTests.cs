@@ -50,7 +50,8 @@ public class ManPageTests
     public void IniPage_MapSections_ListExactlyTheLoadersMapKeys_AndEveryMemcacheTableParameter()
     {
         var accepted = LoaderKeys("MapServerKeys").Concat(MemcacheParameterNames.Memcache)
-            .Concat(MemcacheParameterNames.PolicyBooleans).Concat(MemcacheParameterNames.PolicyIntegers);
+            .Concat(MemcacheParameterNames.PolicyBooleans).Concat(MemcacheParameterNames.PolicyIntegers)
+            .Concat(MemcacheParameterNames.PolicyStrings);
 
         var documented = Tags(Section(Man("tcptable.ini.5"), "\"[maps:NAME] SECTIONS\""), @"\.B ([a-z0-9_]+)\n");
 
