@@ -2,6 +2,7 @@ using System.Text;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using TcpTableServer.Config;
+using TcpTableServer.Keys;
 using TcpTableServer.Memcache;
 
 namespace TcpTableServer.Tables;
@@ -9,10 +10,12 @@ namespace TcpTableServer.Tables;
 /// <summary>
 /// <c>pgsql:/etc/postfix/x.cf</c>, Postfix's pgsql_table(5): the <c>query</c> expanded with
 /// each key piece quoted as PQescapeStringConn() does (<c>'</c> doubled, and <c>\</c> too when
-/// the server has standard_conforming_strings off; a piece that is not valid UTF-8 cannot be
-/// quoted: a temporary error), every column of every row of the last result joined
-/// (<see cref="SqlQuery"/>). Values are read in PostgreSQL's text form, as PQgetvalue()
-/// gives them; a NULL reads as empty (warned and skipped, as in Postfix).
+/// the server has standard_conforming_strings off; with <c>encoding = UTF8</c>, the default
+/// since Postfix 3.8, a piece that is not valid UTF-8 cannot be quoted: a temporary error),
+/// every column of every row of the last result joined (<see cref="SqlQuery"/>). Values are
+/// read in PostgreSQL's text form, as PQgetvalue() gives them; a NULL reads as empty (warned
+/// and skipped, as in Postfix). <c>encoding = LATIN1</c> (what Postfix before 3.8 always
+/// used) passes key and value octets as LATIN1 characters, the server converting them.
 /// <para>
 /// <c>hosts</c> are tried as dict_pgsql tries them: hosts that answered before first, UNIX
 /// sockets before TCP before URIs, at random among equals; a host that fails (connect, query
@@ -48,10 +51,12 @@ public sealed class PgsqlTable : SqlTable
 
     private readonly Host[] _hosts;
     private readonly long _retryMs;
+    private readonly bool _latin1;   // encoding = LATIN1: octets are characters, nothing to validate or convert
 
-    private PgsqlTable(string name, SqlQuery query, Host[] hosts, int retryInterval, ILogger logger)
+    private PgsqlTable(string name, SqlQuery query, Host[] hosts, int retryInterval, bool latin1, ILogger logger)
         : base(name, query, logger)
     {
+        _latin1 = latin1;
         _hosts = hosts;
         _retryMs = retryInterval * 1000L;
     }
@@ -74,15 +79,21 @@ public sealed class PgsqlTable : SqlTable
             if (i < min) throw new ConfigException($"invalid parameter value {i} < {min}", v);
             return i;
         }
-        if (cf.TryGetValue("encoding", out var enc) && enc.Value.Replace("-", "").Replace("_", "").ToUpperInvariant() != "UTF8")
-            throw new ConfigException($"encoding {enc.Value} is not supported (only UTF8)", enc);
+        bool latin1 = false;
+        if (cf.TryGetValue("encoding", out var enc))
+        {
+            string e = enc.Value.Replace("-", "").Replace("_", "").ToUpperInvariant();
+            latin1 = e is "LATIN1" or "ISO88591";
+            if (!latin1 && e is not ("UTF8" or "UNICODE"))
+                throw new ConfigException($"encoding {enc.Value} is not supported (UTF8 or LATIN1)", enc);
+        }
         int retry = Int("retry_interval", 60, 1), idle = Int("idle_interval", 60, 1);
         string? selectFunction = cf.TryGetValue("select_function", out var sf) ? $"SELECT {sf.Value}('%s')" : null;
         var query = SqlQuery.Parse(tableName, cf, path, selectFunction, tables, options, logger);
         var hosts = new List<Host>();
         try
         {
-            if (!System.Text.Unicode.Utf8.IsValid(Octets.ToBytes(query.Template)))
+            if (!latin1 && !System.Text.Unicode.Utf8.IsValid(Octets.ToBytes(query.Template)))
                 throw new ConfigException("query is not valid UTF-8", cf.GetValueOrDefault("query") ?? new ConfigValue("query", "", path, 0));
             var specs = Str("hosts").Split([',', ' ', '\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries).ToList();
             if (specs.Count == 0) specs.Add("localhost");
@@ -99,6 +110,9 @@ public sealed class PgsqlTable : SqlTable
                     if (Str("user").Length > 0) builder.Username = Utf8(Str("user"));
                     if (Str("password").Length > 0) builder.Password = Utf8(Str("password"));
                 }
+                // the client encoding is set at connect; the driver's text encoding matches it
+                builder.ClientEncoding = latin1 ? "LATIN1" : "UTF8";
+                builder.Encoding = latin1 ? "ISO-8859-1" : "UTF-8";
                 builder.Pooling = true;
                 builder.MinPoolSize = 0;
                 builder.Timeout = (int)ConnectTimeout.TotalSeconds;
@@ -111,7 +125,7 @@ public sealed class PgsqlTable : SqlTable
                 source.ConfigureTypeLoading(t => t.EnableTypeLoading(false));   // values are read as text
                 hosts.Add(new Host(spec, kind, source.Build()));
             }
-            return new PgsqlTable(tableName, query, [.. hosts], retry, logger);
+            return new PgsqlTable(tableName, query, [.. hosts], retry, latin1, logger);
         }
         catch
         {
@@ -207,20 +221,21 @@ public sealed class PgsqlTable : SqlTable
         return b;
     }
 
-    /// <summary>PQescapeStringConn with standard_conforming_strings on: ' doubled.</summary>
-    private static void QuoteStandard(ReadOnlySpan<char> piece, StringBuilder into) => Escape(piece, into, backslash: false);
-
-    /// <summary>PQescapeStringConn with standard_conforming_strings off: ' and \ doubled.</summary>
-    private static void QuoteBackslash(ReadOnlySpan<char> piece, StringBuilder into) => Escape(piece, into, backslash: true);
+    /// <summary>PQescapeStringConn with standard_conforming_strings on (' doubled) or off (' and \ doubled), for UTF8 and LATIN1.</summary>
+    private static readonly KeyQuote QuoteStandard = (p, into) => Escape(p, into, backslash: false, utf8: true);
+    private static readonly KeyQuote QuoteBackslash = (p, into) => Escape(p, into, backslash: true, utf8: true);
+    private static readonly KeyQuote QuoteStandardLatin1 = (p, into) => Escape(p, into, backslash: false, utf8: false);
+    private static readonly KeyQuote QuoteBackslashLatin1 = (p, into) => Escape(p, into, backslash: true, utf8: false);
 
     /// <summary>
-    /// PQescapeStringConn for a UTF8 connection. A piece that is not valid UTF-8 cannot be
+    /// PQescapeStringConn. On a UTF8 connection a piece that is not valid UTF-8 cannot be
     /// escaped (libpq reports an error): marked with a NUL, which no key or query holds, so
-    /// the caller answers a temporary error instead of sending the query.
+    /// the caller answers a temporary error instead of sending the query. LATIN1 has no
+    /// invalid bytes.
     /// </summary>
-    private static void Escape(ReadOnlySpan<char> piece, StringBuilder into, bool backslash)
+    private static void Escape(ReadOnlySpan<char> piece, StringBuilder into, bool backslash, bool utf8)
     {
-        if (!piece.ContainsAnyInRange((char)0x80, (char)0xff) || ValidUtf8(piece))
+        if (!utf8 || !piece.ContainsAnyInRange((char)0x80, (char)0xff) || ValidUtf8(piece))
         {
             foreach (char c in piece)
             {
@@ -247,7 +262,13 @@ public sealed class PgsqlTable : SqlTable
             {
                 await using var connection = await host.Source.OpenConnectionAsync(ct).ConfigureAwait(false);
                 bool backslash = connection.PostgresParameters.TryGetValue("standard_conforming_strings", out var scs) && scs == "off";
-                string sql = Query.Expand(key, backslash ? QuoteBackslash : QuoteStandard);
+                string sql = Query.Expand(key, (backslash, _latin1) switch
+                {
+                    (false, false) => QuoteStandard,
+                    (true, false) => QuoteBackslash,
+                    (false, true) => QuoteStandardLatin1,
+                    (true, true) => QuoteBackslashLatin1,
+                });
                 if (sql.Contains('\0'))
                 {
                     // Postfix marks the host failed and tries the next, so an unquotable key
@@ -255,7 +276,7 @@ public sealed class PgsqlTable : SqlTable
                     if (AdmitWarning()) Logger.LogWarning("{Table}: (host {Host}) cannot escape input string: invalid UTF-8 in key", Name, host.Label);
                     return LookupResult.TempError;
                 }
-                await using var command = new NpgsqlCommand(Utf8(sql), connection) { AllResultTypesAreUnknown = true };
+                await using var command = new NpgsqlCommand(_latin1 ? sql : Utf8(sql), connection) { AllResultTypesAreUnknown = true };
                 var values = new List<string>();
                 await using (var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false))
                 {
@@ -264,7 +285,7 @@ public sealed class PgsqlTable : SqlTable
                         values.Clear();   // PQexec answers with the last statement's result
                         while (await reader.ReadAsync(ct).ConfigureAwait(false))
                             for (int i = 0; i < reader.FieldCount; i++)
-                                values.Add(reader.IsDBNull(i) ? "" : Octets.FromUtf8(reader.GetString(i)));
+                                values.Add(reader.IsDBNull(i) ? "" : _latin1 ? reader.GetString(i) : Octets.FromUtf8(reader.GetString(i)));
                     } while (await reader.NextResultAsync(ct).ConfigureAwait(false));
                 }
                 host.Active = true;
