@@ -137,7 +137,8 @@ public sealed class SqlDifferentialTests
         }
         keys.AddRange(["", "' OR '1'='1", "x' OR k LIKE '%", "\\' OR 1=1 --", "%@%", "_@_", "user7@elsewhere.example",
             "nobody@dom3.example", "a@b.c", "z@y.b.c", "@", "@@", "user7@", "ü"]);
-        return [.. keys.Distinct().Where(k => !k.Contains('\n') && !k.Contains('\t')).Select(Octets.FromUtf8)];
+        return [.. keys.Distinct().Where(k => !k.Contains('\n') && !k.Contains('\t')).Select(Octets.FromUtf8),
+            "caf\xe9@x.example", "\xff\xfe", "j\xfcrgen@ex\xe4mple.de", "\xc3@x.example"];   // not UTF-8
     }
 
     private string PgsqlCf(string name, string body, string? hosts = null, string db = PostgresProcess.Database) =>
