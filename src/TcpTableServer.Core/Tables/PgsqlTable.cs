@@ -38,6 +38,13 @@ public sealed class PgsqlTable : SqlTable
     /// <summary>How long one query may take before the host counts as failed.</summary>
     public static readonly TimeSpan QueryTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Connections per host at most (PostgreSQL's default max_connections is 100, shared with
+    /// every other client): a burst of lookups beyond this waits for a free connection, at
+    /// most <see cref="ConnectTimeout"/>.
+    /// </summary>
+    public const int MaxConnections = 16;
+
     private enum HostKind : byte { Unix, Inet, Uri }
 
     private sealed class Host(string label, HostKind kind, NpgsqlDataSource source)
@@ -91,6 +98,7 @@ public sealed class PgsqlTable : SqlTable
         string? selectFunction = cf.TryGetValue("select_function", out var sf) ? $"SELECT {sf.Value}('%s')" : null;
         var query = SqlQuery.Parse(tableName, cf, path, selectFunction, tables, options, logger);
         var hosts = new List<Host>();
+        var sources = new Dictionary<string, NpgsqlDataSource>(StringComparer.Ordinal);
         try
         {
             if (!latin1 && !System.Text.Unicode.Utf8.IsValid(Octets.ToBytes(query.Template)))
@@ -115,21 +123,27 @@ public sealed class PgsqlTable : SqlTable
                 builder.Encoding = latin1 ? "ISO-8859-1" : "UTF-8";
                 builder.Pooling = true;
                 builder.MinPoolSize = 0;
+                builder.MaxPoolSize = MaxConnections;
                 builder.Timeout = (int)ConnectTimeout.TotalSeconds;
                 builder.CommandTimeout = (int)QueryTimeout.TotalSeconds;
                 builder.ConnectionIdleLifetime = idle;
                 builder.ConnectionPruningInterval = Math.Min(10, idle);
                 builder.Enlist = false;
                 builder.ApplicationName ??= "tcptableserver";
-                var source = new NpgsqlSlimDataSourceBuilder(builder.ConnectionString);
-                source.ConfigureTypeLoading(t => t.EnableTypeLoading(false));   // values are read as text
-                hosts.Add(new Host(spec, kind, source.Build()));
+                // a host listed twice (a single host always is) is one pool of connections
+                if (!sources.TryGetValue(builder.ConnectionString, out var source))
+                {
+                    var sb = new NpgsqlSlimDataSourceBuilder(builder.ConnectionString);
+                    sb.ConfigureTypeLoading(t => t.EnableTypeLoading(false));   // values are read as text
+                    sources.Add(builder.ConnectionString, source = sb.Build());
+                }
+                hosts.Add(new Host(spec, kind, source));
             }
             return new PgsqlTable(tableName, query, [.. hosts], retry, latin1, logger);
         }
         catch
         {
-            foreach (var h in hosts) h.Source.Dispose();
+            foreach (var source in sources.Values) source.Dispose();
             _ = query.DisposeAsync().AsTask();
             throw;
         }
@@ -347,6 +361,6 @@ public sealed class PgsqlTable : SqlTable
 
     protected override async ValueTask CloseAsync()
     {
-        foreach (var h in _hosts) await h.Source.DisposeAsync().ConfigureAwait(false);
+        foreach (var source in _hosts.Select(h => h.Source).Distinct()) await source.DisposeAsync().ConfigureAwait(false);
     }
 }

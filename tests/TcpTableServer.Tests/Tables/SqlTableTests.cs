@@ -169,7 +169,7 @@ public sealed class SqlTableTests
         var keys = Enumerable.Range(0, 2000).Select(i => Rows[i % Rows.Length].K).ToArray();
         var results = await Task.WhenAll(keys.Select(k => table.LookupAsync(U(k)).AsTask()));
         for (int i = 0; i < keys.Length; i++)
-            Assert.That(results[i].Status, Is.EqualTo(LookupStatus.Found), keys[i]);
+            Assert.That(results[i].Status, Is.EqualTo(LookupStatus.Found), $"{keys[i]}: {string.Join("\n", _logs.Warnings.TakeLast(3))}");
         Assert.That(results.Count(r => r.Value == "2a,2b"), Is.EqualTo(keys.Count(k => k == "two@x.example")));
     }
 
