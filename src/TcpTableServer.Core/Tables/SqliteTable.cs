@@ -67,6 +67,7 @@ public sealed class SqliteTable : SqlTable
         SqliteConnection? connection = null;
         try
         {
+            NativeLibraryFallback.Value.ToString();
             // the file's octets as UTF-8 text: what sqlite3_open_v2 is given in Postfix
             string file = Encoding.UTF8.GetString(Octets.ToBytes(dbpath.Value));
             connection = new SqliteConnection(new SqliteConnectionStringBuilder
@@ -86,7 +87,32 @@ public sealed class SqliteTable : SqlTable
             _ = query.DisposeAsync().AsTask();
             throw new ConfigException($"open database {dbpath.Value}: {e.Message}", dbpath, e);
         }
+        catch (Exception e) when (e is TypeInitializationException or DllNotFoundException)
+        {
+            _ = query.DisposeAsync().AsTask();
+            throw new ConfigException($"cannot load the SQLite library (libe_sqlite3.so beside the binary, or the system's libsqlite3.so.0): {(e.InnerException?.InnerException ?? e.InnerException ?? e).Message}", dbpath, e);
+        }
     }
+
+    /// <summary>
+    /// The SQLite library: the driver's own libe_sqlite3.so when it is beside the binary (a
+    /// build or <c>dotnet</c> run), else the system's libsqlite3.so.0 (Debian's libsqlite3-0,
+    /// which postfix-sqlite needs too): a Native AOT binary installed alone finds it there.
+    /// </summary>
+    private static readonly Lazy<bool> NativeLibraryFallback = new(() =>
+    {
+        try
+        {
+            System.Runtime.InteropServices.NativeLibrary.SetDllImportResolver(typeof(SQLite3Provider_e_sqlite3).Assembly,
+                (library, assembly, searchPath) =>
+                    library != "e_sqlite3" ? IntPtr.Zero
+                    : System.Runtime.InteropServices.NativeLibrary.TryLoad(library, assembly, searchPath, out var own) ? own
+                    : System.Runtime.InteropServices.NativeLibrary.TryLoad("libsqlite3.so.0", out var system) ? system
+                    : IntPtr.Zero);
+        }
+        catch (InvalidOperationException) { }   // a resolver was set already
+        return true;
+    });
 
     /// <summary>Postfix warns about a %x outside '' in an SQLite query (flag_non_recommended_query).</summary>
     private static void WarnUnquoted(ConfigValue? query, ILogger logger)
