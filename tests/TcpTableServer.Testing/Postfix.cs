@@ -42,12 +42,13 @@ public sealed class Postfix
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         var err = p.StandardError.ReadToEndAsync();
+        var read = p.StandardOutput.ReadToEndAsync();   // read while writing: a long answer fills the pipe
         if (stdin is not null)
         {
             p.StandardInput.Write(stdin);
             p.StandardInput.Close();
         }
-        var output = p.StandardOutput.ReadToEnd();
+        var output = read.Result;
         if (!p.WaitForExit(timeoutSeconds * 1000))
         {
             p.Kill();

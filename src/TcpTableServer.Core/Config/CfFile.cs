@@ -17,7 +17,15 @@ public static class CfFile
     /// Unknown names are kept but warned about. Throws <see cref="ConfigException"/> for a
     /// missing/unreadable file or a fatal syntax error (spec 6.3).
     /// </summary>
-    public static IReadOnlyDictionary<string, ConfigValue> Read(string path, ILogger logger)
+    public static IReadOnlyDictionary<string, ConfigValue> Read(string path, ILogger logger) =>
+        Read(path, logger, MemcacheParameterNames.IsMemcache, "memcache_table(5)");
+
+    /// <summary>
+    /// As <see cref="Read(string, ILogger)"/> for another table type's .cf file (pgsql_table(5),
+    /// sqlite_table(5)): names that <paramref name="isKnown"/> rejects are warned about as
+    /// unknown <paramref name="manual"/> parameters.
+    /// </summary>
+    public static IReadOnlyDictionary<string, ConfigValue> Read(string path, ILogger logger, Func<string, bool> isKnown, string manual)
     {
         byte[] bytes;
         try
@@ -28,11 +36,15 @@ public static class CfFile
         {
             throw new ConfigException($"cannot read configuration file: {ex.Message}", path, 0, ex);
         }
-        return Parse(Encoding.Latin1.GetString(bytes), path, logger);
+        return Parse(Encoding.Latin1.GetString(bytes), path, logger, isKnown, manual);
     }
 
     /// <summary>Parses .cf text (an octet string); <paramref name="file"/> is used in messages only.</summary>
-    internal static IReadOnlyDictionary<string, ConfigValue> Parse(string text, string file, ILogger logger)
+    internal static IReadOnlyDictionary<string, ConfigValue> Parse(string text, string file, ILogger logger) =>
+        Parse(text, file, logger, MemcacheParameterNames.IsMemcache, "memcache_table(5)");
+
+    private static IReadOnlyDictionary<string, ConfigValue> Parse(string text, string file, ILogger logger,
+        Func<string, bool> isKnown, string manual)
     {
         var result = new Dictionary<string, ConfigValue>(StringComparer.Ordinal);
         foreach (var (firstLine, line) in LogicalLines.Read(text, file, logger))
@@ -41,9 +53,9 @@ public static class CfFile
             if (result.TryGetValue(entry.Name, out var earlier) && earlier.Value != entry.Value)
                 logger.LogWarning("{File}:{Line}: overriding earlier entry for \"{Name}\" (line {EarlierLine})",
                     file, firstLine, entry.Name, earlier.Line);
-            if (!MemcacheParameterNames.IsMemcache(entry.Name))
-                logger.LogWarning("{File}:{Line}: unknown memcache_table(5) parameter \"{Name}\" ignored (names are case-sensitive)",
-                    file, firstLine, entry.Name);
+            if (!isKnown(entry.Name))
+                logger.LogWarning("{File}:{Line}: unknown {Manual} parameter \"{Name}\" ignored (names are case-sensitive)",
+                    file, firstLine, manual, entry.Name);
             result[entry.Name] = entry;
         }
         return result;

@@ -14,7 +14,16 @@ public sealed class KeyFormat
 {
     private enum Kind : byte { Literal, Whole, User, Domain, Label }
 
-    private readonly record struct Part(Kind Kind, string Text = "", int Label = 0);
+    /// <param name="OfKey">Upper case (%S %U %D) or a label: in a result template (<see cref="ExpandResult"/>) it names the lookup key, not the result.</param>
+    private readonly record struct Part(Kind Kind, string Text = "", int Label = 0, bool OfKey = false);
+
+    /// <summary>
+    /// What a template needs of the lookup key and of a result, as Postfix's db_common_parse()
+    /// flags: an SQL table's query and result template share one set, so a key the result
+    /// template cannot expand with is not even queried.
+    /// </summary>
+    [Flags]
+    public enum Needs : byte { None = 0, KeyDomain = 1, KeyUser = 2, ResultDomain = 4, ResultUser = 8 }
 
     private readonly Part[] _parts;
     private readonly bool _usesDomain;
@@ -64,10 +73,10 @@ public sealed class KeyFormat
             char s = template[++i];
             Part? part = s switch
             {
-                's' or 'S' => new Part(Kind.Whole),
-                'u' or 'U' => new Part(Kind.User),
-                'd' or 'D' => new Part(Kind.Domain),
-                >= '1' and <= '9' => new Part(Kind.Label, Label: s - '0'),
+                's' or 'S' => new Part(Kind.Whole, OfKey: s == 'S'),
+                'u' or 'U' => new Part(Kind.User, OfKey: s == 'U'),
+                'd' or 'D' => new Part(Kind.Domain, OfKey: s == 'D'),
+                >= '1' and <= '9' => new Part(Kind.Label, Label: s - '0', OfKey: true),
                 _ => null,
             };
             if (s == '%') { literal.Append('%'); continue; }
@@ -81,6 +90,75 @@ public sealed class KeyFormat
         }
         if (literal.Length > 0) parts.Add(new Part(Kind.Literal, literal.ToString()));
         return new KeyFormat(template, [.. parts]);
+    }
+
+    /// <summary>The highest label (%1..%9) the template uses, 0 for none.</summary>
+    public int MaxLabel => _maxLabel;
+
+    /// <summary>
+    /// db_common_parse(): what the template needs as a query template (<paramref name="result"/>
+    /// false: %u %U need the key's localpart, %d %D %1..%9 its domain) or as a result template
+    /// (%u and %d need the result's, %U %D %1..%9 the key's).
+    /// </summary>
+    public Needs NeedsAs(bool result)
+    {
+        var needs = Needs.None;
+        foreach (var p in _parts)
+        {
+            bool ofResult = result && !p.OfKey;
+            needs |= p.Kind switch
+            {
+                Kind.User => ofResult ? Needs.ResultUser : Needs.KeyUser,
+                Kind.Domain => ofResult ? Needs.ResultDomain : Needs.KeyDomain,
+                Kind.Label => Needs.KeyDomain,
+                _ => Needs.None,
+            };
+        }
+        return needs;
+    }
+
+    /// <summary>
+    /// True when <paramref name="key"/> has what <paramref name="needs"/> and
+    /// <paramref name="labels"/> ask of it (db_common_expand's skip rules): a non-empty domain
+    /// after its last '@' for <see cref="Needs.KeyDomain"/>, a non-empty localpart for
+    /// <see cref="Needs.KeyUser"/>, at least <paramref name="labels"/> non-empty domain labels.
+    /// </summary>
+    public static bool KeyAllows(string key, Needs needs, int labels)
+    {
+        int at = key.LastIndexOf('@');
+        if ((needs & Needs.KeyDomain) != 0 && (at < 0 || at == key.Length - 1)) return false;
+        if ((needs & Needs.KeyUser) != 0 && at == 0) return false;
+        Span<Range> found = stackalloc Range[9];
+        return labels == 0 || FindLabels(key, at + 1, found[..labels]) == labels;
+    }
+
+    /// <summary>
+    /// Expands this result template (Postfix's result_format) for one result
+    /// <paramref name="value"/> of the lookup of <paramref name="key"/>, appending to
+    /// <paramref name="into"/> after a ',' when it is not empty (db_common_expand with a key):
+    /// %s %u %d are the result's, %S %U %D and %1..%9 the key's. <paramref name="needs"/> and
+    /// <paramref name="labels"/> are those of the query and result templates together. Returns
+    /// false, appending nothing, when the result lacks a part the template needs (a result
+    /// without a domain for %d, with an empty localpart for %u) or the key does.
+    /// Results are not quoted. The caller skips NULL and empty results first.
+    /// </summary>
+    public bool ExpandResult(string value, string key, Needs needs, int labels, StringBuilder into)
+    {
+        int vat = (needs & (Needs.ResultDomain | Needs.ResultUser)) != 0 ? value.LastIndexOf('@') : -1;
+        if ((needs & Needs.ResultDomain) != 0 && (vat < 0 || vat == value.Length - 1)) return false;
+        if ((needs & Needs.ResultUser) != 0 && vat == 0) return false;
+        if (!KeyAllows(key, needs, labels)) return false;
+        int kat = key.LastIndexOf('@');
+        Span<Range> keyLabels = stackalloc Range[9];
+        if (labels > 0) FindLabels(key, kat + 1, keyLabels[..labels]);
+        if (into.Length > 0) into.Append(',');
+        foreach (var p in _parts)
+        {
+            if (p.Kind == Kind.Literal) into.Append(p.Text);
+            else if (p.OfKey) into.Append(Piece(p, key, kat, keyLabels));
+            else into.Append(Piece(p, value, vat, keyLabels));
+        }
+        return true;
     }
 
     /// <summary>

@@ -48,6 +48,10 @@ public sealed class TableFactory(ILoggerFactory loggers, TableRegistry? registry
                 string path = Resolve(name, baseDirectory);
                 return _registry.Acquire("lmdb:" + FileIdentity.KeyOf(path + ".lmdb"),
                     () => LmdbTable.Open(name, path, Logger<LmdbTable>(), options.CreateMissing));
+            case "pgsql" or "sqlite":   // name: the .cf file; one instance per file, version and mode
+                string cf = Resolve(name, baseDirectory);
+                return _registry.Acquire(type + (options.Utf8 ? "+utf8:" : ":") + cf + Version(cf), () => type == "pgsql"
+                    ? PgsqlTable.Open(name, cf, this, options, Logger<PgsqlTable>()) : SqliteTable.Open(name, cf, this, options, Logger<SqliteTable>()));
             default:
                 throw new ConfigException($"unsupported dictionary type: {type}");
         }
