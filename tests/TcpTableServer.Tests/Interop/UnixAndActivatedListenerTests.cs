@@ -44,13 +44,14 @@ public sealed class UnixAndActivatedListenerTests
         string sock = d["tcptable.sock"], tcpSock = d["a.sock"];
         d.File("a.cf", $"memcache = {mc.Endpoint}\nbackup = inline:{{ {{k = v}} }}\n");
         string ini = d.File("server.ini",
-            $"[server]\nsocketmap = unix:{sock} mode=0660 group=nogroup\n[maps:a]\nconfig = a.cf\ntcp = unix:{tcpSock} mode=0600\n");
+            $"[server]\nsocketmap = unix:{sock} mode=0660 group=nogroup\n[maps:a]\nconfig = a.cf\ntcp = unix:{tcpSock} mode=0600 owner=nobody\n");
         using (var server = ServerProcess.Start("--config", ini))
         {
             Assert.That(server.WaitForOutput("ready"), Is.True, server.Stderr + server.Stdout);
             Assert.That(File.GetUnixFileMode(sock), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite));
             Assert.That(Stat.Gid(sock), Is.EqualTo(Gid("nogroup")));
             Assert.That(File.GetUnixFileMode(tcpSock), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite));
+            Assert.That(Stat.Uid(tcpSock), Is.EqualTo(65534u), "owner=nobody");
             Assert.That(Lookup(sock, "3:a k,"), Is.EqualTo("4:OK v,"));
             Assert.That(Lookup(tcpSock, "get k\n"), Is.EqualTo("200 v\n"));
             Assert.That(server.Terminate(), Is.EqualTo(0));
@@ -130,9 +131,13 @@ public sealed class UnixAndActivatedListenerTests
 /// <summary>File ownership as stat(1) reports it.</summary>
 internal static class Stat
 {
-    public static uint Gid(string path)
+    public static uint Gid(string path) => Field(path, "%g");
+
+    public static uint Uid(string path) => Field(path, "%u");
+
+    private static uint Field(string path, string format)
     {
-        var psi = new ProcessStartInfo("stat", ["-c", "%g", path]) { RedirectStandardOutput = true };
+        var psi = new ProcessStartInfo("stat", ["-c", format, path]) { RedirectStandardOutput = true };
         using var p = Process.Start(psi)!;
         string output = p.StandardOutput.ReadToEnd();
         p.WaitForExit();
