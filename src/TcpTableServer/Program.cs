@@ -54,12 +54,21 @@ var reload = new Command("reload", "Check the configuration, then make the runni
     { pidOption };
 reload.SetAction((pr, ct) => ReloadCommand.RunAsync(ConfigPath(pr), pr.GetValue(pidOption), ct));
 
+var fileArg = new Argument<string>("file") { Description = "A postmap(1) source file: key whitespace value lines" };
+var warmOption = new Option<bool>("--warm") { Description = "Also set every entry in memcached, with the map's ttl and flags" };
+var skipBadOption = new Option<bool>("--skip-bad") { Description = "Load the good lines and list the bad ones instead of stopping" };
+var load = new Command("load", "Bulk-load a postmap(1) source file into the map's lmdb backup (exit 0 loaded, 65 bad line, nothing written, 75 temporary error, 78 configuration error)")
+    { warmOption, skipBadOption, mapArg, fileArg };
+load.SetAction((pr, ct) => LoadCommand.RunAsync(ConfigPath(pr), pr.GetValue(mapArg)!, pr.GetValue(fileArg)!,
+    pr.GetValue(warmOption), pr.GetValue(skipBadOption), ct));
+
 root.Subcommands.Add(query);
 root.Subcommands.Add(put);
 root.Subcommands.Add(delete);
 root.Subcommands.Add(sequence);
 root.Subcommands.Add(check);
 root.Subcommands.Add(reload);
+root.Subcommands.Add(load);
 
 // No response files: a key such as "@example.net" (a catch-all) is an argument, not a file to read.
 var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });

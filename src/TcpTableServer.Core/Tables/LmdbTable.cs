@@ -152,6 +152,36 @@ public sealed class LmdbTable : ITable
     public ValueTask<UpdateResult> DeleteAsync(string key, CancellationToken ct = default) =>
         Write(KeyBytes(key), null, "delete", ct);
 
+    /// <summary>
+    /// Updates every entry in one write transaction of its own, committed once (a bulk load's
+    /// batch: all of it or nothing): Success after the commit; TempError with nothing written
+    /// when a key is too long for LMDB (<see cref="KeyFits"/>) or the transaction fails.
+    /// Entries are written in order, so a later duplicate replaces an earlier one.
+    /// </summary>
+    public ValueTask<UpdateResult> UpdateManyAsync(IReadOnlyList<KeyValuePair<string, string>> entries, CancellationToken ct = default)
+    {
+        ct.ThrowIfCancellationRequested();
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var writes = new List<WriteOp>(entries.Count);
+        foreach (var (key, value) in entries)
+        {
+            if (!KeyFits(key))
+            {
+                if (_keyTooLong.Admit())
+                    _logger.LogWarning("{Table}: update failed: key of {Length} bytes is longer than LMDB's limit of {Max}",
+                        Name, KeyBytes(key).Length, _maxKeySize);
+                return ValueTask.FromResult(UpdateResult.TempError);
+            }
+            writes.Add(new WriteOp(KeyBytes(key), ValueBytes(value)));
+        }
+        if (writes.Count == 0) return ValueTask.FromResult(UpdateResult.Success);
+        var op = new BatchOp(writes);
+        return Enqueue(op) ? new ValueTask<UpdateResult>(op.Result.Task) : ValueTask.FromResult(UpdateResult.TempError);
+    }
+
+    /// <summary>Whether LMDB can store <paramref name="key"/> (as folded and written, with its NUL).</summary>
+    public bool KeyFits(string key) => KeyBytes(key).Length <= _maxKeySize;
+
     public ValueTask<SequenceResult> SequenceAsync(CancellationToken ct = default)
     {
         ct.ThrowIfCancellationRequested();
@@ -260,6 +290,31 @@ public sealed class LmdbTable : ITable
         public override void Fail() => Result.TrySetResult(UpdateResult.TempError);
     }
 
+    /// <summary>The writes of <see cref="UpdateManyAsync"/>: one transaction of their own.</summary>
+    private sealed class BatchOp(List<WriteOp> writes) : Op
+    {
+        public readonly List<WriteOp> Writes = writes;
+        public readonly TaskCompletionSource<UpdateResult> Result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override void Fail()
+        {
+            foreach (var w in Writes) w.Fail();
+            Result.TrySetResult(UpdateResult.TempError);
+        }
+
+        /// <summary>After the transaction: Success, or the first write's failure.</summary>
+        public void Complete()
+        {
+            foreach (var w in Writes)
+            {
+                var t = w.Result.Task;
+                if (!t.IsCompletedSuccessfully) { Result.TrySetResult(UpdateResult.TempError); return; }
+                if (t.Result.Status != UpdateStatus.Success) { Result.TrySetResult(t.Result); return; }
+            }
+            Result.TrySetResult(UpdateResult.Success);
+        }
+    }
+
     private bool Enqueue(Op op)
     {
         lock (_queueSync)
@@ -304,25 +359,41 @@ public sealed class LmdbTable : ITable
         }
     }
 
-    /// <summary>Reads first (they waited for a commit), then the writes in transactions of up to <see cref="MaxBatch"/>.</summary>
+    /// <summary>
+    /// Reads first (they waited for a commit), then the writes in transactions of up to
+    /// <see cref="MaxBatch"/>, in order; a <see cref="BatchOp"/> is one transaction of its own.
+    /// </summary>
     private void Process(List<Op> batch)
     {
         _reads.Clear();
         foreach (var op in batch)
-            if (op is not WriteOp) _reads.Add(op);
+            if (op is ReadOp or SequenceOp) _reads.Add(op);
         if (_reads.Count > 0) Exclusive(write: false, _reads, RunReads, "lookup");
         _reads.Clear();
 
         _writes.Clear();
-        for (int i = 0; i < batch.Count; i++)
+        foreach (var op in batch)
         {
-            if (batch[i] is WriteOp w) _writes.Add(w);
-            if (_writes.Count == MaxBatch || (i == batch.Count - 1 && _writes.Count > 0))
+            if (op is WriteOp w)
             {
-                Exclusive(write: true, _writes, CommitBatch, _writes[0].Value is null ? "delete" : "update");
-                _writes.Clear();
+                _writes.Add(w);
+                if (_writes.Count == MaxBatch) CommitWrites();
+            }
+            else if (op is BatchOp b)
+            {
+                CommitWrites();                                    // the writes queued before it go first
+                Exclusive(write: true, b.Writes, CommitBatch, "update");
+                b.Complete();
             }
         }
+        CommitWrites();
+    }
+
+    private void CommitWrites()
+    {
+        if (_writes.Count == 0) return;
+        Exclusive(write: true, _writes, CommitBatch, _writes[0].Value is null ? "delete" : "update");
+        _writes.Clear();
     }
 
     /// <summary>

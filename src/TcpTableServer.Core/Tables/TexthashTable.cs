@@ -47,67 +47,26 @@ public sealed class TexthashTable : HashTable
         return new TexthashTable("texthash:" + name, Parse(text, path, logger, utf8), logger);
     }
 
-    /// <summary>Parses source text (octets) into folded entries; <paramref name="path"/> is for messages.</summary>
+    /// <summary>
+    /// Parses source text (octets) into folded entries (<see cref="PostmapSource"/>: the lines
+    /// Postfix ignores are logged and ignored); <paramref name="path"/> is for messages.
+    /// </summary>
     public static IReadOnlyList<KeyValuePair<string, string>> Parse(string text, string path, ILogger logger, bool utf8 = false)
     {
         var entries = new List<KeyValuePair<string, string>>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var (lineNumber, line) in LogicalLines.Read(text, path, logger))
+        foreach (var (lineNumber, rawKey, value, problem) in PostmapSource.Read(text, path, logger, utf8))
         {
-            if (utf8 && !CaseFolding.IsValidUtf8(line))
+            if (problem is not null)
             {
-                logger.LogWarning("{Path}, line {Line}: non-UTF-8 input \"{Text}\" -- ignoring this line",
-                    path, lineNumber, Octets.ToDisplay(line));
+                logger.LogWarning("{Path}, line {Line}: {Problem} -- ignoring this line", path, lineNumber, problem);
                 continue;
             }
-            if (SplitKeyValue(line) is not var (key, value))
-            {
-                logger.LogWarning("{Path}, line {Line}: unbalanced '\"' in '{Text}' -- ignoring this line",
-                    path, lineNumber, Octets.ToDisplay(line));
-                continue;
-            }
-            if (key.Length == 0 || value.Length == 0)
-            {
-                logger.LogWarning("{Path}, line {Line}: expected format: key whitespace value -- ignoring this line",
-                    path, lineNumber);
-                continue;
-            }
-            if (key.EndsWith(':'))
-                logger.LogWarning("{Path}, line {Line}: record is in \"key: value\" format; is this an alias file?",
-                    path, lineNumber);
-            key = CaseFolding.Fold(key, utf8);
+            string key = CaseFolding.Fold(rawKey, utf8);
             if (!seen.Add(key))
                 throw new ConfigException($"duplicate entry: \"{Octets.ToDisplay(key)}\"", path, lineNumber);
             entries.Add(new(key, value));
         }
         return entries;
-    }
-
-    /// <summary>
-    /// Splits at the first whitespace outside double quotes (backslash escapes one character);
-    /// null when a quote is unbalanced. The value is trimmed of surrounding whitespace.
-    /// </summary>
-    internal static (string Key, string Value)? SplitKeyValue(string line)
-    {
-        bool inQuotes = false;
-        int i = 0;
-        for (; i < line.Length; i++)
-        {
-            char c = line[i];
-            if (c == '\\')
-            {
-                if (++i == line.Length) break;
-            }
-            else if (PostfixSyntax.IsSpace(c))
-            {
-                if (!inQuotes) break;
-            }
-            else if (c == '"')
-                inQuotes = !inQuotes;
-        }
-        if (inQuotes) return null;
-        string key = line[..Math.Min(i, line.Length)];
-        string value = i < line.Length ? PostfixSyntax.TrimSpace(line[(i + 1)..]) : "";
-        return (key, value);
     }
 }
