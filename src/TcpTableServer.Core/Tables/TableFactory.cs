@@ -7,7 +7,9 @@ namespace TcpTableServer.Tables;
 /// <summary>
 /// Opens the table types usable as a memcache <c>backup</c> (spec 3.4-3.7) and inside a
 /// <c>domain</c> list: <c>texthash:</c>, <c>inline:</c>, <c>static:</c>, <c>fail:</c> and
-/// <c>lmdb:</c>, all as Postfix fixed-key tables with ASCII key folding (spec 3.3).
+/// <c>lmdb:</c> and <c>cdb:</c>, all as Postfix fixed-key tables with ASCII key folding (spec 3.3),
+/// and the chained tables <c>socketmap:</c>, <c>tcp:</c> (clients of another lookup server)
+/// and <c>memcache:/path.cf</c> (a nested memcache map, <see cref="NestedMemcache"/>).
 /// A spec without ':' or of an unknown type, and a table that cannot be opened, throw a
 /// <see cref="ConfigException"/> (spec 3.11 POLICY: refuse to start).
 /// <para>
@@ -48,6 +50,17 @@ public sealed class TableFactory(ILoggerFactory loggers, TableRegistry? registry
                 string path = Resolve(name, baseDirectory);
                 return _registry.Acquire("lmdb:" + FileIdentity.KeyOf(path + ".lmdb"),
                     () => LmdbTable.Open(name, path, Logger<LmdbTable>(), options.CreateMissing));
+            case "cdb":
+                string cdb = Resolve(name, baseDirectory);
+                return _registry.Acquire("cdb:" + FileIdentity.KeyOf(cdb + ".cdb"),
+                    () => CdbTable.Open(name, cdb, Logger<CdbTable>()));
+            case "socketmap":
+                return _registry.Acquire(spec, () => SocketmapClientTable.Open(name, Logger<SocketmapClientTable>()));
+            case "tcp":
+                return _registry.Acquire(spec, () => TcpClientTable.Open(name, Logger<TcpClientTable>()));
+            case "memcache":
+                string cf = Resolve(name, baseDirectory);
+                return _registry.Acquire("memcache:" + cf, () => NestedMemcache.Open(name, cf, this, loggers));
             default:
                 throw new ConfigException($"unsupported dictionary type: {type}");
         }
