@@ -44,12 +44,31 @@ public sealed class CdbTableTests
         _postfix.PostmapChecked(["cdb:" + _dir.File(name)]);
     }
 
-    /// <summary>`postmap -q - cdb:FILE` for every key at once: key -> value of the found ones.</summary>
+    /// <summary>
+    /// `postmap -q - cdb:FILE` for every key at once: key -> value of the found ones. The keys
+    /// go in from a file (a shell redirect), not a pipe: thousands of answers fill the output
+    /// pipe while the keys are still being written, and Postfix.Postmap would deadlock.
+    /// </summary>
     private Dictionary<string, string> PostmapQuery(string name, IReadOnlyList<string> keys)
     {
-        var r = _postfix.PostmapChecked(["-q", "-", "cdb:" + _dir.File(name)], string.Join("\n", keys) + "\n");
+        string keyFile = _dir.Write(name + ".keys", string.Join("\n", keys) + "\n");
+        var psi = new System.Diagnostics.ProcessStartInfo("/bin/sh")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            StandardOutputEncoding = Encoding.Latin1,
+        };
+        foreach (var a in new[] { "-c", "exec /usr/sbin/postmap -c \"$1\" -q - \"$2\" < \"$3\"", "sh",
+                     _postfix.ConfigDir, "cdb:" + _dir.File(name), keyFile })
+            psi.ArgumentList.Add(a);
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        string output = p.StandardOutput.ReadToEnd();
+        Assert.That(p.WaitForExit(60_000), Is.True, "postmap -q - did not finish");
+        Assert.That(p.ExitCode, Is.LessThanOrEqualTo(1), stderr.Result);
         var found = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var line in r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             int tab = line.IndexOf('\t');
             found[line[..tab]] = line[(tab + 1)..];

@@ -98,7 +98,7 @@ public sealed class ClientTableTests
     [TestCase("8:PERM why,", LookupStatus.ConfigError, null)]
     [TestCase("4:ok x,", LookupStatus.TempError, null)]
     [TestCase("0:,", LookupStatus.TempError, null)]
-    [TestCase("5:OK x;", LookupStatus.TempError, null)]
+    [TestCase("4:OK x;", LookupStatus.TempError, null)]
     [TestCase("x:OK x,", LookupStatus.TempError, null)]
     [TestCase("100001:", LookupStatus.TempError, null)]
     public async Task SocketmapReply_AsDictSockmap(string reply, LookupStatus status, string? value)
