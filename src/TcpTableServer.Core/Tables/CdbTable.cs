@@ -19,7 +19,7 @@ namespace TcpTableServer.Tables;
 /// for it (its default update is a fatal error); a memcache write-back or delete to a cdb
 /// backup is answered with a warning "table is read-only" and
 /// <see cref="UpdateStatus.ConfigError"/>, as our other read-only tables do.</item>
-/// <item>Sequence returns every record (tinycdb's first/next, which Debian's Postfix uses).</item>
+/// <item>No sequence (Fail), as Debian's Postfix cdb has none.</item>
 /// <item>Replacement: postmap writes a new file and renames it over the old one. At most once
 /// a second a lookup compares the path's device and inode with the mapped file's (one
 /// statx); when they differ the new file is mapped and swapped in atomically. Lookups
@@ -139,29 +139,12 @@ public sealed class CdbTable : ITable
         return ValueTask.FromResult(UpdateResult.ConfigError);
     }
 
-    public ValueTask<SequenceResult> SequenceAsync(CancellationToken ct = default)
-    {
-        ct.ThrowIfCancellationRequested();
-        CheckReplaced();
-        var file = Acquire();
-        if (file is null) return ValueTask.FromResult(SequenceResult.TempError);
-        try
-        {
-            var entries = file.Records()
-                .Select(r => new KeyValuePair<string, string>(CString(r.Key), CString(r.Value))).ToList();
-            return ValueTask.FromResult(SequenceResult.Of(entries));
-        }
-        catch (CdbCorruptException e)
-        {
-            if (_corrupt.Admit())
-                _logger.LogWarning("{Table}: error reading {File}: {Error}", Name, file.Path, e.Message);
-            return ValueTask.FromResult(SequenceResult.TempError);
-        }
-        finally
-        {
-            file.Release();
-        }
-    }
+    /// <summary>
+    /// Fail: Debian's Postfix builds cdb without first/next ("postmap -s cdb:": "sequence
+    /// operation is not supported"), so a memcache map over a cdb backup cannot sequence there
+    /// either.
+    /// </summary>
+    public ValueTask<SequenceResult> SequenceAsync(CancellationToken ct = default) => ValueTask.FromResult(SequenceResult.Fail);
 
     /// <summary>The current file with a reference for the caller; null after dispose.</summary>
     private CdbFile? Acquire()

@@ -114,8 +114,6 @@ public sealed class CdbTableTests
         var differences = await DifferencesAsync(table, "x", keys);
         Assert.That(differences, Is.Empty);
         Assert.That(await table.LookupAsync(written[5].Item1.ToUpperInvariant()), Is.EqualTo(LookupResult.Found(written[5].Item2)));
-        Assert.That((await table.SequenceAsync()).Entries.Select(e => $"{e.Key}\t{e.Value}").Order(StringComparer.Ordinal),
-            Is.EqualTo(_postfix.Dump("cdb:" + _dir.File("x"))));
     }
 
     /// <summary>
@@ -187,7 +185,7 @@ public sealed class CdbTableTests
         Assert.That(((CdbTable)((TableRegistry.SharedTable)table).Inner).Reopens, Is.InRange(1, 3));
     }
 
-    /// <summary>Postfix's cdb is read-only: update and delete answer ConfigError with a warning; the file is unchanged.</summary>
+    /// <summary>Postfix's cdb is read-only: update and delete answer ConfigError with a warning, the file is unchanged; no sequence.</summary>
     [Test]
     public async Task UpdateAndDelete_ReadOnly_ConfigErrorWithWarning()
     {
@@ -197,6 +195,8 @@ public sealed class CdbTableTests
         Assert.That(await table.DeleteAsync("a"), Is.EqualTo(UpdateResult.ConfigError));
         Assert.That(await table.LookupAsync("a"), Is.EqualTo(LookupResult.Found("1")));
         Assert.That(_logs.Warnings, Has.Some.Contains("table is read-only"));
+        // Debian's postmap -s cdb: "sequence operation is not supported"
+        Assert.That((await table.SequenceAsync()).Status, Is.EqualTo(UpdateStatus.Fail));
     }
 
     /// <summary>A missing file is refused at open ("open database FILE.cdb"), as Postfix's; so is one shorter than the header.</summary>

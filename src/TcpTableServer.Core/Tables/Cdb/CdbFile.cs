@@ -120,23 +120,6 @@ internal sealed unsafe class CdbFile
         return false;
     }
 
-    /// <summary>Every record in file order (the records lie between the header and the first hash table).</summary>
-    public List<(byte[] Key, byte[] Value)> Records()
-    {
-        long end = _length;
-        for (int t = 0; t < 256; t++) end = Math.Min(end, U32(t * 8L));
-        var records = new List<(byte[], byte[])>();
-        for (long at = HeaderSize; at < end;)
-        {
-            Check(at, 8);
-            uint keyLength = U32(at), valueLength = U32(at + 4);
-            Check(at + 8, (long)keyLength + valueLength);
-            records.Add((Span(at + 8, keyLength).ToArray(), Span(at + 8 + keyLength, valueLength).ToArray()));
-            at += 8L + keyLength + valueLength;
-        }
-        return records;
-    }
-
     /// <summary>A reference for one reader; false when the file has already been closed.</summary>
     public bool TryAddReference()
     {
