@@ -7,7 +7,9 @@ namespace TcpTableServer.Tables;
 /// <summary>
 /// Opens the table types usable as a memcache <c>backup</c> (spec 3.4-3.7) and inside a
 /// <c>domain</c> list: <c>texthash:</c>, <c>inline:</c>, <c>static:</c>, <c>fail:</c> and
-/// <c>lmdb:</c>, all as Postfix fixed-key tables with ASCII key folding (spec 3.3).
+/// <c>lmdb:</c> and <c>cdb:</c>, all as Postfix fixed-key tables with ASCII key folding (spec 3.3),
+/// and the chained tables <c>socketmap:</c>, <c>tcp:</c> (clients of another lookup server)
+/// and <c>memcache:/path.cf</c> (a nested memcache map, <see cref="NestedMemcache"/>).
 /// A spec without ':' or of an unknown type, and a table that cannot be opened, throw a
 /// <see cref="ConfigException"/> (spec 3.11 POLICY: refuse to start).
 /// <para>
@@ -52,6 +54,17 @@ public sealed class TableFactory(ILoggerFactory loggers, TableRegistry? registry
                 string cf = Resolve(name, baseDirectory);
                 return _registry.Acquire(type + (options.Utf8 ? "+utf8:" : ":") + cf + Version(cf), () => type == "pgsql"
                     ? PgsqlTable.Open(name, cf, this, options, Logger<PgsqlTable>()) : SqliteTable.Open(name, cf, this, options, Logger<SqliteTable>()));
+            case "cdb":
+                string cdb = Resolve(name, baseDirectory);
+                return _registry.Acquire("cdb:" + FileIdentity.KeyOf(cdb + ".cdb"),
+                    () => CdbTable.Open(name, cdb, Logger<CdbTable>()));
+            case "socketmap":
+                return _registry.Acquire(spec, () => SocketmapClientTable.Open(name, Logger<SocketmapClientTable>()));
+            case "tcp":
+                return _registry.Acquire(spec, () => TcpClientTable.Open(name, Logger<TcpClientTable>()));
+            case "memcache":
+                string nested = Resolve(name, baseDirectory);
+                return _registry.Acquire("memcache:" + nested, () => NestedMemcache.Open(name, nested, this, loggers));
             default:
                 throw new ConfigException($"unsupported dictionary type: {type}");
         }
