@@ -30,7 +30,8 @@ public sealed class AccessControlTests
             ip addr add 192.0.2.1/32 dev lo || exit 90
             dotnet "{{ServerProcess.ServerDll}}" --config "{{ini}}" 2>"{{d.Path}}/server.log" &
             server=$!
-            for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/{{port}}) 2>/dev/null && break; sleep 0.1; done
+            # wait for the listener (a loaded machine starts dotnet slowly: up to 60 s)
+            for i in $(seq 600); do (exec 3<>/dev/tcp/127.0.0.1/{{port}}) 2>/dev/null && break; sleep 0.1; done
             ask() {  # ask SOURCE REQUEST: connect from SOURCE (bound with python), send, read the reply
               python3 - "$1" "$2" <<'PY'
             import socket, sys
