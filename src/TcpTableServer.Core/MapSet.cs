@@ -1,3 +1,4 @@
+using TcpTableServer.Async;
 using Microsoft.Extensions.Logging;
 using TcpTableServer.Caching;
 using TcpTableServer.Config;
@@ -128,17 +129,7 @@ public sealed class MapSet : IAsyncDisposable
     /// <summary>
     /// Takes a lease for a request (false: the set has been released; take the current one again).
     /// </summary>
-    public bool TryLease()
-    {
-        int n = Volatile.Read(ref _leases);
-        while (n > 0)
-        {
-            int seen = Interlocked.CompareExchange(ref _leases, n + 1, n);
-            if (seen == n) return true;
-            n = seen;
-        }
-        return false;
-    }
+    public bool TryLease() => RefCount.TryIncrement(ref _leases);
 
     /// <summary>Gives a lease back; the last one releases the tables (off the caller's path).</summary>
     public void Release()
@@ -174,17 +165,7 @@ public sealed class MapSet : IAsyncDisposable
         public MemcacheSettings Settings { get; } = settings;
         public string Fingerprint { get; } = fingerprint;
 
-        public bool TryAddRef()
-        {
-            int n = Volatile.Read(ref _references);
-            while (n > 0)
-            {
-                int seen = Interlocked.CompareExchange(ref _references, n + 1, n);
-                if (seen == n) return true;
-                n = seen;
-            }
-            return false;
-        }
+        public bool TryAddRef() => RefCount.TryIncrement(ref _references);
 
         public ValueTask ReleaseAsync() =>
             Interlocked.Decrement(ref _references) == 0 ? Table.DisposeAsync() : ValueTask.CompletedTask;

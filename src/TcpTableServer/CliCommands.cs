@@ -112,7 +112,14 @@ public static class CliCommands
         }
     }
 
-    private static async Task<int> WithMapAsync(string ini, string map, Func<MapSet, ITable, Task<int>> run)
+    private static Task<int> WithMapAsync(string ini, string map, Func<MapSet, ITable, Task<int>> run) =>
+        WithMapAndLoggersAsync(ini, map, (maps, _) => run(maps, maps.Tables[map]));
+
+    /// <summary>
+    /// Opens map <paramref name="map"/> alone (a bad configuration: "fatal: FILE:LINE: ..." and
+    /// exit 78), runs <paramref name="run"/> on it with the loggers, and closes it.
+    /// </summary>
+    internal static async Task<int> WithMapAndLoggersAsync(string ini, string map, Func<MapSet, ILoggerFactory, Task<int>> run)
     {
         using var loggers = Logging.Create(ini, quiet: false);
         var log = loggers.CreateLogger("TcpTableServer");
@@ -127,7 +134,7 @@ public static class CliCommands
             return ExitCodes.Config;
         }
         await using (maps)
-            return await run(maps, maps.Tables[map]);
+            return await run(maps, loggers);
     }
 
     private static int UpdateExit(UpdateResult r, string map, string what, string failText)

@@ -33,21 +33,8 @@ public static class LoadCommand
     /// <summary>Bad lines named in a message; the rest are counted.</summary>
     private const int ListedProblems = 10;
 
-    public static async Task<int> RunAsync(string ini, string map, string file, bool warm, bool skipBad, CancellationToken ct)
-    {
-        using var loggers = Logging.Create(ini, quiet: false);
-        var log = loggers.CreateLogger("TcpTableServer");
-        MapSet maps;
-        try
-        {
-            maps = MapSet.Open(ServerConfigLoader.Load(ini, log), loggers, only: map);
-        }
-        catch (ConfigException e)
-        {
-            Console.Error.WriteLine($"fatal: {e.Message}");
-            return ExitCodes.Config;
-        }
-        await using (maps)
+    public static Task<int> RunAsync(string ini, string map, string file, bool warm, bool skipBad, CancellationToken ct) =>
+        CliCommands.WithMapAndLoggersAsync(ini, map, async (maps, loggers) =>
         {
             BulkLoader loader;
             try
@@ -61,8 +48,7 @@ public static class LoadCommand
             }
             await using (loader)
                 return await LoadAsync(loader, maps.Settings[map], map, file, skipBad, loggers.CreateLogger("load"), ct);
-        }
-    }
+        });
 
     private static async Task<int> LoadAsync(BulkLoader loader, MemcacheSettings settings, string map, string file,
         bool skipBad, ILogger log, CancellationToken ct)

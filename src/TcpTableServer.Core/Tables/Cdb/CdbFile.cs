@@ -1,3 +1,4 @@
+using TcpTableServer.Async;
 using System.Buffers.Binary;
 using System.IO.MemoryMappedFiles;
 using TcpTableServer.Tables.Lmdb;
@@ -121,17 +122,7 @@ internal sealed unsafe class CdbFile
     }
 
     /// <summary>A reference for one reader; false when the file has already been closed.</summary>
-    public bool TryAddReference()
-    {
-        int n = Volatile.Read(ref _references);
-        while (n > 0)
-        {
-            int seen = Interlocked.CompareExchange(ref _references, n + 1, n);
-            if (seen == n) return true;
-            n = seen;
-        }
-        return false;
-    }
+    public bool TryAddReference() => RefCount.TryIncrement(ref _references);
 
     /// <summary>Drops a reference; the last one unmaps and closes the file.</summary>
     public void Release()
