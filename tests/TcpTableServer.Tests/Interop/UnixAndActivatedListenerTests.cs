@@ -60,6 +60,40 @@ public sealed class UnixAndActivatedListenerTests
     }
 
     [Test]
+    public void A_stale_socket_file_is_replaced_and_a_live_one_stops_the_start()
+    {
+        using var d = new TempDir();
+        string sock = d["tcptable.sock"];
+        d.File("a.cf", $"memcache = {mc.Endpoint}\nbackup = inline:{{ {{k = v}} }}\n");
+        string ini = d.File("server.ini", $"[server]\nsocketmap = unix:{sock}\n[maps:a]\nconfig = a.cf\n");
+
+        // A crashed run leaves its socket file: bound once, nobody listening any more.
+        // (python: .NET removes the file when its socket is disposed)
+        using (var bind = Process.Start("python3", ["-c", $"import socket; socket.socket(socket.AF_UNIX).bind('{sock}')"]))
+            bind.WaitForExit();
+        Assert.That(File.Exists(sock), Is.True);
+        using (var server = ServerProcess.Start("--config", ini))
+        {
+            Assert.That(server.WaitForOutput("ready"), Is.True, server.Stderr + server.Stdout);
+            Assert.That(Lookup(sock, "3:a k,"), Is.EqualTo("4:OK v,"), "the stale file was replaced");
+            Assert.That(server.Terminate(), Is.EqualTo(0));
+        }
+
+        // Another server answering on the path: its socket is left alone and the start fails.
+        using var live = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        live.Bind(new UnixDomainSocketEndPoint(sock));
+        live.Listen(8);
+        using (var second = ServerProcess.Start("--config", ini))
+        {
+            Assert.That(second.WaitForExit(60), Is.EqualTo(69), second.Stderr + second.Stdout);
+            Assert.That(second.Stderr + second.Stdout, Does.Contain("cannot open a listener"));
+        }
+        using var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        client.Connect(new UnixDomainSocketEndPoint(sock));
+        Assert.That(client.Connected, Is.True, "the live server's socket still answers");
+    }
+
+    [Test]
     public void Mode_on_an_inet_listener_is_a_configuration_error_with_file_and_line()
     {
         using var d = new TempDir();
