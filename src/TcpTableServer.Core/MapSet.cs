@@ -41,6 +41,9 @@ public sealed class MapSet : IAsyncDisposable
     /// <summary>The maps this set took over unchanged from the previous one (the rest were opened).</summary>
     public IReadOnlyList<string> Reused { get; }
 
+    /// <summary>Each map's <see cref="MapFingerprint"/> (what makes it the same map at the next reload).</summary>
+    public IEnumerable<string> Fingerprints => _handles.Values.Select(h => h.Fingerprint);
+
     /// <summary>The longest map name (a longer name on the wire cannot be a map).</summary>
     public int LongestName { get; }
 

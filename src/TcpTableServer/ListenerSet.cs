@@ -25,6 +25,11 @@ public sealed record ListenerPlan(string Name, EndpointSpec Endpoint, string? Tc
     public string Key => $"{Name}|allow={Endpoint.Allow}|max={Endpoint.MaxConnections}|idle={IdleTimeout}"
                          + $"|mode={Endpoint.Mode}|owner={Endpoint.Owner}|group={Endpoint.Group}";
 
+    /// <summary>The same listener: the same <see cref="Key"/>.</summary>
+    public bool Equals(ListenerPlan? other) => other is not null && Key == other.Key;
+
+    public override int GetHashCode() => Key.GetHashCode(StringComparison.Ordinal);
+
     /// <summary>Every listener of a configuration: the socketmap listeners, then each map's tcp listener.</summary>
     public static List<ListenerPlan> Of(ServerDefinition def)
     {
@@ -53,20 +58,23 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
 
     private sealed record Running(ListenerPlan Plan, KestrelServer Server, ListenerGate Gate, bool Activated);
 
-    /// <summary>The keys of the listeners open now.</summary>
-    public IReadOnlyCollection<string> Keys => _running.Keys;
+    /// <summary>The listeners open now.</summary>
+    public IEnumerable<ListenerPlan> Open => _running.Values.Select(r => r.Plan);
+
+    /// <summary>Whether the listener <paramref name="plan"/> describes is open.</summary>
+    public bool IsOpen(ListenerPlan plan) => _running.ContainsKey(plan.Key);
 
     /// <summary>Opens the listeners of <paramref name="plans"/> that are not open; throws (having closed what it opened) if one cannot be.</summary>
-    public async Task<List<string>> OpenAsync(IEnumerable<ListenerPlan> plans, CancellationToken ct)
+    public async Task<List<ListenerPlan>> OpenAsync(IEnumerable<ListenerPlan> plans, CancellationToken ct)
     {
-        var opened = new List<string>();
+        var opened = new List<ListenerPlan>();
         try
         {
             foreach (var plan in plans)
             {
-                if (_running.ContainsKey(plan.Key)) continue;
+                if (IsOpen(plan)) continue;
                 _running[plan.Key] = await StartAsync(plan, ct);
-                opened.Add(plan.Key);
+                opened.Add(plan);
             }
         }
         catch
@@ -77,13 +85,13 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
         return opened;
     }
 
-    /// <summary>Closes the listeners named: no more accepts; connections close after the answer in flight.</summary>
-    public async Task CloseAsync(IEnumerable<string> keys, TimeSpan timeout)
+    /// <summary>Closes these listeners: no more accepts; connections close after the answer in flight.</summary>
+    public async Task CloseAsync(IEnumerable<ListenerPlan> plans, TimeSpan timeout)
     {
         var stopping = new List<Task>();
-        foreach (string key in keys.ToList())
+        foreach (var plan in plans.ToList())
         {
-            if (!_running.Remove(key, out var running)) continue;
+            if (!_running.Remove(plan.Key, out var running)) continue;
             stopping.Add(StopAsync(running, timeout));
         }
         await Task.WhenAll(stopping);
@@ -106,7 +114,7 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
     }
 
     /// <summary>Closes every listener (shutdown).</summary>
-    public Task CloseAllAsync(TimeSpan timeout) => CloseAsync(_running.Keys, timeout);
+    public Task CloseAllAsync(TimeSpan timeout) => CloseAsync(Open, timeout);
 
     private async Task<Running> StartAsync(ListenerPlan plan, CancellationToken ct)
     {
@@ -138,7 +146,7 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
         {
             int port = ep.PortNumber;
             if (port is < 0 or > 65535) throw new ConfigException($"bad port \"{ep.Port}\" in listener {ep}");
-            if (ep.Host == "localhost" && !IPAddress.TryParse(ep.Host, out _)) options.ListenLocalhost(port, pipeline);
+            if (ep.Host == "localhost") options.ListenLocalhost(port, pipeline);
             else
             {
                 IPAddress[] addresses = IPAddress.TryParse(ep.Host, out var ip) ? [ip] : Dns.GetHostAddresses(ep.Host);

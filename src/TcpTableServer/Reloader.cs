@@ -32,12 +32,12 @@ public sealed class Reloader(
     public string Active { get; private set; } = "";
 
     /// <summary>Raised after each reload attempt with its outcome (metrics).</summary>
-    public event Action<bool, TimeSpan>? Reloaded;
+    public event Action<bool>? Reloaded;
 
     /// <summary>Names the configuration that serves now (at start).</summary>
-    public void Activated(ServerDefinition def)
+    public void Activated(MapSet active)
     {
-        Active = Describe(def, _generation);
+        Active = Describe(active, _generation);
         _log.LogInformation("configuration active: {Active}", Active);
     }
 
@@ -48,7 +48,6 @@ public sealed class Reloader(
     public async Task<bool> ReloadAsync()
     {
         await _one.WaitAsync();
-        var clock = Stopwatch.StartNew();
         Notify($"RELOADING=1\nMONOTONIC_USEC={Stopwatch.GetTimestamp() / (Stopwatch.Frequency / 1_000_000)}");
         bool ok = false;
         try
@@ -65,7 +64,7 @@ public sealed class Reloader(
             else Interlocked.Increment(ref Failed);
             Notify("READY=1");
             _one.Release();
-            Reloaded?.Invoke(ok, clock.Elapsed);
+            Reloaded?.Invoke(ok);
         }
         return ok;
     }
@@ -89,12 +88,10 @@ public sealed class Reloader(
         WarnRestartOnly(current.Definition.Options, def.Options);
 
         var plans = ListenerPlan.Of(def);
-        var wanted = plans.Select(p => p.Key).ToHashSet(StringComparer.Ordinal);
-        var closing = listeners.Keys.Where(k => !wanted.Contains(k)).ToList();
-        var closingNames = closing.Select(k => k[..k.IndexOf('|')]).ToHashSet(StringComparer.Ordinal);
+        var closing = listeners.Open.Except(plans).ToList();
         // A listener that takes over the address of one being closed opens after that one has closed.
-        var late = plans.Where(p => !listeners.Keys.Contains(p.Key) && closingNames.Contains(p.Name)).ToList();
-        List<string> opened;
+        var late = plans.Where(p => !listeners.IsOpen(p) && closing.Any(c => c.Name == p.Name)).ToList();
+        List<ListenerPlan> opened;
         try
         {
             opened = await listeners.OpenAsync(plans.Except(late), CancellationToken.None);
@@ -118,10 +115,10 @@ public sealed class Reloader(
             _log.LogError("reload: a listener that replaces a closed one cannot open: {Message}", e.Message);
         }
 
-        Active = Describe(def, ++_generation);
+        Active = Describe(next, ++_generation);
         var reopened = def.Maps.Select(m => m.Name).Except(next.Reused).ToList();
         _log.LogInformation("reloaded: configuration active: {Active}; maps opened: {Opened}; unchanged: {Unchanged}; listeners opened: {ListenersOpened}; closed: {ListenersClosed}",
-            Active, List(reopened), List(next.Reused), List(opened.Select(k => k[..k.IndexOf('|')])), List(closing.Select(k => k[..k.IndexOf('|')])));
+            Active, List(reopened), List(next.Reused), List(opened.Select(p => p.Name)), List(closing.Select(p => p.Name)));
         return true;
     }
 
@@ -146,11 +143,12 @@ public sealed class Reloader(
     }
 
     /// <summary>"generation 2, /etc/tcptableserver/tcptable.ini, digest 3fa1c2d4e5f6, loaded 2026-12-02T14:03:11Z".</summary>
-    private static string Describe(ServerDefinition def, int generation)
+    private static string Describe(MapSet active, int generation)
     {
+        var def = active.Definition;
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         sha.AppendData(System.Text.Encoding.UTF8.GetBytes(Safe(def.IniPath)));
-        foreach (var m in def.Maps) sha.AppendData(System.Text.Encoding.UTF8.GetBytes(MapFingerprint.Of(m)));
+        foreach (string fingerprint in active.Fingerprints) sha.AppendData(System.Text.Encoding.UTF8.GetBytes(fingerprint));
         string digest = Convert.ToHexString(sha.GetHashAndReset())[..12].ToLowerInvariant();
         return $"generation {generation}, {Path.GetFullPath(def.IniPath)}, digest {digest}, loaded {DateTime.UtcNow:yyyy-MM-ddTHH:mm:ssZ}";
     }

@@ -104,11 +104,11 @@ public static class ServerCommand
         var notifier = host.Services.GetService<ISystemdNotifier>() ?? new SystemdNotifier();
         bool notifyLifetime = notifier.IsEnabled && !SystemdHelpers.IsSystemdService();
         var reloader = new Reloader(ini, live, listeners, registry, loggers, notifier);
-        reloader.Activated(def);
+        reloader.Activated(maps);
         if (metrics is not null)
         {
             metrics.Reloads = () => (Volatile.Read(ref reloader.Succeeded), Volatile.Read(ref reloader.Failed));
-            reloader.Reloaded += (ok, _) => { if (ok) metrics.ConfigLoaded(DateTimeOffset.UtcNow); };
+            reloader.Reloaded += ok => { if (ok) metrics.ConfigLoaded(DateTimeOffset.UtcNow); };
         }
         // SIGHUP reloads instead of ending the process (the runtime's default).
         using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
@@ -125,8 +125,10 @@ public static class ServerCommand
         }
         await host.WaitForShutdownAsync(ct);
         if (metricsServer is not null) await metricsServer.StopAsync();
-        await live.Current.DisposeAsync();
-        await live.Current.Released.WaitAsync(def.Options.ShutdownTimeout).ContinueWith(_ => { });
+        // the configuration serving at the end (a reload may have replaced the first one)
+        var last = live.Current;
+        await last.DisposeAsync();
+        await Task.WhenAny(last.Released, Task.Delay(last.Definition.Options.ShutdownTimeout));
         log.LogInformation("stopped");
         NLog.LogManager.Shutdown();
         return ExitCodes.Found;

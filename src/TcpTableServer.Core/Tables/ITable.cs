@@ -74,7 +74,6 @@ public readonly record struct LookupResult(LookupStatus Status, string? Value = 
 
     public override int GetHashCode() => HashCode.Combine(Status, Value);
 
-
     public static readonly LookupResult NotFound = new(LookupStatus.NotFound);
     public static readonly LookupResult TempError = new(LookupStatus.TempError);
     public static readonly LookupResult ConfigError = new(LookupStatus.ConfigError);
