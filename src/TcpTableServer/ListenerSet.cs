@@ -22,7 +22,7 @@ namespace TcpTableServer.Host;
 /// </summary>
 public sealed record ListenerPlan(string Name, EndpointSpec Endpoint, string? TcpMap, TimeSpan? IdleTimeout)
 {
-    public string Key => $"{Name}|allow={Endpoint.Allow}|max={Endpoint.MaxConnections}|idle={IdleTimeout}"
+    public string Key => $"{Name}|map={TcpMap}|allow={Endpoint.Allow}|max={Endpoint.MaxConnections}|idle={IdleTimeout}"
                          + $"|mode={Endpoint.Mode}|owner={Endpoint.Owner}|group={Endpoint.Group}";
 
     /// <summary>The same listener: the same <see cref="Key"/>.</summary>

@@ -101,6 +101,33 @@ public sealed class ReloadTests
     }
 
     /// <summary>
+    /// A tcp listener's address handed from one map to another: the listener is reopened for
+    /// the new map (kept as it was, it would go on asking the map it was opened for).
+    /// </summary>
+    [Test]
+    public void A_tcp_address_moved_to_another_map_serves_that_map()
+    {
+        using var d = new TempDir();
+        int sm = FreePort.Next(), tcp = FreePort.Next();
+        d.File("a.cf", $"memcache = {mc.Endpoint}\nbackup = inline:{{ {{k = a-value}} }}\n");
+        d.File("b.cf", $"memcache = {mc.Endpoint}\nbackup = inline:{{ {{k = b-value}} }}\nkey_format = b-%s\n");
+        string Ini(string owner) => $"[server]\nsocketmap = inet:127.0.0.1:{sm}\n[maps:a]\nconfig = a.cf\n"
+            + (owner == "a" ? $"tcp = inet:127.0.0.1:{tcp}\n" : "") + "[maps:b]\nconfig = b.cf\n"
+            + (owner == "b" ? $"tcp = inet:127.0.0.1:{tcp}\n" : "");
+        string ini = d.File("server.ini", Ini("a"));
+        using var server = ServerProcess.Serve(ini, sm, tcp);
+        using (var line = new TcpLineClient(tcp))
+            Assert.That(line.Get("k"), Is.EqualTo("200 a-value"));
+
+        d.File("server.ini", Ini("b"));
+        server.Hangup();
+        Assert.That(server.WaitForOutput("generation 2"), Is.True, server.Stderr + server.Stdout);
+        Assert.That(server.Stderr + server.Stdout, Does.Contain($"listeners opened: tcp inet:127.0.0.1:{tcp}; closed: tcp inet:127.0.0.1:{tcp}"));
+        using (var line = new TcpLineClient(tcp))
+            Assert.That(line.Get("k"), Is.EqualTo("200 b-value"), "the address now serves map b");
+    }
+
+    /// <summary>
     /// The lmdb backup is kept and the key_format changes: the reloaded map shares the one open
     /// lmdb instance (the process holds as many descriptors on the file as before: a second
     /// instance would add its own, and two MDB_NOLOCK environments corrupt the file), while tcp puts run
