@@ -109,7 +109,7 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
             running.Server.Dispose();
             gate.RemoveListener(running.Gate);
             // the socket file is ours to remove unless systemd made it (it removes it itself)
-            if (running.Plan.Endpoint.Kind == EndpointKind.Unix && !running.Activated) TryDelete(running.Plan.Endpoint.Path);
+            if (running.Plan.Endpoint.Kind == EndpointKind.Unix && !running.Activated) SocketFile.TryDelete(running.Plan.Endpoint.Path);
         }
     }
 
@@ -137,22 +137,7 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
                 _log.LogInformation("{Listener}: socket {Socket} passed by systemd", plan.Name, socket);
             }
         }
-        else if (ep.Kind == EndpointKind.Unix)
-        {
-            RemoveStaleSocket(ep.Path);
-            options.ListenUnixSocket(ep.Path, pipeline);
-        }
-        else
-        {
-            int port = ep.PortNumber;
-            if (port is < 0 or > 65535) throw new ConfigException($"bad port \"{ep.Port}\" in listener {ep}");
-            if (ep.Host == "localhost") options.ListenLocalhost(port, pipeline);
-            else
-            {
-                IPAddress[] addresses = IPAddress.TryParse(ep.Host, out var ip) ? [ip] : Dns.GetHostAddresses(ep.Host);
-                foreach (var a in addresses) options.Listen(a, port, pipeline);
-            }
-        }
+        else Bind(options, ep, pipeline, "listener");
         _transport ??= ActivatorUtilities.CreateInstance<SocketTransportFactory>(services);
         var server = new KestrelServer(Options.Create(options), new GatedListenerFactory(_transport, gate, _ => listener), loggers);
         try
@@ -187,41 +172,26 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
         };
     }
 
-    /// <summary>A socket file left by a previous run would make the bind fail; remove it, nothing else.</summary>
-    private static void RemoveStaleSocket(string path)
+    /// <summary>
+    /// Binds <paramref name="ep"/> on <paramref name="options"/> as every listener is bound: a UNIX
+    /// socket (a stale file from a crashed run replaced, a live one left to fail the bind), or
+    /// TCP on "localhost" (both loopbacks), an address, or every address of a host name.
+    /// </summary>
+    internal static void Bind(KestrelServerOptions options, EndpointSpec ep, Action<ListenOptions> pipeline, string what)
     {
-        if (File.Exists(path) && IsDeadSocket(path)) File.Delete(path);
-    }
-
-    private static void TryDelete(string path)
-    {
-        try { if (IsDeadSocket(path)) File.Delete(path); }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
-    }
-
-    private static bool IsDeadSocket(string path)
-    {
-        try
+        if (ep.Kind == EndpointKind.Unix)
         {
-            using (File.OpenRead(path)) return false; // a regular file opens; a socket does not (ENXIO)
+            SocketFile.RemoveStale(ep.Path);
+            options.ListenUnixSocket(ep.Path, pipeline);
+            return;
         }
-        catch (FileNotFoundException) { return false; }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { return false; }
-        try
+        int port = ep.PortNumber;
+        if (port is < 0 or > 65535) throw new ConfigException($"bad port \"{ep.Port}\" in {what} {ep}");
+        if (ep.Host == "localhost") options.ListenLocalhost(port, pipeline);
+        else
         {
-            using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            s.Connect(new UnixDomainSocketEndPoint(path));
-            return false; // somebody is serving there: leave it, the bind will report the conflict
-        }
-        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
-        {
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
+            IPAddress[] addresses = IPAddress.TryParse(ep.Host, out var ip) ? [ip] : Dns.GetHostAddresses(ep.Host);
+            foreach (var a in addresses) options.Listen(a, port, pipeline);
         }
     }
 

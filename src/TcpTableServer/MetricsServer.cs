@@ -49,19 +49,7 @@ public sealed class MetricsServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
-            Action<ListenOptions> listen = l => l.Use(next => c => access.Check(c.RemoteEndPoint) ? next(c) : Refuse(c));
-            if (endpoint.Kind == EndpointKind.Unix) k.ListenUnixSocket(endpoint.Path, listen);
-            else
-            {
-                int port = endpoint.PortNumber;
-                if (port is < 0 or > 65535) throw new ConfigException($"bad port \"{endpoint.Port}\" in metrics listener {endpoint}");
-                if (endpoint.Host == "localhost") k.ListenLocalhost(port, listen);
-                else
-                {
-                    IPAddress[] addresses = IPAddress.TryParse(endpoint.Host, out var ip) ? [ip] : Dns.GetHostAddresses(endpoint.Host);
-                    foreach (var a in addresses) k.Listen(a, port, listen);
-                }
-            }
+            ListenerSet.Bind(k, endpoint, l => l.Use(next => c => access.Check(c.RemoteEndPoint) ? next(c) : Refuse(c)), "metrics listener");
         });
         var app = builder.Build();
         // Created now, so the exporter's listener collects from the first request on.
@@ -84,9 +72,19 @@ public sealed class MetricsServer : IAsyncDisposable
         return Task.CompletedTask;
     }
 
-    public Task StartAsync(CancellationToken ct) => _app.StartAsync(ct);
+    /// <summary>Starts serving; a UNIX socket gets the listener's mode, owner and group, as the table listeners' do.</summary>
+    public async Task StartAsync(CancellationToken ct)
+    {
+        await _app.StartAsync(ct);
+        if (Endpoint.Kind == EndpointKind.Unix) SocketFile.Apply(Endpoint);
+    }
 
-    public Task StopAsync() => _app.StopAsync(TimeSpan.FromSeconds(2));
+    /// <summary>Stops serving; a UNIX socket file goes, as the table listeners' do.</summary>
+    public async Task StopAsync()
+    {
+        await _app.StopAsync(TimeSpan.FromSeconds(2));
+        if (Endpoint.Kind == EndpointKind.Unix) SocketFile.TryDelete(Endpoint.Path);
+    }
 
     public ValueTask DisposeAsync() => _app.DisposeAsync();
 

@@ -17,14 +17,7 @@ internal static partial class PostfixSocketAccess
     public static Identity? Lookup(string user, string passwd = "/etc/passwd", string group = "/etc/group")
     {
         if (Privileges.Lookup(user, passwd) is not { } ids) return null;
-        var groups = new List<uint> { ids.Gid };
-        if (File.Exists(group))
-            foreach (string line in File.ReadLines(group))
-            {
-                var f = line.Split(':');
-                if (f.Length >= 4 && uint.TryParse(f[2], out uint gid) && f[3].Split(',').Contains(user)) groups.Add(gid);
-            }
-        return new Identity(ids.Uid, ids.Gid, groups);
+        return new Identity(ids.Uid, ids.Gid, [ids.Gid, .. Privileges.GroupsListing(user, group)]);
     }
 
     /// <summary>
@@ -55,18 +48,7 @@ internal static partial class PostfixSocketAccess
     }
 
     private static string Describe(FileStat st) =>
-        $"mode {Convert.ToString(st.Mode & 0xFFF, 8).PadLeft(4, '0')} owner {Name("/etc/passwd", st.Uid)} group {Name("/etc/group", st.Gid)}";
-
-    private static string Name(string file, uint id)
-    {
-        if (File.Exists(file))
-            foreach (string line in File.ReadLines(file))
-            {
-                var f = line.Split(':');
-                if (f.Length >= 3 && uint.TryParse(f[2], out uint n) && n == id) return f[0];
-            }
-        return id.ToString();
-    }
+        $"mode {Convert.ToString(st.Mode & 0xFFF, 8).PadLeft(4, '0')} owner {Privileges.NameOf(st.Uid, "/etc/passwd")} group {Privileges.NameOf(st.Gid, "/etc/group")}";
 
     public readonly record struct FileStat(uint Uid, uint Gid, int Mode);
 

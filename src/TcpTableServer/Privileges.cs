@@ -18,14 +18,40 @@ internal static partial class Privileges
     /// <summary>The (uid, gid) of <paramref name="user"/> from /etc/passwd, or null.</summary>
     public static (uint Uid, uint Gid)? Lookup(string user, string passwd = "/etc/passwd")
     {
-        if (!File.Exists(passwd)) return null;
-        foreach (string line in File.ReadLines(passwd))
-        {
-            var f = line.Split(':');
+        foreach (var f in Entries(passwd))
             if (f.Length >= 4 && f[0] == user && uint.TryParse(f[2], out uint uid) && uint.TryParse(f[3], out uint gid))
                 return (uid, gid);
-        }
         return null;
+    }
+
+    /// <summary>The id (third field) of <paramref name="name"/> in a passwd or group file, or null.</summary>
+    public static uint? IdOf(string name, string file)
+    {
+        foreach (var f in Entries(file))
+            if (f.Length >= 3 && f[0] == name && uint.TryParse(f[2], out uint id)) return id;
+        return null;
+    }
+
+    /// <summary>The name of <paramref name="id"/> in a passwd or group file, or the number.</summary>
+    public static string NameOf(uint id, string file)
+    {
+        foreach (var f in Entries(file))
+            if (f.Length >= 3 && uint.TryParse(f[2], out uint n) && n == id) return f[0];
+        return id.ToString();
+    }
+
+    /// <summary>The groups of a group file that list <paramref name="user"/> as a member (supplementary groups).</summary>
+    public static IEnumerable<uint> GroupsListing(string user, string group = "/etc/group")
+    {
+        foreach (var f in Entries(group))
+            if (f.Length >= 4 && uint.TryParse(f[2], out uint gid) && f[3].Split(',').Contains(user)) yield return gid;
+    }
+
+    /// <summary>The colon-separated fields of each line of a passwd or group file (none when it is missing).</summary>
+    private static IEnumerable<string[]> Entries(string file)
+    {
+        if (!File.Exists(file)) yield break;
+        foreach (string line in File.ReadLines(file)) yield return line.Split(':');
     }
 
     /// <summary>

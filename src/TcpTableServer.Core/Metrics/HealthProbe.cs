@@ -20,7 +20,7 @@ public sealed class HealthProbe(LiveMaps maps)
     public const string ProbeKey = "tcptable-health-probe";
 
     /// <summary>How long a probe of one memcached or backup may take.</summary>
-    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(1);
 
     /// <summary>The maps that cannot answer now, each with why ("aliases: memcached inet:127.0.0.1:11211: connection refused; no backup").</summary>
     public async Task<List<string>> FailingAsync(CancellationToken ct = default)
@@ -66,32 +66,6 @@ public sealed class HealthProbe(LiveMaps maps)
         }
     }
 
-    /// <summary>The first of <paramref name="targets"/> that accepts (as the memcached client tries a host's addresses in turn).</summary>
-    private static async Task<Socket> ConnectAsync(EndPoint[] targets, CancellationToken ct)
-    {
-        for (int i = 0; ; i++)
-        {
-            var target = targets[i];
-            var socket = target is UnixDomainSocketEndPoint
-                ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
-                : new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
-            {
-                await socket.ConnectAsync(target, ct).ConfigureAwait(false);
-                return socket;
-            }
-            catch (SocketException) when (i + 1 < targets.Length)
-            {
-                socket.Dispose();
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        }
-    }
-
     /// <summary>Null when memcached at <paramref name="endpoint"/> answers "version" in time, else what went wrong.</summary>
     private async Task<string?> VersionAsync(EndpointSpec endpoint, CancellationToken ct)
     {
@@ -99,10 +73,8 @@ public sealed class HealthProbe(LiveMaps maps)
         cts.CancelAfter(Timeout);
         try
         {
-            EndPoint[] targets = endpoint.Kind == EndpointKind.Unix ? [new UnixDomainSocketEndPoint(endpoint.Path)]
-                : [.. (await endpoint.ResolveAsync(cts.Token).ConfigureAwait(false)).Select(a => new IPEndPoint(a, endpoint.PortNumber))];
-            if (targets.Length == 0) return "host name resolves to no address";
-            using var socket = await ConnectAsync(targets, cts.Token).ConfigureAwait(false);
+            // as the memcached client connects: a UNIX socket, or each resolved address in turn
+            using var socket = await MemcachedConnection.ConnectAsync(endpoint, null, cts.Token).ConfigureAwait(false);
             await socket.SendAsync("version\r\n"u8.ToArray(), SocketFlags.None, cts.Token).ConfigureAwait(false);
             var buffer = new byte[256];
             int got = 0;

@@ -60,6 +60,28 @@ public sealed class UnixAndActivatedListenerTests
     }
 
     [Test]
+    public void Metrics_on_a_unix_socket_gets_its_mode_and_group_like_every_listener()
+    {
+        using var d = new TempDir();
+        string sock = d["metrics.sock"];
+        d.File("a.cf", $"memcache = {mc.Endpoint}\n");
+        string ini = d.File("server.ini",
+            $"[server]\nsocketmap = unix:{d["sm.sock"]}\nmetrics = unix:{sock} mode=0660 group=nogroup\n[maps:a]\nconfig = a.cf\n");
+        // a stale file from a crashed run is replaced, as for the table listeners
+        using (var bind = Process.Start("python3", ["-c", $"import socket; socket.socket(socket.AF_UNIX).bind('{sock}')"]))
+            bind.WaitForExit();
+        using (var server = ServerProcess.Start("--config", ini))
+        {
+            Assert.That(server.WaitForOutput("ready"), Is.True, server.Stderr + server.Stdout);
+            Assert.That(File.GetUnixFileMode(sock), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite));
+            Assert.That(Stat.Gid(sock), Is.EqualTo(Gid("nogroup")));
+            Assert.That(Lookup(sock, "GET /health HTTP/1.0\r\n\r\n"), Does.StartWith("HTTP/1.1 200"));
+            Assert.That(server.Terminate(), Is.EqualTo(0));
+        }
+        Assert.That(File.Exists(sock), Is.False, "removed on stop");
+    }
+
+    [Test]
     public void A_stale_socket_file_is_replaced_and_a_live_one_stops_the_start()
     {
         using var d = new TempDir();
