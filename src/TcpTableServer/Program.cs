@@ -52,7 +52,8 @@ check.SetAction((pr, ct) => CliCommands.CheckAsync(ConfigPath(pr), pr.GetValue(p
 var pidOption = new Option<int?>("--pid") { Description = "The server's process id (default: the servers running with this --config)" };
 var reload = new Command("reload", "Check the configuration, then make the running server reload it (SIGHUP; exit 0 sent, 78 configuration error, 69 no server)")
     { pidOption };
-reload.SetAction((pr, ct) => ReloadCommand.RunAsync(ConfigPath(pr), pr.GetValue(pidOption), ct));
+reload.SetAction((pr, ct) => ReloadCommand.RunAsync(ConfigPath(pr), pr.GetValue(pidOption),
+    root.Subcommands.Select(c => c.Name).ToHashSet(StringComparer.Ordinal), ct));
 
 var fileArg = new Argument<string>("file") { Description = "A postmap(1) source file: key whitespace value lines" };
 var warmOption = new Option<bool>("--warm") { Description = "Also set every entry in memcached, with the map's ttl and flags" };

@@ -13,11 +13,12 @@ namespace TcpTableServer.Host;
 /// </summary>
 public static class ReloadCommand
 {
-    public static async Task<int> RunAsync(string ini, int? pid, CancellationToken ct)
+    /// <param name="verbs">the command-line verbs: a process running one of them is not a server</param>
+    public static async Task<int> RunAsync(string ini, int? pid, IReadOnlySet<string> verbs, CancellationToken ct)
     {
         int checkedCode = await CliCommands.CheckAsync(ini, ct);
         if (checkedCode != ExitCodes.Found) return checkedCode;
-        var targets = pid is { } p ? [p] : ServersOn(ini);
+        var targets = pid is { } p ? [p] : ServersOn(ini, verbs);
         if (targets.Count == 0)
         {
             Console.Error.WriteLine($"reload: no running TcpTableServer found with --config {Path.GetFullPath(ini)} (give --pid)");
@@ -35,8 +36,11 @@ public static class ReloadCommand
         return ExitCodes.Found;
     }
 
-    /// <summary>Processes whose command line runs TcpTableServer with this INI file.</summary>
-    private static List<int> ServersOn(string ini)
+    /// <summary>
+    /// Processes whose command line runs TcpTableServer (the .dll or the installed
+    /// <c>tcptableserver</c>) with this INI file and no verb: servers, not CLI runs.
+    /// </summary>
+    private static List<int> ServersOn(string ini, IReadOnlySet<string> verbs)
     {
         string wanted = Path.GetFullPath(ini);
         var found = new List<int>();
@@ -51,8 +55,8 @@ public static class ReloadCommand
                 cwd = new DirectoryInfo(Path.Combine(dir, "cwd")).LinkTarget ?? "/";
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { continue; }
-            if (!args.Any(a => a.Contains("TcpTableServer", StringComparison.Ordinal))) continue;
-            if (args.Any(a => a is "query" or "put" or "delete" or "sequence" or "check" or "reload")) continue;
+            if (!args.Any(a => a.Contains("TcpTableServer", StringComparison.OrdinalIgnoreCase))) continue;
+            if (args.Any(verbs.Contains)) continue;
             for (int i = 0; i + 1 < args.Length; i++)
                 if (args[i] is "--config" or "-c" && Path.GetFullPath(args[i + 1], cwd) == wanted)
                     found.Add(pid);

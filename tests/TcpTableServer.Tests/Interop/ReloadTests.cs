@@ -258,6 +258,49 @@ public sealed class ReloadTests
         Assert.That(client.Lookup("a", "k"), Is.EqualTo("OK two"));
     }
 
+    /// <summary>
+    /// reload signals servers only, by their command line: a CLI run on the same INI (a
+    /// stand-in whose command line reads `dotnet .../TcpTableServer.dll load --config INI ...`)
+    /// is no server and SIGHUP would end it; the installed binary (`/usr/sbin/tcptableserver
+    /// --config INI`, lower case) is one.
+    /// </summary>
+    [Test]
+    public void Reload_command_signals_the_installed_server_and_leaves_cli_runs_alone()
+    {
+        using var d = new TempDir();
+        d.File("a.cf", $"memcache = {mc.Endpoint}\nbackup = inline:{{ {{k = one}} }}\n");
+        string ini = d.File("server.ini", $"[server]\nsocketmap = inet:127.0.0.1:{FreePort.Next()}\n[maps:a]\nconfig = a.cf\n");
+        const string sleep = "import time; time.sleep(60)";
+        using var cli = Process.Start("python3", ["-c", sleep, "/usr/lib/x/TcpTableServer.dll", "load", "--config", ini, "a", "file"])!;
+        try
+        {
+            using (var reload = ServerProcess.Start("reload", "--config", ini))
+            {
+                Assert.That(reload.WaitForExit(60), Is.EqualTo(69), reload.Stdout + reload.Stderr);
+                Assert.That(reload.Stderr, Does.Contain("no running TcpTableServer found"));
+            }
+            Assert.That(cli.HasExited, Is.False, "the load run got no SIGHUP");
+
+            using var installed = Process.Start("python3",
+                ["-c", "import signal, time; signal.signal(signal.SIGHUP, lambda *a: print('hup', flush=True)); time.sleep(60)",
+                 "/usr/sbin/tcptableserver", "--config", ini])!;
+            try
+            {
+                using var reload = ServerProcess.Start("reload", "--config", ini);
+                Assert.That(reload.WaitForExit(60), Is.EqualTo(0), reload.Stdout + reload.Stderr);
+                Assert.That(reload.Stdout, Does.Contain($"SIGHUP sent to pid {installed.Id}"));
+            }
+            finally
+            {
+                installed.Kill();
+            }
+        }
+        finally
+        {
+            cli.Kill();
+        }
+    }
+
     private static bool Connects(int port)
     {
         try
