@@ -12,9 +12,6 @@ namespace TcpTableServer.Host;
 /// </summary>
 public static class CliCommands
 {
-    public static Task<int> QueryAsync(string ini, string map, string key, CancellationToken ct) =>
-        QueryAsync(ini, map, key, explain: false, ct);
-
     /// <summary>
     /// <c>query</c>; with <paramref name="explain"/> the lookup runs with a
     /// <see cref="LookupTrace"/> attached and the report (<see cref="ExplainReport"/>) goes to

@@ -3,7 +3,8 @@ using TcpTableServer.Config;
 namespace TcpTableServer.Host;
 
 /// <summary>One line of <c>check --postfix</c>: "error: ...", "warning: ..." or "ok: ...".</summary>
-public sealed record PostfixFinding(string Level, string Text)
+/// <param name="Probed">a postmap probe ran for this finding (the summary counts them)</param>
+public sealed record PostfixFinding(string Level, string Text, bool Probed = false)
 {
     public override string ToString() => $"{Level}: {Text}";
 }
@@ -215,14 +216,15 @@ public static class PostfixCheck
                 var (code, stdout, stderr) = PostfixTools.Run(PostmapPath, configDir, ["-q", ProbeKey, r.Table], cwd);
                 yield return code switch
                 {
-                    0 => new("ok", $"{at}: found: {stdout.TrimEnd('\n')}"),
-                    1 when stderr.Trim().Length == 0 => new("ok", $"{at}: not found"),
-                    _ => new("warning", $"{at}: exit {code}: {LastLine(stderr)}"),
+                    0 => new("ok", $"{at}: found: {stdout.TrimEnd('\n')}", Probed: true),
+                    1 when stderr.Trim().Length == 0 => new("ok", $"{at}: not found", Probed: true),
+                    _ => new("warning", $"{at}: exit {code}: {LastLine(stderr)}", Probed: true),
                 };
             }
     }
 
-    public static string PostmapPath { get; set; } = "postmap";
+    /// <summary>Postfix's postmap, from PATH.</summary>
+    public const string PostmapPath = "postmap";
 
     /// <summary>postmap's last line ("postmap: fatal: table ...: query error: ..."), which says what failed.</summary>
     private static string LastLine(string s) =>
@@ -253,7 +255,7 @@ public static class PostfixCheck
     {
         foreach (var f in findings) output.WriteLine(f);
         int errors = findings.Count(f => f.Level == "error"), warnings = findings.Count(f => f.Level == "warning");
-        int probes = findings.Count(f => f.Text.Contains($"postmap -q {ProbeKey}", StringComparison.Ordinal) && !f.Text.Contains(": not run: ", StringComparison.Ordinal));
+        int probes = findings.Count(f => f.Probed);
         output.WriteLine($"postfix check: {errors} error(s), {warnings} warning(s), {probes} table(s) probed");
         return errors > 0 ? ExitCodes.Config : ExitCodes.Found;
     }

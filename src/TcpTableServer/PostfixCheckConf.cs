@@ -110,7 +110,7 @@ public sealed class PostfixConf
         return d;
     }
 
-    public static string PostconfPath { get; set; } = "postconf";
+    public const string PostconfPath = "postconf";
 
     private static string Postconf(string? configDir, params string[] args)
     {

@@ -11,13 +11,14 @@ namespace TcpTableServer.Host;
 /// </summary>
 internal static partial class PostfixSocketAccess
 {
-    public readonly record struct Identity(uint Uid, uint Gid, IReadOnlyList<uint> Groups);
+    /// <param name="Groups">the primary group and every supplementary one</param>
+    public readonly record struct Identity(uint Uid, IReadOnlyList<uint> Groups);
 
-    /// <summary>The user's uid, primary gid and every group (primary and supplementary), or null when unknown.</summary>
+    /// <summary>The user's uid and every group (primary and supplementary), or null when unknown.</summary>
     public static Identity? Lookup(string user, string passwd = "/etc/passwd", string group = "/etc/group")
     {
         if (Privileges.Lookup(user, passwd) is not { } ids) return null;
-        return new Identity(ids.Uid, ids.Gid, [ids.Gid, .. Privileges.GroupsListing(user, group)]);
+        return new Identity(ids.Uid, [ids.Gid, .. Privileges.GroupsListing(user, group)]);
     }
 
     /// <summary>

@@ -27,8 +27,6 @@ public sealed class SystemdSockets
 
     private SystemdSockets(List<Passed> sockets) => _sockets = sockets;
 
-    public IReadOnlyList<Passed> All => _sockets;
-
     /// <summary>The sockets passed to this process (none when not socket-activated).</summary>
     public static SystemdSockets FromEnvironment()
     {

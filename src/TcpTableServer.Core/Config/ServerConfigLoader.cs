@@ -50,7 +50,7 @@ public static class ServerConfigLoader
         if (maps.Count == 0)
             throw new ConfigException("no [maps:NAME] section: there is nothing to serve", ini);
         if (smtputf8 is not null) maps = InheritServerDefault(smtputf8, maps);
-        if (listeners.Count - (options.Metrics is null ? 0 : 1) == 0)
+        if (socketmap.Count == 0 && maps.All(m => m.TcpListener is null))
             throw new ConfigException("no listeners: set socketmap in [server] or tcp in a [maps:NAME] section", ini);
         socketmap = [.. socketmap.Select(l => ResolveAccess(l, options.Allow, listeners, ini))];
         maps = [.. maps.Select(m => m.TcpListener is null ? m : m with { TcpListener = ResolveAccess(m.TcpListener, options.Allow, listeners, ini) })];

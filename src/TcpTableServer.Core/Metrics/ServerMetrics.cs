@@ -117,7 +117,7 @@ public sealed class ServerMetrics : IDisposable
     /// table instance (a reload's new tables get theirs; old ones go with their tables).
     /// </summary>
     private string MapName(ITable table) =>
-        _names.TryGetValue(table, out var name) ? name : _names.GetValue(table, MapCounters.MapName);
+        _names.GetValue(table, MapCounters.MapName);
 
     private static IEnumerable<Measurement<int>> Connections(ConnectionGate gate)
     {

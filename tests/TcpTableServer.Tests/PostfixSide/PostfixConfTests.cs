@@ -42,7 +42,7 @@ public sealed class PostfixConfTests
         Assert.That(conf.IsChrooted(new PostfixService("smtp", "inet", column, "smtpd")), Is.EqualTo(chrooted));
     }
 
-    private static readonly PostfixSocketAccess.Identity Postfix = new(103, 106, [106, 200]);
+    private static readonly PostfixSocketAccess.Identity Postfix = new(103, [106, 200]);
 
     [TestCase(103u, 0u, 0b110_000_000, true, TestName = "owner rw")]
     [TestCase(0u, 0u, 0b110_000_000, false, TestName = "root-owned 0600")]
