@@ -70,6 +70,7 @@ public static class LoadCommand
         var bad = new List<string>();
         var firstLine = new Dictionary<string, int>(StringComparer.Ordinal);
         int duplicates = 0;
+        bool toBackup = loader.Target is not null;   // entries are told apart by the key the backup stores, else memcached's
         foreach (var s in PostmapSource.Read(text, file, log, settings.Smtputf8Enable))
         {
             if (s.IsBad)
@@ -90,7 +91,7 @@ public static class LoadCommand
                 continue;
             }
             // The same stored key twice: the first line wins, as postmap (DICT_FLAG_DUP_WARN).
-            string stored = loader.Target is null ? p.Entry.MemcacheKey : Octets.FoldAscii(p.Entry.BackupKey);
+            string stored = toBackup ? Octets.FoldAscii(p.Entry.BackupKey) : p.Entry.MemcacheKey;
             if (firstLine.TryGetValue(stored, out int first))
             {
                 if (++duplicates <= ListedProblems)
