@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using TcpTableServer.Config;
+using TcpTableServer.Tables;
 
 namespace TcpTableServer;
 
@@ -8,8 +9,9 @@ namespace TcpTableServer;
 /// What makes two opened maps the same map: every parameter's name and value (wherever it
 /// was written: moving a line is no change), the server-side options that wrap the table
 /// (L1, deadline), and the contents of the files those values name that are read once at
-/// open (texthash files, domain list files). lmdb files are not part of it: they are read
-/// live, and a reload keeps sharing the open instance. A reload reuses a map whose
+/// open (<see cref="TableFiles"/>: texthash files, the .cf of pgsql, sqlite and nested
+/// memcache maps and what a nested .cf names, domain list files). lmdb and cdb files are not
+/// part of it: they are read live, and a reload keeps sharing the open instance. A reload reuses a map whose
 /// fingerprint did not change (its L1 entries and memcached connections stay); every other
 /// map is opened anew.
 /// </summary>
@@ -22,25 +24,12 @@ public static class MapFingerprint
         foreach (var (name, value) in map.Parameters.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
             text.Append(name).Append('=').Append(value.Value).Append('\n');
-            foreach (string file in NamedFiles(value.Value, map.BaseDirectory))
+            foreach (string file in TableFiles.NamedBy(value.Value, map.BaseDirectory))
                 text.Append("  file ").Append(file).Append(' ').Append(ContentHash(file)).Append('\n');
         }
         text.Append("l1=").Append(map.L1?.ToString() ?? "none").Append('\n');
         text.Append("deadline=").Append(map.Deadline?.ToString() ?? "none").Append('\n');
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
-    }
-
-    /// <summary>Files read at open that a value names: <c>texthash:PATH</c> tables and bare absolute paths (domain lists).</summary>
-    private static IEnumerable<string> NamedFiles(string value, string baseDirectory)
-    {
-        foreach (string token in value.Split([' ', '\t', ',', '{', '}'], StringSplitOptions.RemoveEmptyEntries))
-        {
-            string? path = token.StartsWith("texthash:", StringComparison.Ordinal) ? token["texthash:".Length..]
-                : token.StartsWith('/') ? token : null;
-            if (path is null || path.Length == 0) continue;
-            string full = Path.IsPathRooted(path) ? path : Path.Combine(baseDirectory, path);
-            if (File.Exists(full)) yield return Path.GetFullPath(full);
-        }
     }
 
     private static string ContentHash(string file)

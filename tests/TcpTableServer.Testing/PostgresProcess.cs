@@ -91,7 +91,7 @@ public sealed class PostgresProcess : IDisposable
     }
 
     /// <summary>Stops the server now (a host going down); dispose removes the files.</summary>
-    public void Stop()
+    private void Stop()
     {
         if (_stopped) return;
         _stopped = true;

@@ -26,8 +26,7 @@ public sealed class KeyFormat
     public enum Needs : byte { None = 0, KeyDomain = 1, KeyUser = 2, ResultDomain = 4, ResultUser = 8 }
 
     private readonly Part[] _parts;
-    private readonly bool _usesDomain;
-    private readonly bool _usesUser;
+    private readonly Needs _keyNeeds;   // NeedsAs(result: false): what Expand needs of the key
     private readonly int _maxLabel;
 
     /// <summary>The template as configured.</summary>
@@ -41,12 +40,9 @@ public sealed class KeyFormat
         Template = template;
         IsIdentity = template == "%s";
         _parts = parts;
+        _keyNeeds = NeedsAs(result: false);
         foreach (var p in parts)
-        {
-            _usesDomain |= p.Kind is Kind.Domain or Kind.Label;
-            _usesUser |= p.Kind == Kind.User;
             if (p.Kind == Kind.Label) _maxLabel = Math.Max(_maxLabel, p.Label);
-        }
     }
 
     /// <summary>The default template <c>%s</c>.</summary>
@@ -139,7 +135,9 @@ public sealed class KeyFormat
     /// %s %u %d are the result's, %S %U %D and %1..%9 the key's. <paramref name="needs"/> and
     /// <paramref name="labels"/> are those of the query and result templates together. Returns
     /// false, appending nothing, when the result lacks a part the template needs (a result
-    /// without a domain for %d, with an empty localpart for %u) or the key does.
+    /// without a domain for %d, with an empty localpart for %u). Precondition: the key has
+    /// what <paramref name="needs"/> and <paramref name="labels"/> ask of it
+    /// (<see cref="KeyAllows"/> true; SqlQuery.Admits checks it before the query runs).
     /// Results are not quoted. The caller skips NULL and empty results first.
     /// </summary>
     public bool ExpandResult(string value, string key, Needs needs, int labels, StringBuilder into)
@@ -147,7 +145,6 @@ public sealed class KeyFormat
         int vat = (needs & (Needs.ResultDomain | Needs.ResultUser)) != 0 ? value.LastIndexOf('@') : -1;
         if ((needs & Needs.ResultDomain) != 0 && (vat < 0 || vat == value.Length - 1)) return false;
         if ((needs & Needs.ResultUser) != 0 && vat == 0) return false;
-        if (!KeyAllows(key, needs, labels)) return false;
         int kat = key.LastIndexOf('@');
         Span<Range> keyLabels = stackalloc Range[9];
         if (labels > 0) FindLabels(key, kat + 1, keyLabels[..labels]);
@@ -178,8 +175,8 @@ public sealed class KeyFormat
     {
         if (IsIdentity && quote is null) return key;
         int at = key.LastIndexOf('@');
-        if (_usesDomain && (at < 0 || at == key.Length - 1)) return null; // no or empty domain
-        if (_usesUser && at == 0) return null;                             // empty localpart
+        if ((_keyNeeds & Needs.KeyDomain) != 0 && (at < 0 || at == key.Length - 1)) return null; // no or empty domain
+        if ((_keyNeeds & Needs.KeyUser) != 0 && at == 0) return null;                             // empty localpart
         Span<Range> labels = stackalloc Range[9];                          // %1..%9, from the right
         if (_maxLabel > 0 && FindLabels(key, at + 1, labels[.._maxLabel]) < _maxLabel) return null;
         if (quote is not null) return ExpandQuoted(key, at, labels, quote);

@@ -31,32 +31,27 @@ namespace TcpTableServer.Tables;
 /// <see cref="LookupStatus.TempError"/> with a warning (Postfix: fatal "error reading").</item>
 /// </list>
 /// </summary>
-public sealed class CdbTable : ITable
+public sealed class CdbTable : ReadOnlyTable
 {
     internal const int WithNul = 1, WithoutNul = 2, BothStyles = WithNul | WithoutNul;
     private const int CheckIntervalMs = 1000;
     private const int StackKeyLimit = 512;
 
-    private readonly ILogger _logger;
-    private readonly LogThrottle _corrupt, _reopenFailed, _readOnly;
+    private readonly LogThrottle _corrupt, _reopenFailed;
     private readonly Lock _swap = new();
     private CdbFile? _current;
     private long _nextCheck;
 
     private CdbTable(string name, string file, CdbFile opened, ILogger logger)
+        : base(name, logger, throttleRefusals: true)
     {
-        Name = name;
         FilePath = file;
-        _logger = logger;
         _current = opened;
         _nextCheck = Environment.TickCount64 + CheckIntervalMs;
         LogThrottle Throttle(string what) => new(logger, LogLevel.Warning, $"{name}: {what}");
         _corrupt = Throttle("lookups in a corrupt file");
         _reopenFailed = Throttle("failed reopens");
-        _readOnly = Throttle("updates refused (read-only)");
     }
-
-    public string Name { get; }
 
     /// <summary>The database file, name + ".cdb".</summary>
     public string FilePath { get; }
@@ -79,7 +74,7 @@ public sealed class CdbTable : ITable
         }
     }
 
-    public ValueTask<LookupResult> LookupAsync(string key, CancellationToken ct = default)
+    public override ValueTask<LookupResult> LookupAsync(string key, CancellationToken ct = default)
     {
         ct.ThrowIfCancellationRequested();
         CheckReplaced();
@@ -92,7 +87,7 @@ public sealed class CdbTable : ITable
         catch (CdbCorruptException e)
         {
             if (_corrupt.Admit())
-                _logger.LogWarning("{Table}: error reading {File}: {Error}", Name, file.Path, e.Message);
+                Logger.LogWarning("{Table}: error reading {File}: {Error}", Name, file.Path, e.Message);
             return ValueTask.FromResult(LookupResult.TempError);
         }
         finally
@@ -119,24 +114,7 @@ public sealed class CdbTable : ITable
             Interlocked.And(ref file.Style, WithNul);
         if (!found && (style & WithoutNul) != 0 && (found = file.TryFind(k[..n], out value)))
             Interlocked.And(ref file.Style, WithoutNul);
-        return found ? LookupResult.Found(CString(value)) : LookupResult.NotFound;
-    }
-
-    private static string CString(ReadOnlySpan<byte> bytes)
-    {
-        int nul = bytes.IndexOf((byte)0);
-        return Octets.FromBytes(nul < 0 ? bytes : bytes[..nul]);
-    }
-
-    public ValueTask<UpdateResult> UpdateAsync(string key, string value, CancellationToken ct = default) => ReadOnly("update");
-
-    public ValueTask<UpdateResult> DeleteAsync(string key, CancellationToken ct = default) => ReadOnly("delete");
-
-    private ValueTask<UpdateResult> ReadOnly(string operation)
-    {
-        if (_readOnly.Admit())
-            _logger.LogWarning("{Table}: {Operation} failed: table is read-only", Name, operation);
-        return ValueTask.FromResult(UpdateResult.ConfigError);
+        return found ? LookupResult.Found(Octets.FromCString(value)) : LookupResult.NotFound;
     }
 
     /// <summary>
@@ -144,7 +122,7 @@ public sealed class CdbTable : ITable
     /// operation is not supported"), so a memcache map over a cdb backup cannot sequence there
     /// either.
     /// </summary>
-    public ValueTask<SequenceResult> SequenceAsync(CancellationToken ct = default) => ValueTask.FromResult(SequenceResult.Fail);
+    public override ValueTask<SequenceResult> SequenceAsync(CancellationToken ct = default) => ValueTask.FromResult(SequenceResult.Fail);
 
     /// <summary>The current file with a reference for the caller; null after dispose.</summary>
     private CdbFile? Acquire()
@@ -171,7 +149,7 @@ public sealed class CdbTable : ITable
         if (!Posix.TryStat(FilePath, out var state, out int errno))
         {
             if (_reopenFailed.Admit())
-                _logger.LogWarning("{Table}: stat {File}: {Error}; still serving the file opened before",
+                Logger.LogWarning("{Table}: stat {File}: {Error}; still serving the file opened before",
                     Name, FilePath, Posix.Describe(errno));
             return;
         }
@@ -184,7 +162,7 @@ public sealed class CdbTable : ITable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or CdbCorruptException)
         {
             if (_reopenFailed.Admit())
-                _logger.LogWarning("{Table}: open replaced database {File}: {Error}; still serving the file opened before",
+                Logger.LogWarning("{Table}: open replaced database {File}: {Error}; still serving the file opened before",
                     Name, FilePath, e.Message);
             return;
         }
@@ -197,17 +175,16 @@ public sealed class CdbTable : ITable
             Reopens++;
         }
         old.Release();
-        _logger.LogInformation("{Table}: {File} was replaced: serving the new file", Name, FilePath);
+        Logger.LogInformation("{Table}: {File} was replaced: serving the new file", Name, FilePath);
     }
 
-    public ValueTask DisposeAsync()
+    public override ValueTask DisposeAsync()
     {
         CdbFile? old;
         lock (_swap) old = Interlocked.Exchange(ref _current, null);
         old?.Release();
         _corrupt.Dispose();
         _reopenFailed.Dispose();
-        _readOnly.Dispose();
-        return ValueTask.CompletedTask;
+        return base.DisposeAsync();
     }
 }

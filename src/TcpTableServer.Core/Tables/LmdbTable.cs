@@ -741,11 +741,7 @@ public sealed class LmdbTable : ITable
     }
 
     /// <summary>Stored bytes up to the first NUL (the C string Postfix would see).</summary>
-    private static string CString(ReadOnlySpan<byte> bytes)
-    {
-        int nul = bytes.IndexOf((byte)0);
-        return Octets.FromBytes(nul >= 0 ? bytes[..nul] : bytes);
-    }
+    private static string CString(ReadOnlySpan<byte> bytes) => Octets.FromCString(bytes);
 
     private static long RoundUp(long size) => (size + 0xFFFFF) & ~0xFFFFFL;   // whole MiB
 }

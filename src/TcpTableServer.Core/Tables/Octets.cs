@@ -16,10 +16,20 @@ public static class Octets
 
     public static int GetBytes(string s, Span<byte> dest) => Encoding.Latin1.GetBytes(s, dest);
 
+    /// <summary>The octet string Postfix sees in <paramref name="bytes"/> as a C string: up to the first NUL.</summary>
+    public static string FromCString(ReadOnlySpan<byte> bytes)
+    {
+        int nul = bytes.IndexOf((byte)0);
+        return FromBytes(nul < 0 ? bytes : bytes[..nul]);
+    }
+
     /// <summary>Octet string from text (UTF-8 encoded), e.g. a value typed on a command line.</summary>
     public static string FromUtf8(string text) => FromBytes(Encoding.UTF8.GetBytes(text));
 
-    /// <summary>Text (UTF-8 decoded, invalid sequences replaced) for display and logs.</summary>
+    /// <summary>
+    /// Text (UTF-8 decoded, invalid sequences replaced) for display and logs, and where Postfix
+    /// hands the octets to a library that takes UTF-8 text (a database name, a file path).
+    /// </summary>
     public static string ToDisplay(string octets) => Encoding.UTF8.GetString(ToBytes(octets));
 
     /// <summary>ASCII-only case folding (A-Z to a-z), as Postfix does without SMTPUTF8 (spec 3.3).</summary>

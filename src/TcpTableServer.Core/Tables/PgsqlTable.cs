@@ -114,9 +114,9 @@ public sealed class PgsqlTable : SqlTable
                 {
                     if (Str("dbname").Length == 0)
                         throw new ConfigException($"host target '{spec}' requires dbname setting", cf.GetValueOrDefault("hosts") ?? new ConfigValue("hosts", "", path, 0));
-                    builder.Database = Utf8(Str("dbname"));
-                    if (Str("user").Length > 0) builder.Username = Utf8(Str("user"));
-                    if (Str("password").Length > 0) builder.Password = Utf8(Str("password"));
+                    builder.Database = Octets.ToDisplay(Str("dbname"));
+                    if (Str("user").Length > 0) builder.Username = Octets.ToDisplay(Str("user"));
+                    if (Str("password").Length > 0) builder.Password = Octets.ToDisplay(Str("password"));
                 }
                 // the client encoding is set at connect; the driver's text encoding matches it
                 builder.ClientEncoding = latin1 ? "LATIN1" : "UTF8";
@@ -148,8 +148,6 @@ public sealed class PgsqlTable : SqlTable
             throw;
         }
     }
-
-    private static string Utf8(string octets) => Encoding.UTF8.GetString(Octets.ToBytes(octets));
 
     /// <summary>
     /// One <c>hosts</c> entry as dict_pgsql's host_init reads it: a URI (scheme://...), or
@@ -249,7 +247,7 @@ public sealed class PgsqlTable : SqlTable
     /// </summary>
     private static void Escape(ReadOnlySpan<char> piece, StringBuilder into, bool backslash, bool utf8)
     {
-        if (!utf8 || !piece.ContainsAnyInRange((char)0x80, (char)0xff) || ValidUtf8(piece))
+        if (!utf8 || CaseFolding.IsValidUtf8(piece))   // pieces of a key, which holds no NUL (SqlTable)
         {
             foreach (char c in piece)
             {
@@ -258,13 +256,6 @@ public sealed class PgsqlTable : SqlTable
             }
         }
         else into.Append('\0');
-    }
-
-    private static bool ValidUtf8(ReadOnlySpan<char> octets)
-    {
-        byte[] bytes = new byte[octets.Length];
-        Encoding.Latin1.GetBytes(octets, bytes);
-        return System.Text.Unicode.Utf8.IsValid(bytes);
     }
 
     protected override async ValueTask<LookupResult> QueryAsync(string key, CancellationToken ct)
@@ -290,7 +281,7 @@ public sealed class PgsqlTable : SqlTable
                     if (AdmitWarning()) Logger.LogWarning("{Table}: (host {Host}) cannot escape input string: invalid UTF-8 in key", Name, host.Label);
                     return LookupResult.TempError;
                 }
-                await using var command = new NpgsqlCommand(_latin1 ? sql : Utf8(sql), connection) { AllResultTypesAreUnknown = true };
+                await using var command = new NpgsqlCommand(_latin1 ? sql : Octets.ToDisplay(sql), connection) { AllResultTypesAreUnknown = true };
                 var values = new List<string>();
                 await using (var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false))
                 {

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using TcpTableServer.Config;
 using TcpTableServer.Protocols.Socketmap;
@@ -37,12 +36,8 @@ internal sealed class SocketmapClientTable : RemoteClientTable
     private SocketmapClientTable(string name, EndpointSpec endpoint, string mapName, ILogger logger, TimeSpan? timeout)
         : base(name, endpoint, logger, timeout)
     {
-        MapName = mapName;
         _prefix = Octets.ToBytes(mapName + " ");
     }
-
-    /// <summary>The map name sent in each request.</summary>
-    public string MapName { get; }
 
     /// <summary>
     /// Opens "inet:host:port:name" / "unix:/path:name" (<paramref name="spec"/> without the
@@ -81,12 +76,12 @@ internal sealed class SocketmapClientTable : RemoteClientTable
         return request;
     }
 
-    protected override ReplyState Parse(ReadOnlySpan<byte> buffered, out int consumed, out LookupResult result, out string? problem)
+    protected override ReplyState Parse(ReadOnlyMemory<byte> buffered, out int consumed, out LookupResult result, out string? problem)
     {
         consumed = 0;
         result = LookupResult.TempError;
         problem = null;
-        var sequence = new ReadOnlySequence<byte>(buffered.ToArray());
+        var sequence = new ReadOnlySequence<byte>(buffered);
         long before = sequence.Length;
         if (!Netstring.TryRead(ref sequence, MaxReply, out var payloadSequence, out var error))
         {
@@ -95,7 +90,7 @@ internal sealed class SocketmapClientTable : RemoteClientTable
             return ReplyState.Malformed;
         }
         consumed = (int)(before - sequence.Length);
-        result = Interpret(payloadSequence.ToArray(), out problem);
+        result = Interpret(payloadSequence.FirstSpan, out problem);   // one segment: a slice of the buffer
         return ReplyState.Complete;
     }
 
@@ -109,7 +104,7 @@ internal sealed class SocketmapClientTable : RemoteClientTable
         // status compared as a C string (a NUL ends it)
         int nul = status.IndexOf((byte)0);
         if (nul >= 0) status = status[..nul];
-        if (status.SequenceEqual("OK"u8)) return LookupResult.Found(CString(text));
+        if (status.SequenceEqual("OK"u8)) return LookupResult.Found(Octets.FromCString(text));
         if (status.SequenceEqual("NOTFOUND"u8)) return LookupResult.NotFound;
         string errorClass;
         LookupResult result;
@@ -117,16 +112,9 @@ internal sealed class SocketmapClientTable : RemoteClientTable
         else if (status.SequenceEqual("TIMEOUT"u8)) (errorClass, result) = ("timeout", LookupResult.TempError);
         else if (status.SequenceEqual("PERM"u8)) (errorClass, result) = ("permanent", LookupResult.ConfigError);
         else (errorClass, result) = ("unknown", LookupResult.TempError);
-        string reason = CString(text).TrimStart(' ', '\t', '\r', '\n', '\v', '\f');
+        string reason = Octets.FromCString(text).TrimStart(' ', '\t', '\r', '\n', '\v', '\f');
         if (reason.Length > 200) reason = reason[..200];
-        problem = $"socketmap server {errorClass} error{(reason.Length > 0 ? ": " + Printable(reason) : "")}";
+        problem = $"socketmap server {errorClass} error{(reason.Length > 0 ? ": " + Printable(Octets.ToBytes(reason)) : "")}";
         return result;
-    }
-
-    private static string Printable(string octets)
-    {
-        var b = new StringBuilder(octets.Length);
-        foreach (char c in octets) b.Append(c is >= ' ' and < '\x7f' ? c : '?');
-        return b.ToString();
     }
 }

@@ -10,20 +10,16 @@ namespace TcpTableServer.Tables;
 /// answered <see cref="UpdateStatus.ConfigError"/> as for the other read-only tables
 /// (<see cref="ReadOnlyTable"/>). They cannot be listed either (no first/next in Postfix).
 /// </summary>
-public abstract class SqlTable(string name, SqlQuery query, ILogger logger) : ITable
+public abstract class SqlTable(string name, SqlQuery query, ILogger logger) : ReadOnlyTable(name, logger)
 {
     private readonly Logging.LogThrottle _problems = new(logger, LogLevel.Warning, $"{name}: lookup problems");
 
-    public string Name { get; } = name;
-
     protected SqlQuery Query { get; } = query;
-
-    protected ILogger Logger { get; } = logger;
 
     /// <summary>Rate-limits the table's request-path warnings (a failing database fails every lookup).</summary>
     protected bool AdmitWarning() => _problems.Admit();
 
-    public async ValueTask<LookupResult> LookupAsync(string key, CancellationToken ct = default)
+    public override async ValueTask<LookupResult> LookupAsync(string key, CancellationToken ct = default)
     {
         // A C string cannot hold NUL: Postfix never looks such a key up, and a query cut at
         // the NUL would look up another key. Not "not found": we cannot know.
@@ -49,30 +45,18 @@ public abstract class SqlTable(string name, SqlQuery query, ILogger logger) : IT
     /// <summary>Runs the query for an admitted key: the joined results, or an error (never throws but for <paramref name="ct"/>).</summary>
     protected abstract ValueTask<LookupResult> QueryAsync(string key, CancellationToken ct);
 
-    public ValueTask<UpdateResult> UpdateAsync(string key, string value, CancellationToken ct = default) =>
-        ReadOnly("update");
-
-    public ValueTask<UpdateResult> DeleteAsync(string key, CancellationToken ct = default) =>
-        ReadOnly("delete");
-
-    public ValueTask<SequenceResult> SequenceAsync(CancellationToken ct = default)
+    public override ValueTask<SequenceResult> SequenceAsync(CancellationToken ct = default)
     {
         Logger.LogWarning("{Table}: first/next is not supported", Name);
         return ValueTask.FromResult(SequenceResult.ConfigError);
     }
 
-    private ValueTask<UpdateResult> ReadOnly(string operation)
-    {
-        Logger.LogWarning("{Table}: {Operation} failed: table is read-only", Name, operation);
-        return ValueTask.FromResult(UpdateResult.ConfigError);
-    }
-
-    public async ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await CloseAsync().ConfigureAwait(false);
         await Query.DisposeAsync().ConfigureAwait(false);
         _problems.Dispose();
-        GC.SuppressFinalize(this);
+        await base.DisposeAsync().ConfigureAwait(false);
     }
 
     /// <summary>Closes the table's connections and threads, letting lookups in flight finish or fail.</summary>

@@ -69,7 +69,7 @@ public sealed class SqliteTable : SqlTable
         {
             NativeLibraryFallback.Value.ToString();
             // the file's octets as UTF-8 text: what sqlite3_open_v2 is given in Postfix
-            string file = Encoding.UTF8.GetString(Octets.ToBytes(dbpath.Value));
+            string file = Octets.ToDisplay(dbpath.Value);
             connection = new SqliteConnection(new SqliteConnectionStringBuilder
             {
                 DataSource = file,
@@ -137,12 +137,7 @@ public sealed class SqliteTable : SqlTable
     }
 
     /// <summary>Postfix skips keys that are not UTF-8 (unless in UTF-8 mode, where they never get here).</summary>
-    protected override bool AdmitsEncoding(string key)
-    {
-        foreach (char c in key)
-            if (c >= 0x80) return System.Text.Unicode.Utf8.IsValid(Octets.ToBytes(key));
-        return true;
-    }
+    protected override bool AdmitsEncoding(string key) => CaseFolding.IsValidUtf8(key);   // the key holds no NUL (SqlTable)
 
     /// <summary>sqlite3_mprintf("%q"): every ' doubled.</summary>
     private static void Quote(ReadOnlySpan<char> piece, StringBuilder into)
@@ -242,9 +237,7 @@ public sealed class SqliteTable : SqlTable
     {
         if (raw.sqlite3_column_type(stmt, 0) == raw.SQLITE_NULL) return null;
         raw.sqlite3_column_text(stmt, 0);             // numbers become their text form
-        ReadOnlySpan<byte> bytes = raw.sqlite3_column_blob(stmt, 0);
-        int nul = bytes.IndexOf((byte)0);
-        return Octets.FromBytes(nul < 0 ? bytes : bytes[..nul]);
+        return Octets.FromCString(raw.sqlite3_column_blob(stmt, 0));
     }
 
     protected override async ValueTask CloseAsync()

@@ -38,7 +38,7 @@ public sealed class TableFactory(ILoggerFactory loggers, TableRegistry? registry
                 string text = Resolve(name, baseDirectory);
                 // UTF-8 mode folds the keys at load: one instance per file, mode and file
                 // version, so a reload after the file changed reads it again
-                return _registry.Acquire((options.Utf8 ? "texthash+utf8:" : "texthash:") + text + Version(text),
+                return _registry.Acquire((options.Utf8 ? "texthash+utf8:" : "texthash:") + text + TableFiles.Version([text]),
                     () => TexthashTable.Open(name, text, Logger<TexthashTable>(), options.Utf8));
             case "inline":
                 return _registry.Acquire((options.Utf8 ? "utf8+" : "") + spec, () => InlineTable.Open(name, Logger<InlineTable>(), options.Utf8));
@@ -52,7 +52,7 @@ public sealed class TableFactory(ILoggerFactory loggers, TableRegistry? registry
                     () => LmdbTable.Open(name, path, Logger<LmdbTable>(), options.CreateMissing));
             case "pgsql" or "sqlite":   // name: the .cf file; one instance per file, version and mode
                 string cf = Resolve(name, baseDirectory);
-                return _registry.Acquire(type + (options.Utf8 ? "+utf8:" : ":") + cf + Version(cf), () => type == "pgsql"
+                return _registry.Acquire(type + (options.Utf8 ? "+utf8:" : ":") + cf + TableFiles.Version([cf]), () => type == "pgsql"
                     ? PgsqlTable.Open(name, cf, this, options, Logger<PgsqlTable>()) : SqliteTable.Open(name, cf, this, options, Logger<SqliteTable>()));
             case "cdb":
                 string cdb = Resolve(name, baseDirectory);
@@ -63,21 +63,16 @@ public sealed class TableFactory(ILoggerFactory loggers, TableRegistry? registry
             case "tcp":
                 return _registry.Acquire(spec, () => TcpClientTable.Open(name, Logger<TcpClientTable>()));
             case "memcache":
+                // one instance per .cf and version of it and of the files it names (a reload
+                // after an edit of one opens the nested map anew)
                 string nested = Resolve(name, baseDirectory);
-                return _registry.Acquire("memcache:" + nested, () => NestedMemcache.Open(name, nested, this, loggers));
+                return _registry.Acquire("memcache:" + nested + TableFiles.Version(TableFiles.NamedBy("memcache:" + nested, "/")), () => NestedMemcache.Open(name, nested, this, loggers));
             default:
                 throw new ConfigException($"unsupported dictionary type: {type}");
         }
     }
 
     private ILogger Logger<T>() => loggers.CreateLogger<T>();
-
-    /// <summary>A file's version as its size and modification time (empty when it cannot be read: opening reports it).</summary>
-    private static string Version(string path)
-    {
-        var info = new FileInfo(path);
-        return info.Exists ? $"@{info.Length}:{info.LastWriteTimeUtc.Ticks}" : "";
-    }
 
     private static string Resolve(string name, string baseDirectory)
     {

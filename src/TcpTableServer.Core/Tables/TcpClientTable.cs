@@ -56,11 +56,12 @@ internal sealed class TcpClientTable : RemoteClientTable
         return request;
     }
 
-    protected override ReplyState Parse(ReadOnlySpan<byte> buffered, out int consumed, out LookupResult result, out string? problem)
+    protected override ReplyState Parse(ReadOnlyMemory<byte> reply, out int consumed, out LookupResult result, out string? problem)
     {
         consumed = 0;
         result = LookupResult.TempError;
         problem = null;
+        var buffered = reply.Span;
         int lf = buffered.IndexOf((byte)'\n');
         if (lf < 0)
         {
@@ -109,28 +110,14 @@ internal sealed class TcpClientTable : RemoteClientTable
             if (b == (byte)'%')
             {
                 if (i + 2 >= encoded.Length) return null;
-                int hi = Hex(encoded[i + 1]), lo = Hex(encoded[i + 2]);
+                int hi = HexQuote.HexValue(encoded[i + 1]), lo = HexQuote.HexValue(encoded[i + 2]);
                 if (hi < 0 || lo < 0) return null;
                 b = (byte)(hi << 4 | lo);
                 i += 2;
             }
             into[n++] = b;
         }
-        return CString(into[..n]);
+        return Octets.FromCString(into[..n]);
     }
 
-    private static int Hex(byte b) => b switch
-    {
-        >= (byte)'0' and <= (byte)'9' => b - '0',
-        >= (byte)'a' and <= (byte)'f' => b - 'a' + 10,
-        >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,
-        _ => -1,
-    };
-
-    private static string Printable(ReadOnlySpan<byte> line)
-    {
-        var chars = new char[Math.Min(line.Length, 200)];
-        for (int i = 0; i < chars.Length; i++) chars[i] = line[i] is >= 0x20 and < 0x7f ? (char)line[i] : '?';
-        return new string(chars);
-    }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Sockets;
+using Microsoft.Data.Sqlite;
 using TcpTableServer.Tests.Support;
 
 namespace TcpTableServer.Tests.Interop;
@@ -125,6 +126,42 @@ public sealed class ReloadTests
         Assert.That(server.Stderr + server.Stdout, Does.Contain($"listeners opened: tcp inet:127.0.0.1:{tcp}; closed: tcp inet:127.0.0.1:{tcp}"));
         using (var line = new TcpLineClient(tcp))
             Assert.That(line.Get("k"), Is.EqualTo("200 b-value"), "the address now serves map b");
+    }
+
+    /// <summary>
+    /// A map is kept over a reload only when nothing it reads at open changed: an edit of only
+    /// the sqlite .cf its backup names (the query), or of only the .cf of the nested memcache
+    /// map it chains to (that map's backup), reopens the map, which then answers as the edited
+    /// file says. (memcached is flushed after the reload so that the answer comes from the
+    /// backup, not from the entry the first lookup wrote back.)
+    /// </summary>
+    [TestCase("sqlite")]
+    [TestCase("memcache")]
+    public void An_edit_of_only_the_cf_a_backup_reads_at_open_reopens_the_map(string backup)
+    {
+        using var d = new TempDir();
+        int sm = FreePort.Next();
+        using (var lite = new SqliteConnection($"Data Source={d.File("a.db")};Pooling=False"))
+        {
+            lite.Open();
+            new SqliteCommand("CREATE TABLE a (k text, v text); INSERT INTO a VALUES ('k', 'one');", lite).ExecuteNonQuery();
+        }
+        string LiteCf(string select) => $"dbpath = {d.File("a.db")}\nquery = SELECT {select} FROM a WHERE k='%s'\n";
+        string NestedCf(string value) => Cf(mc.Endpoint, $"inline:{{ {{k = {value}}} }}", "n-%s");
+        d.File("lite.cf", LiteCf("v"));
+        d.File("nested.cf", NestedCf("one"));
+        d.File("a.cf", Cf(mc.Endpoint, backup == "sqlite" ? "sqlite:lite.cf" : "memcache:nested.cf", "a-%s"));
+        string ini = d.File("server.ini", $"[server]\nsocketmap = inet:127.0.0.1:{sm}\n[maps:a]\nconfig = a.cf\n");
+        using var server = ServerProcess.Serve(ini, sm);
+        using var socketmap = new SocketmapClient(sm);
+        Assert.That(socketmap.Lookup("a", "k"), Is.EqualTo("OK one"));
+
+        if (backup == "sqlite") d.File("lite.cf", LiteCf("v || '-edited'"));
+        else d.File("nested.cf", NestedCf("one-edited"));
+        server.Hangup();
+        Assert.That(server.WaitForOutput("generation 2"), Is.True, server.Stderr + server.Stdout);
+        mc.FlushAll();
+        Assert.That(socketmap.Lookup("a", "k"), Is.EqualTo("OK one-edited"), "the map was reopened with the edited file");
     }
 
     /// <summary>

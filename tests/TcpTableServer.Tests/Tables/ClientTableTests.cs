@@ -124,6 +124,51 @@ public sealed class ClientTableTests
         Assert.That(s.Accepted, Is.EqualTo(2));
     }
 
+    /// <summary>
+    /// Spec 1.4: after a 4xx reply or a status that is neither 2, 4 nor 5, dict_tcp closes its
+    /// connection (ReplyState.CompleteClose): the next request goes out on a new connection.
+    /// </summary>
+    [TestCase("450 later\n")]
+    [TestCase("300 what\n")]
+    public async Task TcpTempOrBadStatus_ClosesTheConnection(string first)
+    {
+        using var s = new ScriptedServer(first, "200 a\n");
+        await using var t = TcpClientTable.Open($"127.0.0.1:{s.Port}", new ListLogger(), TimeSpan.FromSeconds(2));
+        Assert.That(await t.LookupAsync("x"), Is.EqualTo(LookupResult.TempError));
+        Assert.That(await t.LookupAsync("x"), Is.EqualTo(LookupResult.Found("a")));
+        Assert.That(s.Accepted, Is.EqualTo(2), "the second request on a new connection");
+    }
+
+    /// <summary>
+    /// Bytes after a reply (a server out of step) are never read as the answer to the next
+    /// request: the connection is closed and the next request gets its own answer on a new one.
+    /// </summary>
+    [Test]
+    public async Task TcpBytesAfterReply_NotKeptForTheNextRequest()
+    {
+        using var s = new ScriptedServer("200 a\n200 stale\n", "200 b\n");
+        await using var t = TcpClientTable.Open($"127.0.0.1:{s.Port}", new ListLogger(), TimeSpan.FromSeconds(2));
+        Assert.That(await t.LookupAsync("x"), Is.EqualTo(LookupResult.Found("a")));
+        Assert.That(await t.LookupAsync("x"), Is.EqualTo(LookupResult.Found("b")));
+        Assert.That(s.Accepted, Is.EqualTo(2));
+    }
+
+    /// <summary>
+    /// Spec 2 (Postfix 3.12 socketmap_max_query_size): a key over 10000 bytes answers not found
+    /// with a warning, and nothing is sent (no connection is even opened).
+    /// </summary>
+    [Test]
+    public async Task SocketmapKeyOverMaxQuery_NotFoundWithoutSending()
+    {
+        using var s = new ScriptedServer("8:OK hello,");
+        var logs = new ListLogger();
+        await using var t = SocketmapClientTable.Open($"inet:127.0.0.1:{s.Port}:m", logs, TimeSpan.FromSeconds(2));
+        Assert.That(await t.LookupAsync(new string('k', SocketmapClientTable.MaxQuery + 1)), Is.EqualTo(LookupResult.NotFound));
+        Assert.That(s.Accepted, Is.EqualTo(0));
+        Assert.That(logs.Warnings, Has.Some.Contains("query too large"));
+        Assert.That(await t.LookupAsync(new string('k', SocketmapClientTable.MaxQuery)), Is.EqualTo(LookupResult.Found("hello")), "10000 bytes are sent");
+    }
+
     /// <summary>A server that never answers: TempError after the table's timeout, not a hang.</summary>
     [Test]
     public async Task SilentServer_TempErrorAfterTimeout()

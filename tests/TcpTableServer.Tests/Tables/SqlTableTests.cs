@@ -35,7 +35,6 @@ public sealed class SqlTableTests
         if (!Postfix.Installed || !PostgresProcess.Installed)
             Assert.Ignore("postfix / postgresql not installed: run scripts/install-deps");
         _dir = new TempDir();
-        _logs = new ListLogger();
         _postfix = new Postfix(_dir.Path);
         _pg = PostgresProcess.Start();
         string values = string.Join(", ", Rows.Select(r => $"('{r.K.Replace("'", "''")}', '{r.V!.Replace("'", "''")}')"));
@@ -51,8 +50,14 @@ public sealed class SqlTableTests
     {
         _pg?.Dispose();
         _dir?.Dispose();
-        _logs?.Dispose();
     }
+
+    /// <summary>A log per test: a warning one case logged cannot satisfy another case's assertion.</summary>
+    [SetUp]
+    public void SetUp() => _logs = new ListLogger();
+
+    [TearDown]
+    public void TearDown() => _logs.Dispose();
 
     private const string Plain = "query = SELECT v FROM aliases WHERE k='%s'\n";
 

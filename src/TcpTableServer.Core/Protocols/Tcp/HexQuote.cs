@@ -88,7 +88,7 @@ public static class HexQuote
         return 3;
     }
 
-    private static int HexValue(byte b) => b switch
+    internal static int HexValue(byte b) => b switch
     {
         >= (byte)'0' and <= (byte)'9' => b - '0',
         >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using TcpTableServer.Config;
+using TcpTableServer.Memcache;
 
 namespace TcpTableServer.Tables.Remote;
 
@@ -17,52 +18,11 @@ internal sealed class ClientConnection : IDisposable
     private ClientConnection(Socket socket) => _socket = socket;
 
     /// <summary>The bytes received and not yet consumed.</summary>
-    public ReadOnlySpan<byte> Buffered => _buffer.AsSpan(_start, _end - _start);
+    public ReadOnlyMemory<byte> Buffered => _buffer.AsMemory(_start, _end - _start);
 
-    /// <inheritdoc cref="Buffered"/>
-    public ReadOnlyMemory<byte> BufferedMemory => _buffer.AsMemory(_start, _end - _start);
-
-    public static async Task<ClientConnection> ConnectAsync(EndpointSpec endpoint, CancellationToken ct)
-    {
-        if (endpoint.Kind == EndpointKind.Unix)
-        {
-            var unix = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            try
-            {
-                await unix.ConnectAsync(new UnixDomainSocketEndPoint(endpoint.Path), ct).ConfigureAwait(false);
-                return new ClientConnection(unix);
-            }
-            catch
-            {
-                unix.Dispose();
-                throw;
-            }
-        }
-        var addresses = await endpoint.ResolveAsync(ct).ConfigureAwait(false);
-        if (addresses.Length == 0) throw new SocketException((int)SocketError.HostNotFound);
-        if (endpoint.PortNumber is not (> 0 and < 65536)) throw new SocketException((int)SocketError.AddressNotAvailable);
-        SocketException? last = null;
-        foreach (var address in addresses)
-        {
-            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
-            {
-                await socket.ConnectAsync(address, endpoint.PortNumber, ct).ConfigureAwait(false);
-                return new ClientConnection(socket);
-            }
-            catch (SocketException e)
-            {
-                socket.Dispose();
-                last = e;
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        }
-        throw last!;
-    }
+    /// <summary>Connects to <paramref name="endpoint"/> as memcached connections are opened (every resolved address in turn, no Nagle; UNIX-domain sockets); throws on failure.</summary>
+    public static async Task<ClientConnection> ConnectAsync(EndpointSpec endpoint, CancellationToken ct) =>
+        new(await MemcachedConnection.ConnectAsync(endpoint, null, ct).ConfigureAwait(false));
 
     public async ValueTask SendAsync(ReadOnlyMemory<byte> request, CancellationToken ct)
     {
@@ -75,7 +35,7 @@ internal sealed class ClientConnection : IDisposable
 
     /// <summary>
     /// Receives more bytes into the buffer, growing it up to <paramref name="limit"/> bytes
-    /// buffered; false at end of stream. Throws <see cref="EndOfStreamException"/> when the
+    /// buffered; false at end of stream. Throws <see cref="InvalidDataException"/> when the
     /// buffer already holds <paramref name="limit"/> bytes.
     /// </summary>
     public async ValueTask<bool> ReceiveAsync(int limit, CancellationToken ct)

@@ -43,7 +43,7 @@ internal enum ReplyState : byte
 /// like our other read-only tables. No sequence either (Fail).</item>
 /// </list>
 /// </summary>
-internal abstract class RemoteClientTable : ITable
+internal abstract class RemoteClientTable : ReadOnlyTable
 {
     /// <summary>Connections kept per table (one request each at a time).</summary>
     public const int MaxConnections = 4;
@@ -57,31 +57,21 @@ internal abstract class RemoteClientTable : ITable
     private readonly Stack<ClientConnection> _idle = new();
     private readonly Lock _lock = new();
     private readonly SemaphoreSlim _slots = new(MaxConnections, MaxConnections);
-    private readonly LogThrottle _failures, _readOnly;
+    private readonly LogThrottle _failures;
     private int _waiting;
     private volatile bool _disposed;
 
     protected RemoteClientTable(string name, EndpointSpec endpoint, ILogger logger, TimeSpan? timeout)
+        : base(name, logger, throttleRefusals: true)
     {
-        Name = name;
         Endpoint = endpoint;
-        Logger = logger;
         Timeout = timeout ?? DefaultTimeout;
         _failures = new LogThrottle(logger, LogLevel.Warning, $"{name}: failed lookups");
-        _readOnly = new LogThrottle(logger, LogLevel.Warning, $"{name}: updates refused (read-only)");
     }
-
-    public string Name { get; }
 
     public EndpointSpec Endpoint { get; }
 
     public TimeSpan Timeout { get; }
-
-    protected ILogger Logger { get; }
-
-    /// <summary>Connections opened so far (tests: persistent connections are reused).</summary>
-    public int Connects => Volatile.Read(ref _connects);
-    private int _connects;
 
     /// <summary>The most bytes one reply may take in the buffer.</summary>
     protected abstract int ReplyLimit { get; }
@@ -89,8 +79,8 @@ internal abstract class RemoteClientTable : ITable
     /// <summary>The request bytes for <paramref name="key"/>; null answers <paramref name="immediate"/> without asking.</summary>
     protected abstract byte[]? Request(string key, out LookupResult immediate);
 
-    /// <summary>Parses one reply off the front of <paramref name="buffered"/>.</summary>
-    protected abstract ReplyState Parse(ReadOnlySpan<byte> buffered, out int consumed, out LookupResult result, out string? problem);
+    /// <summary>Parses one reply off the front of <paramref name="buffered"/> (the connection's buffer, not copied).</summary>
+    protected abstract ReplyState Parse(ReadOnlyMemory<byte> buffered, out int consumed, out LookupResult result, out string? problem);
 
     /// <summary>Warns (rate limited) about one failed lookup.</summary>
     protected void Warn(string message)
@@ -99,7 +89,7 @@ internal abstract class RemoteClientTable : ITable
             Logger.LogWarning("{Table}: lookup error: {Problem}", Name, message);
     }
 
-    public async ValueTask<LookupResult> LookupAsync(string key, CancellationToken ct = default)
+    public override async ValueTask<LookupResult> LookupAsync(string key, CancellationToken ct = default)
     {
         ct.ThrowIfCancellationRequested();
         if (_disposed) return LookupResult.TempError;
@@ -146,7 +136,6 @@ internal abstract class RemoteClientTable : ITable
                 try
                 {
                     connection = await ClientConnection.ConnectAsync(Endpoint, limit.Token).ConfigureAwait(false);
-                    Interlocked.Increment(ref _connects);
                 }
                 catch (OperationCanceledException) when (!ct.IsCancellationRequested)
                 {
@@ -194,7 +183,7 @@ internal abstract class RemoteClientTable : ITable
                 Warn($"{e.Message} from {Endpoint.Display}");
                 return LookupResult.TempError;
             }
-            catch (Exception e) when (e is EndOfStreamException or SocketException or IOException or ObjectDisposedException)
+            catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)   // EndOfStreamException is an IOException
             {
                 // a broken connection (the server closed it or restarted): once more on a new one
                 if (attempt == 0 && !_disposed) { connection.Dispose(); connection = null; continue; }
@@ -230,21 +219,10 @@ internal abstract class RemoteClientTable : ITable
         connection.Dispose();
     }
 
-    public ValueTask<UpdateResult> UpdateAsync(string key, string value, CancellationToken ct = default) => ReadOnly("update");
-
-    public ValueTask<UpdateResult> DeleteAsync(string key, CancellationToken ct = default) => ReadOnly("delete");
-
-    private ValueTask<UpdateResult> ReadOnly(string operation)
-    {
-        if (_readOnly.Admit())
-            Logger.LogWarning("{Table}: {Operation} failed: table is read-only", Name, operation);
-        return ValueTask.FromResult(UpdateResult.ConfigError);
-    }
-
-    public ValueTask<SequenceResult> SequenceAsync(CancellationToken ct = default) => ValueTask.FromResult(SequenceResult.Fail);
+    public override ValueTask<SequenceResult> SequenceAsync(CancellationToken ct = default) => ValueTask.FromResult(SequenceResult.Fail);
 
     /// <summary>Closes the idle connections; requests in flight finish on theirs, which are then closed.</summary>
-    public ValueTask DisposeAsync()
+    public override ValueTask DisposeAsync()
     {
         lock (_lock)
         {
@@ -252,14 +230,14 @@ internal abstract class RemoteClientTable : ITable
             while (_idle.TryPop(out var c)) c.Dispose();
         }
         _failures.Dispose();
-        _readOnly.Dispose();
-        return ValueTask.CompletedTask;
+        return base.DisposeAsync();
     }
 
-    /// <summary>A value as Postfix's C strings hold it: up to the first NUL.</summary>
-    protected static string CString(ReadOnlySpan<byte> bytes)
+    /// <summary>A server's text for a warning: at most 200 characters, anything but printable ASCII as '?'.</summary>
+    protected static string Printable(ReadOnlySpan<byte> octets)
     {
-        int nul = bytes.IndexOf((byte)0);
-        return Octets.FromBytes(nul < 0 ? bytes : bytes[..nul]);
+        var chars = new char[Math.Min(octets.Length, 200)];
+        for (int i = 0; i < chars.Length; i++) chars[i] = octets[i] is >= 0x20 and < 0x7f ? (char)octets[i] : '?';
+        return new string(chars);
     }
 }
