@@ -13,9 +13,11 @@ namespace TcpTableServer.Explain;
 /// Attached through an <see cref="AsyncLocal{T}"/> rather than passed as an argument: the
 /// trace has to cross <see cref="ITable"/> boundaries (UTF-8 layer, L1 cache, memcache table,
 /// backup), and every table type shares that interface; the ambient value flows into the
-/// awaits of the lookup and nowhere else. Without a trace, each recording site costs one read
-/// of the ambient value (a thread-static read, no allocation) and a null check: the hit path
-/// stays at 0 B per request. With one, the sites allocate their events freely.
+/// awaits of the lookup and nowhere else. Until a process first attaches a trace (the server
+/// never does; only <c>query --explain</c>), each recording site costs one read of a static
+/// flag and a null check, not an AsyncLocal read (an execution-context lookup, a few per
+/// request): the hit path stays at 0 B per request. With a trace, the sites allocate their
+/// events freely.
 /// </para>
 /// A shared L1 flight started by another caller is not traced (its inner lookup runs in the
 /// starter's context); the CLI is the only caller in its process, so explain never joins one.
@@ -24,15 +26,19 @@ public sealed class LookupTrace
 {
     private static readonly AsyncLocal<LookupTrace?> Attached = new();
 
+    /// <summary>Set by the first <see cref="Attach"/>; until then no trace can be attached anywhere.</summary>
+    private static volatile bool s_used;
+
     private readonly List<TraceEvent> _events = [];
     private readonly long _start = Stopwatch.GetTimestamp();
 
     /// <summary>The trace attached to the current lookup, or null (the server: always null).</summary>
-    public static LookupTrace? Current => Attached.Value;
+    public static LookupTrace? Current => s_used ? Attached.Value : null;
 
     /// <summary>Attaches <paramref name="trace"/> to what runs until the scope is disposed.</summary>
     public static Scope Attach(LookupTrace trace)
     {
+        s_used = true;
         var previous = Attached.Value;
         Attached.Value = trace;
         return new Scope(previous);
