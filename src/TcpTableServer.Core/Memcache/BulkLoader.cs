@@ -33,7 +33,8 @@ public readonly record struct LoadBatchResult(UpdateResult Backup, int Warmed, i
 /// </list>
 /// Writes go in batches: the backup batch in one LMDB transaction
 /// (<see cref="LmdbTable.UpdateManyAsync"/>), then, with <c>warm</c>, a memcached <c>set</c> per
-/// entry with the map's ttl and flags (a new client with the map's settings). Backup first, so
+/// entry with the map's ttl and flags (a new client with the map's settings, on the node of
+/// each key's ring with <c>memcache_nodes</c>, as the map's lookups ask it). Backup first, so
 /// memcached never holds what the backup does not. Every write replaces: a repeated batch
 /// gives the same result.
 /// </summary>
@@ -46,10 +47,10 @@ public sealed class BulkLoader : IAsyncDisposable
     private readonly KeyPreparer _keys;
     private readonly LmdbTable? _backup;
     private readonly bool _backupUtf8Folds;
-    private readonly MemcachedClient? _client;
+    private readonly IMemcacheStore? _client;
     private readonly MemcacheLog? _log;
 
-    private BulkLoader(MemcacheSettings settings, LmdbTable? backup, bool backupUtf8Folds, MemcachedClient? client, MemcacheLog? log)
+    private BulkLoader(MemcacheSettings settings, LmdbTable? backup, bool backupUtf8Folds, IMemcacheStore? client, MemcacheLog? log)
     {
         _settings = settings;
         _keys = new KeyPreparer(settings);
@@ -89,13 +90,13 @@ public sealed class BulkLoader : IAsyncDisposable
         else if (!warm)
             throw new ConfigException($"map {map} has no backup table: nothing to load into (--warm loads memcached alone)");
 
-        MemcachedClient? client = null;
+        IMemcacheStore? client = null;
         MemcacheLog? log = null;
         if (warm)
         {
             string name = "memcache:" + map;
             log = new MemcacheLog(loggers.CreateLogger<BulkLoader>(), name, TimeSpan.FromSeconds(settings.WarningInterval));
-            client = new MemcachedClient(settings, name, log);
+            client = IMemcacheStore.Open(settings, name, log);
         }
         return new BulkLoader(settings, lmdb, utf8Folds, client, log);
     }

@@ -47,7 +47,7 @@ public sealed class MemcacheTable : ITable
         _settings = settings;
         _keys = new KeyPreparer(settings);
         _log = new MemcacheLog(logger, name, TimeSpan.FromSeconds(settings.WarningInterval));
-        _client = settings.IsMultiNode ? new MemcacheNodeSet(settings, name, _log) : new MemcachedClient(settings, name, _log);
+        _client = IMemcacheStore.Open(settings, name, _log);
         _logger = logger;
         _detachedWriteBacks = new LogThrottle(logger, LogLevel.Information,
             $"{_dictName}: write-backs sent without waiting or skipped while memcached fails", TimeSpan.FromSeconds(Math.Max(1, settings.WarningInterval)));
