@@ -241,8 +241,8 @@ internal sealed class MemcachedPipeline
                     _flushing = false;
                     return;
                 }
-                if (_inFlight.Count == _unsent && _unsent > 0)   // the head goes out now: memcached's time for it starts
-                    Volatile.Write(ref _headSince, Environment.TickCount64);
+                // every queued command is unsent (the guard): the head goes out now, memcached's time for it starts
+                Volatile.Write(ref _headSince, Environment.TickCount64);
                 batch = _pending;
                 length = _pendingLength;
                 _pending = _sending;
@@ -341,13 +341,12 @@ internal sealed class MemcachedPipeline
                     if (n == 0) eof = true;
                     _end += n;
                 }
-                lock (_lock) _answerable = _inFlight.Count - _unsent;
             }
             catch (Exception e) when (MemcachedConnection.IsIoFailure(e))
             {
                 eof = true;
-                lock (_lock) _answerable = _inFlight.Count - _unsent;
             }
+            lock (_lock) _answerable = _inFlight.Count - _unsent;
         }
     }
 
