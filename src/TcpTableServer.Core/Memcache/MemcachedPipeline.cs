@@ -333,8 +333,10 @@ internal sealed class MemcachedPipeline
                 _end += n;
                 // A receive cut short by the buffer's end: take what the kernel holds behind it
                 // too, so that bytes which came with these are judged before a command is sent
-                // behind them (they could not be its reply).
-                while (n > 0 && _end == _receive.Length && _start > 0 && socket.Available > 0)
+                // behind them (they could not be its reply). Also when the buffer was filled from
+                // its start: it grows then (as it would for a long reply), else bytes ending exactly
+                // at its end would leave the rest in the kernel for a command sent meanwhile.
+                while (n > 0 && _end == _receive.Length && socket.Available > 0)
                 {
                     PrepareReceive();
                     n = await socket.ReceiveAsync(_receive.AsMemory(_end), SocketFlags.None).ConfigureAwait(false);
