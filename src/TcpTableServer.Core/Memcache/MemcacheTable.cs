@@ -85,7 +85,7 @@ public sealed class MemcacheTable : ITable
         trace?.Backup(backup.Name, k.BackupKey, stored);
         if (stored.Status != LookupStatus.Found)
             trace?.WriteBack(stored.IsError ? WriteBackMode.SkippedError : WriteBackMode.SkippedNotFound, null);
-        if (stored.Status == LookupStatus.Found)
+        else
         {
             // A get that failed only after a whole timeout (memcached frozen or crawling) would
             // make the write-back wait as long again; a fast failure (refused, garbage) is
