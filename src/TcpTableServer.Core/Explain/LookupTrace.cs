@@ -82,10 +82,10 @@ public sealed class LookupTrace
     /// <summary>The result of key preparation (spec 3.2): the memcached and backup keys, or a skip or error.</summary>
     public void Prepared(string key, PreparedKey prepared) => Add(new PreparedEvent(Now, key, prepared));
 
-    /// <summary>One memcached command attempt begins; the client fills in the rest as it ends.</summary>
-    public MemcachedAttempt Attempt(string command, string key, int number, bool replay)
+    /// <summary>One memcached command attempt begins (a set with its value's length); the client fills in the rest as it ends.</summary>
+    internal MemcachedAttempt Attempt(MemcachedCommand command, string key, int number, bool replay, int? valueLength)
     {
-        var a = new MemcachedAttempt(Now, command, key, number, replay);
+        var a = new MemcachedAttempt(Now, key, number, replay) { Command = command, ValueLength = valueLength };
         Add(a);
         return a;
     }
@@ -137,18 +137,28 @@ public sealed record WriteBackEvent(double AtMs, WriteBackMode Mode, UpdateResul
 /// <summary>
 /// One memcached command attempt (exemplar: StackExchange.Redis's profiled command): when it
 /// began and ended, what it sent, the raw reply bytes as read from memcached (null when none
-/// came: connect failure, not sent), and how the attempt loop judged it.
+/// came: connect failure, not sent), and how the attempt loop judged it (the verdict and
+/// status as the client has them; <see cref="ExplainReport"/> words them).
 /// </summary>
-public sealed record MemcachedAttempt(double AtMs, string Command, string Key, int Number, bool Replay) : TraceEvent(AtMs)
+public sealed record MemcachedAttempt(double AtMs, string Key, int Number, bool Replay) : TraceEvent(AtMs)
 {
+    /// <summary>get, set or delete.</summary>
+    internal MemcachedCommand Command { get; init; }
+
+    /// <summary>A set: the length of the value sent (octets); else null.</summary>
+    public int? ValueLength { get; init; }
+
     /// <summary>Milliseconds since the trace began when the attempt ended.</summary>
     public double EndMs { get; set; }
 
     /// <summary>The reply bytes memcached sent for this command (octets), set by the connection's reader.</summary>
     public string? RawReply { get; set; }
 
-    /// <summary>The attempt's verdict: found, not found, stored, failed, connect failed, ...</summary>
-    public string Outcome { get; set; } = "";
+    /// <summary>How the attempt ended (null until it did).</summary>
+    internal Verdict? Verdict { get; set; }
+
+    /// <summary>With a Done verdict, the answer: <see cref="LookupStatus"/> of a get, <see cref="UpdateStatus"/> of a set or delete.</summary>
+    internal byte Status { get; set; }
 
     /// <summary>The warning Postfix would log for this failure (spec 3.10), if any.</summary>
     public string? Warning { get; set; }
@@ -156,7 +166,7 @@ public sealed record MemcachedAttempt(double AtMs, string Command, string Key, i
     /// <summary>memcache_nodes: the node the command went to (null with one memcached).</summary>
     public string? Node { get; set; }
 
-    /// <summary>True when the command was not sent: memcached would reject it unread (key over 250 bytes).</summary>
+    /// <summary>True when the command was not sent: memcached would reject it unread (key over 250 bytes, a set with negative flags).</summary>
     public bool NotSent { get; set; }
 
     public double Ms => EndMs - AtMs;

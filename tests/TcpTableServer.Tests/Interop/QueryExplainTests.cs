@@ -149,6 +149,26 @@ public sealed class QueryExplainTests
         Assert.That(b, Does.Contain("write-back: sent; failed (the answer stays the backup's)"));
     }
 
+    /// <summary>
+    /// A write-back with negative flags is never sent (memcached would reject it unread, as a
+    /// key over 250 bytes): the report gives that reason, not the key length.
+    /// </summary>
+    [Test]
+    public void Explain_of_a_write_back_with_negative_flags_says_why_it_was_not_sent()
+    {
+        using var mc = MemcachedProcess.Start();
+        using var d = new TempDir();
+        d.File("backup", "bob@example.com bob\n");
+        d.File("a.cf", $"memcache = {mc.Endpoint}\nflags = -1\nbackup = texthash:{d["backup"]}\n");
+        var ini = Ini(d, "[maps:aliases]\nconfig = a.cf\n");
+
+        var (code, r) = Explain(ini, "aliases", "bob@example.com");
+        Assert.That(code, Is.EqualTo(0));
+        Assert.That(r, Does.Contain("not sent: memcached would reject it unread (negative flags = -1)"));
+        Assert.That(r, Does.Not.Contain("key longer than 250 bytes"));
+        Assert.That(Field(r, "tier"), Is.EqualTo("Backup"));
+    }
+
     [Test]
     public void Explain_with_memcached_frozen_lists_max_try_attempts_each_near_the_timeout()
     {
