@@ -61,27 +61,22 @@ public static class CfFile
         return result;
     }
 
-    /// <summary>Postfix whitespace (ISSPACE: SP, TAB, LF, VT, FF, CR).</summary>
-    internal static bool IsSpace(char c) => PostfixSyntax.IsSpace(c);
-
     /// <summary>split_nameval(): name, optional whitespace, '=', trimmed value (spec 6.3).</summary>
     private static ConfigValue SplitNameValue(string line, string file, int lineNo)
     {
         int np = 0;
-        while (np < line.Length && IsSpace(line[np])) np++;
+        while (np < line.Length && PostfixSyntax.IsSpace(line[np])) np++;
         if (np == line.Length || line[np] == '=')
-            throw new ConfigException($"missing attribute name: \"{Shorten(line)}\"", file, lineNo);
+            throw new ConfigException($"missing attribute name: \"{LogicalLines.Shorten(line)}\"", file, lineNo);
         int ep = np;
-        while (ep < line.Length && !IsSpace(line[ep]) && line[ep] != '=') ep++;
+        while (ep < line.Length && !PostfixSyntax.IsSpace(line[ep]) && line[ep] != '=') ep++;
         int cp = ep;
-        while (cp < line.Length && IsSpace(line[cp])) cp++;
+        while (cp < line.Length && PostfixSyntax.IsSpace(line[cp])) cp++;
         if (cp == line.Length || line[cp] != '=')
-            throw new ConfigException($"missing '=' after attribute name: \"{Shorten(line)}\"", file, lineNo);
+            throw new ConfigException($"missing '=' after attribute name: \"{LogicalLines.Shorten(line)}\"", file, lineNo);
         int vs = cp + 1, ve = line.Length;
-        while (vs < ve && IsSpace(line[vs])) vs++;
-        while (ve > vs && IsSpace(line[ve - 1])) ve--;
+        while (vs < ve && PostfixSyntax.IsSpace(line[vs])) vs++;
+        while (ve > vs && PostfixSyntax.IsSpace(line[ve - 1])) ve--;
         return new ConfigValue(line[np..ep], line[vs..ve], file, lineNo);
     }
-
-    private static string Shorten(string s) => s.Length > 30 ? s[..30] + "..." : s;
 }

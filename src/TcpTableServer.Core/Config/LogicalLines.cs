@@ -57,13 +57,16 @@ public static class LogicalLines
             yield return final;
     }
 
+    /// <summary>The first 30 characters of <paramref name="line"/> and "..." when longer: a line quoted in a message.</summary>
+    internal static string Shorten(string line) => line.Length > 30 ? line[..30] + "..." : line;
+
     private static LogicalLine? Finish(StringBuilder current, int first, int last, string path, ILogger logger)
     {
         string line = current.ToString();
         if (PostfixSyntax.IsSpace(line[0]))
         {
             logger.LogWarning("{Path}, line {Line}: logical line must not start with whitespace: \"{Text}\"",
-                path, first, Octets.ToDisplay(line.Length > 30 ? line[..30] + "..." : line));
+                path, first, Octets.ToDisplay(Shorten(line)));
             return null;
         }
         int nul = line.IndexOf('\0');

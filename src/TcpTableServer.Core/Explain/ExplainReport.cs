@@ -33,12 +33,7 @@ public static class ExplainReport
 
         o.AppendLine();
         o.AppendLine("steps:");
-        string? backupValue = null;
-        foreach (var e in trace.Events)
-        {
-            if (e is BackupEvent { Result.Status: LookupStatus.Found } b) backupValue = b.Result.Value;
-            Step(o, e, settings, backupValue);
-        }
+        foreach (var e in trace.Events) Step(o, e, settings);
 
         o.AppendLine();
         o.AppendLine("answer:");
@@ -82,7 +77,7 @@ public static class ExplainReport
     /// <summary>Continuation lines of a step start under its text, after the time column.</summary>
     private const string Pad = "                ";
 
-    private static void Step(StringBuilder o, TraceEvent e, MemcacheSettings s, string? backupValue)
+    private static void Step(StringBuilder o, TraceEvent e, MemcacheSettings s)
     {
         o.Append("  [").Append(Ms(e.AtMs).PadLeft(11)).Append("] ");
         switch (e)
@@ -131,7 +126,7 @@ public static class ExplainReport
                  .Append("; backup key: ").AppendLine(WireText.Show(p.Prepared.BackupKey));
                 break;
             case MemcachedAttempt a:
-                Attempt(o, a, s, backupValue);
+                Attempt(o, a, s);
                 break;
             case NodeSkippedEvent n:
                 o.Append("memcached ").Append(n.Command).Append(": node ").Append(n.Node)
@@ -160,40 +155,67 @@ public static class ExplainReport
         }
     }
 
-    private static void Attempt(StringBuilder o, MemcachedAttempt a, MemcacheSettings s, string? backupValue)
+    private static void Attempt(StringBuilder o, MemcachedAttempt a, MemcacheSettings s)
     {
-        o.Append("memcached ").Append(a.Command).Append(" attempt ").Append(a.Number).Append(" of max_try ").Append(s.MaxTry);
+        string command = Name(a.Command);
+        o.Append("memcached ").Append(command).Append(" attempt ").Append(a.Number).Append(" of max_try ").Append(s.MaxTry);
         if (a.Node is not null) o.Append(" on node ").Append(a.Node);
         if (a.Replay) o.Append(" (replay)");
-        o.Append(": ").Append(a.Outcome).Append(" in ").AppendLine(Ms(a.Ms));
+        o.Append(": ").Append(Outcome(a)).Append(" in ").AppendLine(Ms(a.Ms));
         string pad = Pad;
         if (a.NotSent)
         {
-            o.Append(pad).AppendLine("not sent: memcached would reject it unread (key longer than 250 bytes)");
+            o.Append(pad).Append("not sent: memcached would reject it unread (")
+             .Append(a.Key.Length > MemcachedClient.MaxKeyLength ? $"key longer than {MemcachedClient.MaxKeyLength} bytes" : $"negative flags = {s.Flags}")
+             .AppendLine(")");
         }
         else
         {
-            o.Append(pad).Append("> ").Append(a.Command).Append(' ').Append(WireText.Escape(a.Key));
-            if (a.Command == "set")
+            o.Append(pad).Append("> ").Append(command).Append(' ').Append(WireText.Escape(a.Key));
+            if (a.Command == MemcachedCommand.Set)
             {
                 o.Append(' ').Append(s.Flags).Append(' ').Append(s.Ttl).Append(' ');
-                if (backupValue is null) o.Append("<length>");
-                else
-                {
-                    int nul = backupValue.IndexOf('\0');   // values are C strings (spec 3.4)
-                    o.Append(nul < 0 ? backupValue.Length : nul);
-                }
+                if (a.ValueLength is { } length) o.Append(length);
+                else o.Append("<length>");
             }
             o.AppendLine("\\r\\n");
             if (a.RawReply is { } raw)
                 foreach (var line in ReplyLines(raw)) o.Append(pad).Append("< ").AppendLine(line);
             else
-                o.Append(pad).AppendLine(a.Outcome.StartsWith("connect failed", StringComparison.Ordinal) ? "< (no reply: not connected)"
-                    : a.Outcome is "found" or "not found" ? "< (answered within a multi-key get line: not recorded)"
+                o.Append(pad).AppendLine(a.Verdict == Verdict.ConnectFailed ? "< (no reply: not connected)"
+                    : a.Verdict == Verdict.Done && a.Command == MemcachedCommand.Get ? "< (answered within a multi-key get line: not recorded)"
                     : "< (no reply)");
         }
         if (a.Warning is not null) o.Append(pad).Append("warning: ").AppendLine(a.Warning);
     }
+
+    private static string Name(MemcachedCommand command) => command switch
+    {
+        MemcachedCommand.Get => "get",
+        MemcachedCommand.Set => "set",
+        _ => "delete",
+    };
+
+    /// <summary>How the attempt loop judged the attempt: found, not found, stored, failed, connect failed, ...</summary>
+    private static string Outcome(MemcachedAttempt a) => a.Verdict switch
+    {
+        null => "",
+        Verdict.Done => Answer(a),
+        Verdict.DoneThenClose => Answer(a) + " (then the connection closed)",
+        Verdict.FailedInSync => "failed (connection kept)",
+        Verdict.Failed => "failed (connection closed)",
+        Verdict.ConnectFailed => "connect failed (ends the attempt loop, V17)",
+        Verdict.Replay => "not answered: the connection closed for another request (sent again at once, not counted)",
+        var v => v.ToString()!,
+    };
+
+    /// <summary>The answer of a done attempt.</summary>
+    private static string Answer(MemcachedAttempt a) => a.Command switch
+    {
+        MemcachedCommand.Get => (LookupStatus)a.Status == LookupStatus.Found ? "found" : "not found",
+        MemcachedCommand.Set => (UpdateStatus)a.Status == UpdateStatus.Success ? "stored" : "not stored",
+        _ => (UpdateStatus)a.Status == UpdateStatus.Success ? "deleted" : "not found",
+    };
 
     /// <summary>A raw reply cut into its CR LF lines, each escaped, CR LF shown.</summary>
     private static IEnumerable<string> ReplyLines(string raw)

@@ -13,9 +13,11 @@ namespace TcpTableServer.Explain;
 /// Attached through an <see cref="AsyncLocal{T}"/> rather than passed as an argument: the
 /// trace has to cross <see cref="ITable"/> boundaries (UTF-8 layer, L1 cache, memcache table,
 /// backup), and every table type shares that interface; the ambient value flows into the
-/// awaits of the lookup and nowhere else. Without a trace, each recording site costs one read
-/// of the ambient value (a thread-static read, no allocation) and a null check: the hit path
-/// stays at 0 B per request. With one, the sites allocate their events freely.
+/// awaits of the lookup and nowhere else. Until a process first attaches a trace (the server
+/// never does; only <c>query --explain</c>), each recording site costs one read of a static
+/// flag and a null check, not an AsyncLocal read (an execution-context lookup, a few per
+/// request): the hit path stays at 0 B per request. With a trace, the sites allocate their
+/// events freely.
 /// </para>
 /// A shared L1 flight started by another caller is not traced (its inner lookup runs in the
 /// starter's context); the CLI is the only caller in its process, so explain never joins one.
@@ -24,15 +26,19 @@ public sealed class LookupTrace
 {
     private static readonly AsyncLocal<LookupTrace?> Attached = new();
 
+    /// <summary>Set by the first <see cref="Attach"/>; until then no trace can be attached anywhere.</summary>
+    private static volatile bool s_used;
+
     private readonly List<TraceEvent> _events = [];
     private readonly long _start = Stopwatch.GetTimestamp();
 
     /// <summary>The trace attached to the current lookup, or null (the server: always null).</summary>
-    public static LookupTrace? Current => Attached.Value;
+    public static LookupTrace? Current => s_used ? Attached.Value : null;
 
     /// <summary>Attaches <paramref name="trace"/> to what runs until the scope is disposed.</summary>
     public static Scope Attach(LookupTrace trace)
     {
+        s_used = true;
         var previous = Attached.Value;
         Attached.Value = trace;
         return new Scope(previous);
@@ -76,10 +82,10 @@ public sealed class LookupTrace
     /// <summary>The result of key preparation (spec 3.2): the memcached and backup keys, or a skip or error.</summary>
     public void Prepared(string key, PreparedKey prepared) => Add(new PreparedEvent(Now, key, prepared));
 
-    /// <summary>One memcached command attempt begins; the client fills in the rest as it ends.</summary>
-    public MemcachedAttempt Attempt(string command, string key, int number, bool replay)
+    /// <summary>One memcached command attempt begins (a set with its value's length); the client fills in the rest as it ends.</summary>
+    internal MemcachedAttempt Attempt(MemcachedCommand command, string key, int number, bool replay, int? valueLength)
     {
-        var a = new MemcachedAttempt(Now, command, key, number, replay);
+        var a = new MemcachedAttempt(Now, key, number, replay) { Command = command, ValueLength = valueLength };
         Add(a);
         return a;
     }
@@ -131,18 +137,28 @@ public sealed record WriteBackEvent(double AtMs, WriteBackMode Mode, UpdateResul
 /// <summary>
 /// One memcached command attempt (exemplar: StackExchange.Redis's profiled command): when it
 /// began and ended, what it sent, the raw reply bytes as read from memcached (null when none
-/// came: connect failure, not sent), and how the attempt loop judged it.
+/// came: connect failure, not sent), and how the attempt loop judged it (the verdict and
+/// status as the client has them; <see cref="ExplainReport"/> words them).
 /// </summary>
-public sealed record MemcachedAttempt(double AtMs, string Command, string Key, int Number, bool Replay) : TraceEvent(AtMs)
+public sealed record MemcachedAttempt(double AtMs, string Key, int Number, bool Replay) : TraceEvent(AtMs)
 {
+    /// <summary>get, set or delete.</summary>
+    internal MemcachedCommand Command { get; init; }
+
+    /// <summary>A set: the length of the value sent (octets); else null.</summary>
+    public int? ValueLength { get; init; }
+
     /// <summary>Milliseconds since the trace began when the attempt ended.</summary>
     public double EndMs { get; set; }
 
     /// <summary>The reply bytes memcached sent for this command (octets), set by the connection's reader.</summary>
     public string? RawReply { get; set; }
 
-    /// <summary>The attempt's verdict: found, not found, stored, failed, connect failed, ...</summary>
-    public string Outcome { get; set; } = "";
+    /// <summary>How the attempt ended (null until it did).</summary>
+    internal Verdict? Verdict { get; set; }
+
+    /// <summary>With a Done verdict, the answer: <see cref="LookupStatus"/> of a get, <see cref="UpdateStatus"/> of a set or delete.</summary>
+    internal byte Status { get; set; }
 
     /// <summary>The warning Postfix would log for this failure (spec 3.10), if any.</summary>
     public string? Warning { get; set; }
@@ -150,7 +166,7 @@ public sealed record MemcachedAttempt(double AtMs, string Command, string Key, i
     /// <summary>memcache_nodes: the node the command went to (null with one memcached).</summary>
     public string? Node { get; set; }
 
-    /// <summary>True when the command was not sent: memcached would reject it unread (key over 250 bytes).</summary>
+    /// <summary>True when the command was not sent: memcached would reject it unread (key over 250 bytes, a set with negative flags).</summary>
     public bool NotSent { get; set; }
 
     public double Ms => EndMs - AtMs;

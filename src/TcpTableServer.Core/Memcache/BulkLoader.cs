@@ -28,12 +28,14 @@ public readonly record struct LoadBatchResult(UpdateResult Backup, int Warmed, i
 /// key and value must be valid UTF-8, the key is Unicode-folded when <c>fold_keys = yes</c>;</item>
 /// <item><see cref="KeyPreparer"/> of the map's settings (domain list, fold_keys, key_format,
 /// key_digest): a skipped key is a bad line (an update would answer "not updated");</item>
-/// <item>the backup key through the backup's own UTF-8 layer, then the lmdb table (ASCII
-/// folding on every operation).</item>
+/// <item>the backup key straight to the lmdb table (ASCII folding on every operation): the
+/// backup's own UTF-8 layer would fold it again, but case folding is idempotent, so the key
+/// is already as that layer would pass it.</item>
 /// </list>
 /// Writes go in batches: the backup batch in one LMDB transaction
 /// (<see cref="LmdbTable.UpdateManyAsync"/>), then, with <c>warm</c>, a memcached <c>set</c> per
-/// entry with the map's ttl and flags (a new client with the map's settings). Backup first, so
+/// entry with the map's ttl and flags (a new client with the map's settings, on the node of
+/// each key's ring with <c>memcache_nodes</c>, as the map's lookups ask it). Backup first, so
 /// memcached never holds what the backup does not. Every write replaces: a repeated batch
 /// gives the same result.
 /// </summary>
@@ -45,16 +47,14 @@ public sealed class BulkLoader : IAsyncDisposable
     private readonly MemcacheSettings _settings;
     private readonly KeyPreparer _keys;
     private readonly LmdbTable? _backup;
-    private readonly bool _backupUtf8Folds;
-    private readonly MemcachedClient? _client;
+    private readonly IMemcacheStore? _client;
     private readonly MemcacheLog? _log;
 
-    private BulkLoader(MemcacheSettings settings, LmdbTable? backup, bool backupUtf8Folds, MemcachedClient? client, MemcacheLog? log)
+    private BulkLoader(MemcacheSettings settings, LmdbTable? backup, IMemcacheStore? client, MemcacheLog? log)
     {
         _settings = settings;
         _keys = new KeyPreparer(settings);
         _backup = backup;
-        _backupUtf8Folds = backupUtf8Folds;
         _client = client;
         _log = log;
     }
@@ -73,13 +73,12 @@ public sealed class BulkLoader : IAsyncDisposable
     public static BulkLoader Create(string map, MemcacheSettings settings, bool warm, ILoggerFactory loggers)
     {
         LmdbTable? lmdb = null;
-        bool utf8Folds = false;
         if (settings.Backup is { } backup)
         {
             var table = backup;
             while (true)
             {
-                if (table is Utf8Table u) { utf8Folds = settings.FoldKeys; table = u.Inner; }
+                if (table is Utf8Table u) table = u.Inner;
                 else if (table is TableRegistry.SharedTable s) table = s.Inner;
                 else break;
             }
@@ -89,38 +88,34 @@ public sealed class BulkLoader : IAsyncDisposable
         else if (!warm)
             throw new ConfigException($"map {map} has no backup table: nothing to load into (--warm loads memcached alone)");
 
-        MemcachedClient? client = null;
+        IMemcacheStore? client = null;
         MemcacheLog? log = null;
         if (warm)
         {
             string name = "memcache:" + map;
             log = new MemcacheLog(loggers.CreateLogger<BulkLoader>(), name, TimeSpan.FromSeconds(settings.WarningInterval));
-            client = new MemcachedClient(settings, name, log);
+            client = IMemcacheStore.Open(settings, name, log);
         }
-        return new BulkLoader(settings, lmdb, utf8Folds, client, log);
+        return new BulkLoader(settings, lmdb, client, log);
     }
 
     /// <summary>
     /// The keys for one parsed line, or the reason it cannot be loaded (a bad line), or the
-    /// error class of a failed domain-list lookup (the load stops).
+    /// error class of a failed domain-list lookup (the load stops). With smtputf8_enable the
+    /// caller passes valid UTF-8 only (<see cref="PostmapSource.Read"/> rejects other lines).
     /// </summary>
     public async ValueTask<LoadPreparation> PrepareAsync(string key, string value, int lineNumber, CancellationToken ct)
     {
-        if (_settings.Smtputf8Enable)
+        if (_settings.Smtputf8Enable && _settings.FoldKeys)   // the map's UTF-8 layer: Unicode case folding
         {
-            if (!CaseFolding.IsValidUtf8(key)) return Bad($"non-UTF-8 key \"{Octets.ToDisplay(key)}\"");
-            if (!CaseFolding.IsValidUtf8(value)) return Bad($"non-UTF-8 value for key \"{Octets.ToDisplay(key)}\"");
-            if (_settings.FoldKeys)
-            {
-                if (CaseFolding.Fold(key) is not { } folded) return new(default, null, ErrorClass.Retry);
-                key = folded;
-            }
+            if (CaseFolding.Fold(key) is not { } folded) return new(default, null, ErrorClass.Retry);
+            key = folded;
         }
         var k = await _keys.PrepareAsync(key, ct).ConfigureAwait(false);
         if (k.IsError) return new(default, null, k.Error);
         if (k.IsSkip) return Bad($"key \"{Octets.ToDisplay(key)}\" is skipped by the map's key preparation: {PreparedKey.Describe(k.Skip)}");
+        // already as the backup's UTF-8 layer would pass it: folding a folded key changes nothing
         string backupKey = k.BackupKey;
-        if (_backupUtf8Folds && CaseFolding.Fold(backupKey) is { } refolded) backupKey = refolded;
         if (_backup is not null && !_backup.KeyFits(backupKey))
             return Bad($"key \"{Octets.ToDisplay(key)}\" is too long for the lmdb backup");
         bool warm = k.MemcacheKey.Length <= MemcachedClient.MaxKeyLength && value.Length <= _settings.DataSizeLimit;

@@ -34,12 +34,6 @@ internal sealed class MemcacheNodeSet : IMemcacheStore
         _ring = new KetamaRing([.. specs.Select(s => (s.KetamaName, s.Weight))], settings.Replicas);
     }
 
-    /// <summary>The nodes in configured order.</summary>
-    public IReadOnlyList<MemcacheNode> Nodes => _nodes;
-
-    /// <summary>The key's placement.</summary>
-    public KetamaRing Ring => _ring;
-
     [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
     public async ValueTask<LookupResult> GetAsync(string key, CancellationToken ct = default)
     {
@@ -91,7 +85,7 @@ internal sealed class MemcacheNodeSet : IMemcacheStore
             succeeded |= result.Status == UpdateStatus.Success;
         }
         if (failed || first is null) return UpdateResult.TempError;
-        return succeeded ? new UpdateResult(UpdateStatus.Success) : first.Value;
+        return succeeded ? UpdateResult.Success : first.Value;
     }
 
     public async ValueTask DisposeAsync()

@@ -47,7 +47,7 @@ public sealed class MemcacheTable : ITable
         _settings = settings;
         _keys = new KeyPreparer(settings);
         _log = new MemcacheLog(logger, name, TimeSpan.FromSeconds(settings.WarningInterval));
-        _client = settings.IsMultiNode ? new MemcacheNodeSet(settings, name, _log) : new MemcachedClient(settings, name, _log);
+        _client = IMemcacheStore.Open(settings, name, _log);
         _logger = logger;
         _detachedWriteBacks = new LogThrottle(logger, LogLevel.Information,
             $"{_dictName}: write-backs sent without waiting or skipped while memcached fails", TimeSpan.FromSeconds(Math.Max(1, settings.WarningInterval)));
@@ -85,7 +85,7 @@ public sealed class MemcacheTable : ITable
         trace?.Backup(backup.Name, k.BackupKey, stored);
         if (stored.Status != LookupStatus.Found)
             trace?.WriteBack(stored.IsError ? WriteBackMode.SkippedError : WriteBackMode.SkippedNotFound, null);
-        if (stored.Status == LookupStatus.Found)
+        else
         {
             // A get that failed only after a whole timeout (memcached frozen or crawling) would
             // make the write-back wait as long again; a fast failure (refused, garbage) is

@@ -157,16 +157,16 @@ public sealed class MemcachedClient : IMemcacheStore
                 if (rejected)
                 {
                     reply = _parser.Rejected(command);   // what memcached would answer, without sending it
-                    if (trace is not null) Traced(trace, Begin(trace, command, key, attempt, replay: false), reply).NotSent = true;
+                    if (trace is not null) Traced(trace, Begin(trace, command, key, value, attempt, replay: false), reply).NotSent = true;
                 }
                 else
                 {
-                    traced = trace is null ? null : Begin(trace, command, key, attempt, replay: false);
+                    traced = trace is null ? null : Begin(trace, command, key, value, attempt, replay: false);
                     reply = await SendAsync(command, key, value, attempt == 1 ? ct : Deadline(ref late, deadline, ct), traced).ConfigureAwait(false);
                     if (trace is not null) Traced(trace, traced!, reply);
                     while (reply.Verdict == Verdict.Replay && replays++ < _maxTry && Environment.TickCount64 < deadline)
                     {
-                        traced = trace is null ? null : Begin(trace, command, key, attempt, replay: true);
+                        traced = trace is null ? null : Begin(trace, command, key, value, attempt, replay: true);
                         reply = await SendAsync(command, key, value, Deadline(ref late, deadline, ct), traced).ConfigureAwait(false);
                         if (trace is not null) Traced(trace, traced!, reply);
                     }
@@ -203,37 +203,20 @@ public sealed class MemcachedClient : IMemcacheStore
     }
 
     /// <summary>A traced attempt begins (named with its node when the map has several).</summary>
-    private MemcachedAttempt Begin(LookupTrace trace, MemcachedCommand command, string key, int attempt, bool replay)
+    private MemcachedAttempt Begin(LookupTrace trace, MemcachedCommand command, string key, string? value, int attempt, bool replay)
     {
-        var a = trace.Attempt(Name(command), key, attempt, replay);
+        var a = trace.Attempt(command, key, attempt, replay, value?.Length);
         a.Node = _nodeName;
         return a;
     }
 
-    private static string Name(MemcachedCommand command) => command switch
-    {
-        MemcachedCommand.Get => "get",
-        MemcachedCommand.Set => "set",
-        _ => "delete",
-    };
-
-    /// <summary>Completes a traced attempt: its end time, its verdict and the warning it carries.</summary>
+    /// <summary>Completes a traced attempt: its end time, its verdict and status, and the warning it carries.</summary>
     private static MemcachedAttempt Traced(LookupTrace trace, MemcachedAttempt attempt, in Reply reply)
     {
         attempt.EndMs = trace.Now;
         attempt.Warning = reply.Warning;
-        bool get = attempt.Command == "get";
-        attempt.Outcome = reply.Verdict switch
-        {
-            Verdict.Done or Verdict.DoneThenClose when get => (LookupStatus)reply.Status == LookupStatus.Found ? "found" : "not found",
-            Verdict.Done or Verdict.DoneThenClose => (UpdateStatus)reply.Status == UpdateStatus.Success
-                ? (attempt.Command == "set" ? "stored" : "deleted") : (attempt.Command == "set" ? "not stored" : "not found"),
-            Verdict.FailedInSync => "failed (connection kept)",
-            Verdict.Failed => "failed (connection closed)",
-            Verdict.ConnectFailed => "connect failed (ends the attempt loop, V17)",
-            Verdict.Replay => "not answered: the connection closed for another request (sent again at once, not counted)",
-            _ => reply.Verdict.ToString(),
-        } + (reply.Verdict == Verdict.DoneThenClose ? " (then the connection closed)" : "");
+        attempt.Verdict = reply.Verdict;
+        attempt.Status = reply.Status;
         return attempt;
     }
 

@@ -241,8 +241,8 @@ internal sealed class MemcachedPipeline
                     _flushing = false;
                     return;
                 }
-                if (_inFlight.Count == _unsent && _unsent > 0)   // the head goes out now: memcached's time for it starts
-                    Volatile.Write(ref _headSince, Environment.TickCount64);
+                // every queued command is unsent (the guard): the head goes out now, memcached's time for it starts
+                Volatile.Write(ref _headSince, Environment.TickCount64);
                 batch = _pending;
                 length = _pendingLength;
                 _pending = _sending;
@@ -333,21 +333,22 @@ internal sealed class MemcachedPipeline
                 _end += n;
                 // A receive cut short by the buffer's end: take what the kernel holds behind it
                 // too, so that bytes which came with these are judged before a command is sent
-                // behind them (they could not be its reply).
-                while (n > 0 && _end == _receive.Length && _start > 0 && socket.Available > 0)
+                // behind them (they could not be its reply). Also when the buffer was filled from
+                // its start: it grows then (as it would for a long reply), else bytes ending exactly
+                // at its end would leave the rest in the kernel for a command sent meanwhile.
+                while (n > 0 && _end == _receive.Length && socket.Available > 0)
                 {
                     PrepareReceive();
                     n = await socket.ReceiveAsync(_receive.AsMemory(_end), SocketFlags.None).ConfigureAwait(false);
                     if (n == 0) eof = true;
                     _end += n;
                 }
-                lock (_lock) _answerable = _inFlight.Count - _unsent;
             }
             catch (Exception e) when (MemcachedConnection.IsIoFailure(e))
             {
                 eof = true;
-                lock (_lock) _answerable = _inFlight.Count - _unsent;
             }
+            lock (_lock) _answerable = _inFlight.Count - _unsent;
         }
     }
 

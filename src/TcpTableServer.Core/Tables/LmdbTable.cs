@@ -165,22 +165,34 @@ public sealed class LmdbTable : ITable
         var writes = new List<WriteOp>(entries.Count);
         foreach (var (key, value) in entries)
         {
-            if (!KeyFits(key))
-            {
-                if (_keyTooLong.Admit())
-                    _logger.LogWarning("{Table}: update failed: key of {Length} bytes is longer than LMDB's limit of {Max}",
-                        Name, KeyBytes(key).Length, _maxKeySize);
-                return ValueTask.FromResult(UpdateResult.TempError);
-            }
-            writes.Add(new WriteOp(KeyBytes(key), ValueBytes(value)));
+            byte[] k = KeyBytes(key);
+            if (!Fits(k, "update")) return ValueTask.FromResult(UpdateResult.TempError);
+            writes.Add(new WriteOp(k, ValueBytes(value)));
         }
         if (writes.Count == 0) return ValueTask.FromResult(UpdateResult.Success);
         var op = new BatchOp(writes);
         return Enqueue(op) ? new ValueTask<UpdateResult>(op.Result.Task) : ValueTask.FromResult(UpdateResult.TempError);
     }
 
-    /// <summary>Whether LMDB can store <paramref name="key"/> (as folded and written, with its NUL).</summary>
-    public bool KeyFits(string key) => KeyBytes(key).Length <= _maxKeySize;
+    /// <summary>
+    /// Whether LMDB can store <paramref name="key"/> (as folded and written, with its NUL): the
+    /// length of <see cref="KeyBytes"/> without making them (folding keeps the length).
+    /// </summary>
+    public bool KeyFits(string key)
+    {
+        int nul = key.IndexOf('\0');
+        return (nul < 0 ? key.Length : nul) + 1 <= _maxKeySize;
+    }
+
+    /// <summary>Whether LMDB takes the key bytes <paramref name="k"/> of an <paramref name="operation"/>; if not, the (throttled) warning.</summary>
+    private bool Fits(byte[] k, string operation)
+    {
+        if (k.Length <= _maxKeySize) return true;
+        if (_keyTooLong.Admit())
+            _logger.LogWarning("{Table}: {Operation} failed: key of {Length} bytes is longer than LMDB's limit of {Max}",
+                Name, operation, k.Length, _maxKeySize);
+        return false;
+    }
 
     public ValueTask<SequenceResult> SequenceAsync(CancellationToken ct = default)
     {
@@ -194,14 +206,8 @@ public sealed class LmdbTable : ITable
     {
         ct.ThrowIfCancellationRequested();
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (k.Length > _maxKeySize)
-        {
-            if (v is null) return ValueTask.FromResult(UpdateResult.Fail);       // such a key cannot exist
-            if (_keyTooLong.Admit())
-                _logger.LogWarning("{Table}: {Operation} failed: key of {Length} bytes is longer than LMDB's limit of {Max}",
-                Name, operation, k.Length, _maxKeySize);
-            return ValueTask.FromResult(UpdateResult.TempError);
-        }
+        if (v is null && k.Length > _maxKeySize) return ValueTask.FromResult(UpdateResult.Fail);   // such a key cannot exist
+        if (!Fits(k, operation)) return ValueTask.FromResult(UpdateResult.TempError);
         var op = new WriteOp(k, v);
         return Enqueue(op) ? new ValueTask<UpdateResult>(op.Result.Task) : ValueTask.FromResult(UpdateResult.TempError);
     }

@@ -1,6 +1,7 @@
 using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
 using TcpTableServer.Config;
+using TcpTableServer.Tables;
 using static TcpTableServer.Fuzz.FuzzViolation;
 
 namespace TcpTableServer.Fuzz.Targets;
@@ -50,8 +51,8 @@ public sealed class CfFileTarget : FuzzTarget
         foreach (var (name, v) in entries)
         {
             Check(name == v.Name && name.Length > 0, "entry keyed by another name, or empty");
-            Check(!name.Any(c => CfFile.IsSpace(c) || c is '=' or '\0'), $"name with whitespace, '=' or NUL: {name}");
-            Check(v.Value.Length == 0 || !CfFile.IsSpace(v.Value[0]) && !CfFile.IsSpace(v.Value[^1]), "value not trimmed");
+            Check(!name.Any(c => PostfixSyntax.IsSpace(c) || c is '=' or '\0'), $"name with whitespace, '=' or NUL: {name}");
+            Check(v.Value.Length == 0 || !PostfixSyntax.IsSpace(v.Value[0]) && !PostfixSyntax.IsSpace(v.Value[^1]), "value not trimmed");
             Check(!v.Value.Contains('\0') && !v.Value.Contains('\n'), "value with NUL or LF");
             Check(v.Line >= 1 && v.Line <= lines && v.File == File, $"entry at {v.File}:{v.Line} of {lines} lines");
         }

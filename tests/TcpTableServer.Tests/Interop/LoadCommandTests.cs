@@ -1,5 +1,6 @@
 using System.Text;
 using TcpTableServer.Config;
+using TcpTableServer.Memcache;
 using TcpTableServer.Tables;
 using TcpTableServer.Tests.Support;
 
@@ -131,6 +132,39 @@ public sealed class LoadCommandTests
         var mg = Encoding.ASCII.GetString(_mc.Raw("mg a:user9999@example.com t f\r\n"u8.ToArray(), "\r\n"));
         Assert.That(mg, Does.Match(@"^HD t\d+ f7\r\n$"));
         Assert.That(int.Parse(System.Text.RegularExpressions.Regex.Match(mg, @" t(\d+)").Groups[1].Value), Is.InRange(540, 600), mg);
+    }
+
+    /// <summary>
+    /// POLICY memcache_nodes: <c>load --warm</c> sets each key on the node of its ketama ring, the
+    /// node the map's lookups ask, not on the map's one <c>memcache</c> (which memcache_nodes replaces).
+    /// </summary>
+    [Test]
+    public async Task Warm_WithMemcacheNodes_SetsEachKeyOnItsRingNode_QueryFindsEveryKey()
+    {
+        using var b = MemcachedProcess.Start();
+        using var c = MemcachedProcess.Start();
+        MemcachedProcess[] nodes = [_mc, b, c];
+        string list = string.Join(", ", nodes.Select(n => n.Endpoint));
+        var ini = Ini("", $"memcache_nodes = {list}\n");   // no backup: memcached alone holds the keys
+        var ring = new KetamaRing([.. MemcacheNodeSpec.ParseList(new ConfigValue("memcache_nodes", list, "t", 1)).Select(s => (s.KetamaName, s.Weight))]);
+        var entries = Entries(600);
+        var src = Source(SourceText(entries));
+
+        var (code, stdout, stderr) = Run("--config", ini, "load", "--warm", "aliases", src);
+
+        Assert.That(code, Is.EqualTo(0), stderr);
+        Assert.That(stdout, Does.Contain("(memcached warmed: 600)"));
+        var perNode = new int[3];
+        foreach (var (k, v) in entries)
+        {
+            string key = k.ToLowerInvariant();   // fold_keys = yes, key_format = %s
+            int owner = ring.NodeOf(key);
+            perNode[owner]++;
+            for (int n = 0; n < 3; n++)
+                Assert.That(nodes[n].Get(key)?.Value, Is.EqualTo(n == owner ? v : null), $"{key} on node {n}");
+        }
+        Assert.That(perNode, Has.All.GreaterThan(0), "the keys spread over the three nodes");
+        Assert.That(await NotFoundByQuery(ini, entries), Is.Empty);
     }
 
     [TestCase("yes")]

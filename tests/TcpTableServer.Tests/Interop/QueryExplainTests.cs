@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
+using TcpTableServer.Config;
+using TcpTableServer.Memcache;
 using TcpTableServer.Tests.Support;
 
 namespace TcpTableServer.Tests.Interop;
@@ -147,6 +149,64 @@ public sealed class QueryExplainTests
         Assert.That(Field(b, "tier"), Is.EqualTo("Backup"));
         Assert.That(Regex.Matches(b, "memcached set attempt 1 of max_try 2: connect failed").Count, Is.EqualTo(1), "the write-back tried too");
         Assert.That(b, Does.Contain("write-back: sent; failed (the answer stays the backup's)"));
+    }
+
+    /// <summary>
+    /// POLICY memcache_nodes: each memcached attempt names the node of the key's ring it went
+    /// to; a node ejected (memcache_node_failures = 1: after its one failed get) is shown as not
+    /// asked for the write-back.
+    /// </summary>
+    [Test]
+    public void Explain_of_a_memcache_nodes_map_names_each_attempts_node_and_an_ejected_node_as_not_asked()
+    {
+        using var a = MemcachedProcess.Start();
+        using var c = MemcachedProcess.Start();
+        using var d = new TempDir();
+        string dead = $"inet:127.0.0.1:{FreePort.Closed()}";
+        string[] nodes = [a.Endpoint, dead, c.Endpoint];
+        string list = string.Join(", ", nodes);
+        var ring = new KetamaRing([.. MemcacheNodeSpec.ParseList(new ConfigValue("memcache_nodes", list, "t", 1)).Select(s => (s.KetamaName, s.Weight))]);
+        string onA = Enumerable.Range(0, 1000).Select(i => $"user{i}@example.com").First(k => ring.NodeOf(k) == 0);
+        string onDead = Enumerable.Range(0, 1000).Select(i => $"user{i}@example.com").First(k => ring.NodeOf(k) == 1);
+        a.Set(onA, "from-a");
+        d.File("backup", $"{onDead} from-backup\n");
+        d.File("m.cf", $"memcache = inet:127.0.0.1:{FreePort.Closed()}\nbackup = texthash:{d["backup"]}\n");
+        var ini = Ini(d, $"[maps:m]\nconfig = m.cf\nmemcache_nodes = {list}\nmemcache_node_failures = 1\n");
+
+        var (code, r) = Explain(ini, "m", onA);
+        Assert.That(code, Is.EqualTo(0));
+        Assert.That(r, Does.Match($@"memcached get attempt 1 of max_try 2 on node {Regex.Escape(a.Endpoint)}: found in \d+\.\d ms"));
+        Assert.That(r, Does.Contain($"< VALUE {onA} 0 6\\r\\n"));
+        Assert.That(Field(r, "tier"), Is.EqualTo("Memcached"));
+
+        var (code2, b) = Explain(ini, "m", onDead);
+        Assert.That(code2, Is.EqualTo(0));
+        Assert.That(b, Does.Contain($"memcached get attempt 1 of max_try 2 on node {dead}: connect failed (ends the attempt loop, V17)"));
+        Assert.That(b, Does.Contain($"backup texthash:{d["backup"]}: key \"{onDead}\": found \"from-backup\""));
+        Assert.That(b, Does.Contain($"memcached set: node {dead} is ejected (memcache_node_failures): not asked"));
+        Assert.That(b, Does.Not.Contain("memcached set attempt"), "the ejected node is not asked");
+        Assert.That(b, Does.Contain("write-back: sent; failed (the answer stays the backup's)"));
+        Assert.That(Field(b, "tier"), Is.EqualTo("Backup"));
+    }
+
+    /// <summary>
+    /// A write-back with negative flags is never sent (memcached would reject it unread, as a
+    /// key over 250 bytes): the report gives that reason, not the key length.
+    /// </summary>
+    [Test]
+    public void Explain_of_a_write_back_with_negative_flags_says_why_it_was_not_sent()
+    {
+        using var mc = MemcachedProcess.Start();
+        using var d = new TempDir();
+        d.File("backup", "bob@example.com bob\n");
+        d.File("a.cf", $"memcache = {mc.Endpoint}\nflags = -1\nbackup = texthash:{d["backup"]}\n");
+        var ini = Ini(d, "[maps:aliases]\nconfig = a.cf\n");
+
+        var (code, r) = Explain(ini, "aliases", "bob@example.com");
+        Assert.That(code, Is.EqualTo(0));
+        Assert.That(r, Does.Contain("not sent: memcached would reject it unread (negative flags = -1)"));
+        Assert.That(r, Does.Not.Contain("key longer than 250 bytes"));
+        Assert.That(Field(r, "tier"), Is.EqualTo("Backup"));
     }
 
     [Test]

@@ -440,6 +440,48 @@ public class MemcachedPipelineTests
         Assert.That(rig.Logs.Warnings, Is.Empty, "the queued gets are replayed, not failed");
     }
 
+    /// <summary>
+    /// The same lie when the true reply ends exactly at the end of the connection's receive
+    /// buffer (16 KiB) and the extra <c>END</c> waits in the kernel behind it: the extra bytes
+    /// are still read before the queued gets are sent, so they answer nothing (before: a first
+    /// receive that filled the whole buffer from its start was not followed by a drain, the
+    /// queued get line went out and took the <c>END</c> as its reply, NOT FOUND).
+    /// </summary>
+    [Test]
+    public async Task Stretch_extra_reply_behind_a_reply_that_fills_the_receive_buffer_is_not_taken_for_gets_queued_behind()
+    {
+        const int ReceiveBuffer = 16 * 1024;   // MemcachedPipeline's initial receive buffer (line_size_limit 1024)
+        await using var rig = new VectorRig(Backend.Fake);
+        foreach (var k in new[] { "k3", "k4" }) rig.Seed(k, "v" + k);
+        var t = rig.Open("C", "data_size_limit = 20000");
+        string Exact(string key, char fill)
+        {
+            int length = ReceiveBuffer - $"VALUE {key} 0 00000\r\n\r\nEND\r\n".Length;
+            return $"VALUE {key} 0 {length}\r\n{new string(fill, length)}\r\nEND\r\n";
+        }
+        string r1 = Exact("k1", 'a'), r2 = Exact("k2", 'b');
+        Assert.That((r1.Length, r2.Length), Is.EqualTo((ReceiveBuffer, ReceiveBuffer)));
+        rig.Fake.Inject(r1 + "END\r\n", r2 + "END\r\n");
+        var lookups = new List<Task<LookupResult>>();
+        using (rig.Fake.HoldReplies())
+        {
+            lookups.Add(t.LookupAsync("k1").AsTask());   // sent at once
+            await Task.Delay(100);
+            lookups.Add(t.LookupAsync("k2").AsTask());   // a second connection
+            await Task.Delay(200);
+            lookups.Add(t.LookupAsync("k3").AsTask());   // queued behind k1 or k2
+            lookups.Add(t.LookupAsync("k4").AsTask());
+            await Task.Delay(100);
+        }
+        var results = await Task.WhenAll(lookups);
+        Assert.That(results, Is.EqualTo(new[]
+        {
+            LookupResult.Found(new string('a', ReceiveBuffer - 25)), LookupResult.Found(new string('b', ReceiveBuffer - 25)),
+            LookupResult.Found("vk3"), LookupResult.Found("vk4"),
+        }));
+        Assert.That(rig.Logs.Warnings, Is.Empty, "the queued gets are replayed, not failed");
+    }
+
     /// <summary>The get command lines of some traffic, split into words ("get", key, key, ...).</summary>
     private static IEnumerable<string[]> GetLines(string traffic) =>
         traffic.Split("\r\n").Where(l => l.StartsWith("get ", StringComparison.Ordinal)).Select(l => l.Split(' '));
