@@ -36,8 +36,10 @@ public sealed class AccessControlTests
               python3 - "$1" "$2" <<'PY'
             import socket, sys
             s = socket.socket(); s.bind((sys.argv[1], 0)); s.settimeout(3)
-            s.connect(("192.0.2.1" if sys.argv[1] != "127.0.0.1" else "127.0.0.1", {{port}}))
             try:
+                # inside the try: a refused client is reset, and the reset can reach connect()
+                # itself when it lands before the connecting thread runs again
+                s.connect(("192.0.2.1" if sys.argv[1] != "127.0.0.1" else "127.0.0.1", {{port}}))
                 s.sendall(sys.argv[2].encode() + b"\n"); data = s.recv(100)
             except OSError:
                 data = b""
