@@ -29,6 +29,7 @@ public static class MapFingerprint
         }
         text.Append("l1=").Append(map.L1?.ToString() ?? "none").Append('\n');
         text.Append("deadline=").Append(map.Deadline?.ToString() ?? "none").Append('\n');
+        text.Append("partial=").Append(map.PartialKeys?.Describe() ?? "none").Append('\n');
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
     }
 

@@ -2,6 +2,7 @@ using TcpTableServer.Async;
 using Microsoft.Extensions.Logging;
 using TcpTableServer.Caching;
 using TcpTableServer.Config;
+using TcpTableServer.Keys.PartialKeys;
 using TcpTableServer.Memcache;
 using TcpTableServer.Tables;
 
@@ -11,7 +12,8 @@ namespace TcpTableServer;
 /// The opened maps of a <see cref="ServerDefinition"/>: one memcache_table(5) table per
 /// [maps:NAME] section, by name (ordinal: map names are case-sensitive on the wire, spec 2.6),
 /// behind its <see cref="CachedTable"/> L1 cache when the section turns one on and,
-/// with smtputf8_enable = yes (the default), behind the <see cref="Utf8Table"/> layer.
+/// with smtputf8_enable = yes (the default), behind the <see cref="Utf8Table"/> layer; with
+/// partial_keys, behind the <see cref="PartialKeyTable"/> search.
 /// Used by the server and by the command-line verbs alike, so both run the same map code.
 /// <para>
 /// A map set is one immutable snapshot of the configuration (<see cref="LiveMaps"/> publishes
@@ -121,6 +123,10 @@ public sealed class MapSet : IAsyncDisposable
         // cache, too, sees only valid, folded keys.
         if (table.Settings.Smtputf8Enable)
             served = new Utf8Table(served, table.Settings.FoldKeys, loggers.CreateLogger<Utf8Table>());
+        // partial_keys: each probe goes through everything above, once per probe; the
+        // deadline below bounds the whole search, as Postfix's client waits for one answer.
+        if (map.PartialKeys is { } partial)
+            served = new PartialKeyTable(served, partial.Search);
         if (map.Deadline is { } deadline)
             served = new DeadlineTable(served, deadline, loggers.CreateLogger<DeadlineTable>());
         return new MapHandle(served, table.Settings, fingerprint);

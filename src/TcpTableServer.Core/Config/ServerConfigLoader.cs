@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
+using TcpTableServer.Keys.PartialKeys;
 using TcpTableServer.Tables;
 
 namespace TcpTableServer.Config;
@@ -9,7 +10,8 @@ namespace TcpTableServer.Config;
 /// into an immutable <see cref="ServerDefinition"/>. Shape:
 /// <c>[server]</c> with <c>socketmap</c> listeners and timeouts, and one <c>[maps:NAME]</c>
 /// section per map with <c>config</c> (a .cf file), <c>tcp</c> (a listener), <c>allow_put</c>
-/// (spec 1.8), the L1 cache options <c>l1_ttl</c>, <c>l1_size</c>, <c>l1_negative_ttl</c>
+/// (spec 1.8), the L1 cache options <c>l1_ttl</c>, <c>l1_size</c>, <c>l1_negative_ttl</c>,
+/// <c>partial_keys</c> with its Postfix parameters (<see cref="PartialKeyOptions"/>)
 /// and memcache_table(5) parameters (spec 3.1) / <c>fold_keys</c> (spec 3.3) that
 /// override the .cf values.
 /// </summary>
@@ -103,11 +105,11 @@ public static class ServerConfigLoader
             foreach (var e in section.Entries)
             {
                 bool known = isServer ? ServerKeys.Contains(e.Key)
-                    : MapServerKeys.Contains(e.Key) || MemcacheParameterNames.IsMemcache(e.Key) || MemcacheParameterNames.IsPolicyBoolean(e.Key)
+                    : MapServerKeys.Contains(e.Key) || IsPartialKeyOption(e.Key) || MemcacheParameterNames.IsMemcache(e.Key) || MemcacheParameterNames.IsPolicyBoolean(e.Key)
                       || MemcacheParameterNames.IsPolicyInteger(e.Key) || MemcacheParameterNames.IsPolicyString(e.Key);
                 if (known) continue;
                 string expected = isServer ? string.Join(", ", ServerKeys)
-                    : string.Join(", ", MapServerKeys.Concat(MemcacheParameterNames.Memcache).Concat(MemcacheParameterNames.PolicyBooleans).Concat(MemcacheParameterNames.PolicyIntegers).Concat(MemcacheParameterNames.PolicyStrings));
+                    : string.Join(", ", MapServerKeys.Append(PartialKeyOptions.OptionName).Concat(PartialKeyOptions.ParameterNames).Concat(MemcacheParameterNames.Memcache).Concat(MemcacheParameterNames.PolicyBooleans).Concat(MemcacheParameterNames.PolicyIntegers).Concat(MemcacheParameterNames.PolicyStrings));
                 throw new ConfigException($"unknown key \"{e.Key}\" in [{section.Name}] (names are case-sensitive; known: {expected})", ini, e.Line);
             }
         }
@@ -196,9 +198,16 @@ public static class ServerConfigLoader
         TimeSpan? deadline = null;
         var fromCf = new Dictionary<string, ConfigValue>(StringComparer.Ordinal);
         var overrides = new Dictionary<string, ConfigValue>(StringComparer.Ordinal);
+        var partial = new Dictionary<string, ConfigValue>(StringComparer.Ordinal);
         foreach (var e in section.Entries)
         {
             string v = values.Get(section, e);
+            if (IsPartialKeyOption(e.Key))
+            {
+                // Octet strings like every map parameter: they are compared with keys.
+                partial[e.Key] = new ConfigValue(e.Key, Octets.FromUtf8(v), ini, e.Line);
+                continue;
+            }
             switch (e.Key)
             {
                 case "config":
@@ -243,7 +252,23 @@ public static class ServerConfigLoader
             }
         }
         foreach (var (k, cv) in overrides) fromCf[k] = cv;
-        return new MapDefinition(name, baseDirectory, fromCf, tcp, allowPut, l1.Build(section.Name, ini, logger)) { PutAllow = putAllow, Deadline = deadline };
+        return new MapDefinition(name, baseDirectory, fromCf, tcp, allowPut, l1.Build(section.Name, ini, logger))
+        {
+            PutAllow = putAllow, Deadline = deadline, PartialKeys = ReadPartialKeys(section.Name, partial, logger),
+        };
+    }
+
+    private static bool IsPartialKeyOption(string key) =>
+        key == PartialKeyOptions.OptionName || PartialKeyOptions.ParameterNames.Contains(key);
+
+    /// <summary>partial_keys and its parameters; the parameters alone do nothing (warned).</summary>
+    private static PartialKeyOptions? ReadPartialKeys(string section, Dictionary<string, ConfigValue> partial, ILogger logger)
+    {
+        if (partial.Remove(PartialKeyOptions.OptionName, out var use))
+            return PartialKeyOptions.Parse(use, partial);
+        foreach (var v in partial.Values)
+            logger.LogWarning("{File}:{Line}: {Key} has no effect in [{Section}]: partial_keys is not set", v.File, v.Line, v.Name, section);
+        return null;
     }
 
     /// <summary>

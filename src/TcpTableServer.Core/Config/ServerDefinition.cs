@@ -50,6 +50,9 @@ public sealed record MapDefinition(
 
     /// <summary><c>deadline</c>: lookups not answered within it get a temporary error (null: none).</summary>
     public TimeSpan? Deadline { get; init; }
+
+    /// <summary><c>partial_keys</c> and its Postfix parameters: the map repeats Postfix's partial-key search (null: off).</summary>
+    public Keys.PartialKeys.PartialKeyOptions? PartialKeys { get; init; }
 }
 
 /// <summary>

@@ -72,6 +72,8 @@ public static class ExplainReport
             o.AppendLine("  L1: none (no l1_ttl for this map)");
         if (definition?.Deadline is { } deadline)
             o.Append("  deadline = ").AppendLine(Seconds(deadline));
+        if (definition?.PartialKeys is { } partial)
+            o.Append("  ").AppendLine(partial.Describe());
     }
 
     /// <summary>Continuation lines of a step start under its text, after the time column.</summary>
@@ -134,6 +136,31 @@ public static class ExplainReport
                 break;
             case BackupEvent b:
                 o.Append("backup ").Append(b.Table).Append(": key ").Append(WireText.Show(b.Key)).Append(": ").AppendLine(Result(b.Result));
+                break;
+            case PartialSearchEvent ps:
+                o.Append("partial_keys = ").Append(ps.Use.ToString().ToLowerInvariant()).Append(": ").Append(ps.Probes.Count)
+                 .AppendLine(" probe(s), asked in order until one is found or fails:");
+                for (int i = 0; i < ps.Probes.Count; i++)
+                    o.Append(Pad).Append("  ").Append(i + 1).Append(". ").Append(WireText.Show(ps.Probes[i].Key))
+                     .Append("  (").Append(ps.Probes[i].Step).Append(ps.Probes[i].Extension is { } x ? ", extension " + WireText.Show(x) : "").AppendLine(")");
+                break;
+            case PartialProbeEvent pp:
+                o.Append("partial_keys probe ").Append(pp.Index + 1).Append(": ").Append(WireText.Show(pp.Probe.Key))
+                 .Append(" (").Append(pp.Probe.Step).AppendLine(")");
+                break;
+            case PartialAnswerEvent pa when pa.Index < 0:
+                o.AppendLine("partial_keys: no probe found: not found");
+                break;
+            case PartialAnswerEvent pa when pa.Found.IsError:
+                o.Append("partial_keys: probe ").Append(pa.Index + 1).Append(" failed: ").Append(Result(pa.Found))
+                 .AppendLine(": the search ends with that error (as Postfix's maps_find)");
+                break;
+            case PartialAnswerEvent pa:
+                o.Append("partial_keys: probe ").Append(pa.Index + 1).Append(' ').Append(WireText.Show(pa.Probe.Key)).Append(": ").Append(Result(pa.Found));
+                if (!pa.Answer.Equals(pa.Found))
+                    o.AppendLine().Append(Pad).Append("answered as Postfix's client would end up with it (unmatched extension ")
+                     .Append(WireText.Show(pa.Probe.Extension)).Append("): ").Append(Result(pa.Answer));
+                o.AppendLine();
                 break;
             case WriteBackEvent w:
                 o.Append("write-back: ").AppendLine(w.Mode switch

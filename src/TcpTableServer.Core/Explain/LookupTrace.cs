@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using TcpTableServer.Keys;
+using TcpTableServer.Keys.PartialKeys;
 using TcpTableServer.Memcache;
 using TcpTableServer.Tables;
 
@@ -98,7 +99,24 @@ public sealed class LookupTrace
 
     /// <summary>The write-back after a backup hit (spec 3.4).</summary>
     public void WriteBack(WriteBackMode mode, UpdateResult? result) => Add(new WriteBackEvent(Now, mode, result));
+
+    /// <summary>partial_keys: the search of <paramref name="use"/> for <paramref name="key"/> will ask these probes.</summary>
+    public void PartialSearch(PartialKeyUse use, string key, IReadOnlyList<Probe> probes) =>
+        Add(new PartialSearchEvent(Now, use, key, [.. probes]));
+
+    /// <summary>partial_keys: probe <paramref name="index"/> (from 0) is asked of the map.</summary>
+    public void PartialProbe(int index, Probe probe) => Add(new PartialProbeEvent(Now, index, probe));
+
+    /// <summary>partial_keys: the search ended on probe <paramref name="index"/> (-1: every probe missed) with <paramref name="answer"/>.</summary>
+    public void PartialAnswer(int index, Probe probe, LookupResult found, LookupResult answer) =>
+        Add(new PartialAnswerEvent(Now, index, probe, found, answer));
 }
+
+public sealed record PartialSearchEvent(double AtMs, PartialKeyUse Use, string Key, IReadOnlyList<Probe> Probes) : TraceEvent(AtMs);
+
+public sealed record PartialProbeEvent(double AtMs, int Index, Probe Probe) : TraceEvent(AtMs);
+
+public sealed record PartialAnswerEvent(double AtMs, int Index, Probe Probe, LookupResult Found, LookupResult Answer) : TraceEvent(AtMs);
 
 /// <summary>One recorded step; <see cref="AtMs"/> is milliseconds since the trace began.</summary>
 public abstract record TraceEvent(double AtMs);
