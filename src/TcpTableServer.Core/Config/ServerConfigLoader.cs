@@ -23,7 +23,8 @@ public static class ServerConfigLoader
         ["socketmap", "socketmap_idle_timeout", "tcp_idle_timeout", "max_connections", "shutdown_timeout", "allow", "user", "smtputf8_enable", "metrics"];
 
     private static readonly string[] MapServerKeys =
-        ["config", "tcp", "allow_put", "put_allow", "l1_ttl", "l1_size", "l1_negative_ttl", "deadline"];
+        ["config", "tcp", "allow_put", "put_allow", "l1_ttl", "l1_size", "l1_negative_ttl", "deadline",
+         PartialKeyOptions.OptionName, .. PartialKeyOptions.ParameterNames];
 
     /// <summary>Throws <see cref="ConfigException"/> naming file and line on any error.</summary>
     public static ServerDefinition Load(string iniPath, ILogger logger)
@@ -105,11 +106,11 @@ public static class ServerConfigLoader
             foreach (var e in section.Entries)
             {
                 bool known = isServer ? ServerKeys.Contains(e.Key)
-                    : MapServerKeys.Contains(e.Key) || IsPartialKeyOption(e.Key) || MemcacheParameterNames.IsMemcache(e.Key) || MemcacheParameterNames.IsPolicyBoolean(e.Key)
+                    : MapServerKeys.Contains(e.Key) || MemcacheParameterNames.IsMemcache(e.Key) || MemcacheParameterNames.IsPolicyBoolean(e.Key)
                       || MemcacheParameterNames.IsPolicyInteger(e.Key) || MemcacheParameterNames.IsPolicyString(e.Key);
                 if (known) continue;
                 string expected = isServer ? string.Join(", ", ServerKeys)
-                    : string.Join(", ", MapServerKeys.Append(PartialKeyOptions.OptionName).Concat(PartialKeyOptions.ParameterNames).Concat(MemcacheParameterNames.Memcache).Concat(MemcacheParameterNames.PolicyBooleans).Concat(MemcacheParameterNames.PolicyIntegers).Concat(MemcacheParameterNames.PolicyStrings));
+                    : string.Join(", ", MapServerKeys.Concat(MemcacheParameterNames.Memcache).Concat(MemcacheParameterNames.PolicyBooleans).Concat(MemcacheParameterNames.PolicyIntegers).Concat(MemcacheParameterNames.PolicyStrings));
                 throw new ConfigException($"unknown key \"{e.Key}\" in [{section.Name}] (names are case-sensitive; known: {expected})", ini, e.Line);
             }
         }
