@@ -11,8 +11,7 @@ namespace TcpTableServer.Tests.PostfixSide.PartialKeys;
 /// global/mail_addr_find.c, apart from the server's code), the first hit, rewritten as
 /// mail_addr_map does (a "@domain" value after a match without the extension gets the
 /// localpart; the unmatched extension is propagated for virtual, not for canonical with
-/// propagate_unmatched_extensions = virtual). A virtual differential through cleanup itself
-/// would need mail queued and read back: not done.
+/// propagate_unmatched_extensions = virtual). Through cleanup itself: CleanupDifferentialTests.
 /// </summary>
 [TestFixture, Category("Interop"), NonParallelizable]
 public sealed class AddressMapPostmapDifferentialTests
@@ -20,7 +19,7 @@ public sealed class AddressMapPostmapDifferentialTests
     private const int Count = 800;
     private static readonly string[] LocalDomains = ["ex0.test", "ex1.test", "origin.test"];
 
-    private static readonly (string Key, string Value)[] Entries =
+    internal static readonly (string Key, string Value)[] Entries =
     [
         ("u1+x@ex0.test", "v1@dest.test"), ("u2@ex0.test", "v2@dest.test, w2@other.test"), ("@ex1.test", "catch1@dest.test"),
         ("u3", "local3"), ("u4+x", "v4@dest.test"), ("u5@ex5.test", "@other5.test"), ("@ex6.test", "@other6.test"),
