@@ -101,11 +101,11 @@ public static class ExtensionPropagation
                     int close = value.IndexOf('>', i + 1);
                     if (close < 0 || angle is not null) return false;
                     angle = value[(i + 1)..close].Trim();
+                    if (angle.AsSpan().IndexOfAny(":;") >= 0) return false;   // a source route
                     i = close;
                     break;
                 case ',':
                     string text = (angle ?? item.ToString()).Trim();
-                    if (text.Contains(':') || text.Contains(';') || text.Contains('>')) return false;
                     if (text.Length > 0) items.Add(text);
                     item.Clear();
                     angle = null;
@@ -113,6 +113,8 @@ public static class ExtensionPropagation
                 case ' ' or '\t' or '\r' or '\n':
                     if (angle is null) item.Append(c);
                     break;
+                case ':' or ';' or '>':
+                    return false;   // group syntax, a source route, a stray '>'
                 default:
                     if (angle is not null) return false;   // text after <addr>
                     item.Append(c);

@@ -119,6 +119,25 @@ public sealed class PartialKeyTableTests
         Assert.That(r.Status, Is.EqualTo(LookupStatus.ConfigError));
     }
 
+    [TestCase("\"a:b\"@x.test", "\"a:b+ext\"@x.test")]
+    [TestCase("\"a b\"@x.test (c, d), e@y.test", "\"a b+ext\"@x.test, e+ext@y.test")]
+    [TestCase("", "+ext")]
+    public async Task Extension_goes_into_quoted_and_commented_values_as_mail_addr_crunch_does(string value, string expected)
+    {
+        var table = new TableDouble().With("user@remote.test", value);
+        var (r, _) = await Lookup(table, "user+ext@remote.test", "virtual", Plus);
+        Assert.That(r.Value, Is.EqualTo(expected));
+    }
+
+    [TestCase("<@a.test:b@c.test>")]
+    [TestCase("b@c.test>")]
+    public async Task Value_with_a_source_route_or_stray_bracket_is_a_configuration_error(string value)
+    {
+        var table = new TableDouble().With("user@remote.test", value);
+        var (r, _) = await Lookup(table, "user+ext@remote.test", "virtual", Plus);
+        Assert.That(r.Status, Is.EqualTo(LookupStatus.ConfigError));
+    }
+
     [Test]
     public async Task Transport_and_access_values_are_answered_as_found()
     {
