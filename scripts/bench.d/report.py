@@ -276,7 +276,8 @@ def main(argv):
            " is a memcached miss, one query, and a refill `set`. The server keeps at most 16 connections"
            " per PostgreSQL host (`PgsqlTable.MaxConnections`); more lookups wait for one. Over the whole"
            f" run it opened {facts.get('pgsql_connections', '?')} connections to PostgreSQL (its"
-           " `log_connections`). PostgreSQL's own CPU is in neither CPU column."]
+           " `log_connections`; idle ones close after `idle_interval`, 60 s, between the pgsql rows)."
+           " PostgreSQL's own CPU is in neither CPU column."]
           if facts.get("pgsql") else
           ["- **miss pgsql**: not measured (PostgreSQL is not installed: `scripts/install-deps`)."]
           if "pgsql" in facts and (not facts.get("only") or "pgsql" in facts["only"]) else []),
@@ -458,6 +459,22 @@ def main(argv):
         " (CPU, not latency, is the limit), and it would change Postfix's ordering; dropped. Sending"
         " a refill on the connection whose reader completed the miss (it joins that reader's next"
         " batch) made no measurable difference; dropped.",
+        "- **Miss to a pgsql backup, and three memcached nodes (rows added 2026-12-02; figures from that"
+        " day's run at 18:06, load average 8.8 at its start and 10.5 at its end from other sessions'"
+        " builds and tests, so every ratio in it is low).** A miss served by PostgreSQL ran at 0.12-0.14 x"
+        " direct memcached at 64 connections against 0.29-0.34 x for lmdb in the same run, with 60-78 us"
+        " of server CPU per miss against 28-35 (one Npgsql query round trip per miss, where lmdb is a"
+        " memory-mapped read), and PostgreSQL's backends, not in the CPU columns, on the same two cores."
+        " At 1 connection its p50 was 269-302 us against 68-130 for lmdb. The server holds at most 16"
+        " connections per PostgreSQL host, so from 256 connections lookups queue for one (p99 0.13-0.29 s"
+        " at 256, 1.2 s at 1 024) but none failed or timed out. A map over three memcached nodes, every"
+        " key a hit, ran at 0.48 x against one node's 0.52 x at 64 connections, with 21.6 against 16.8 us"
+        " of server CPU and 6.3 against 4.0 us of memcached CPU (three instances summed) per request;"
+        " likely because each node's connections see a third of the requests and so form batches (one"
+        " `get k1 k2 ...` line per batch) a third the size, which costs both sides more per key (not"
+        " profiled). The three-node miss rows moved"
+        " either side of one node's (0.31 against 0.41 x at 16 connections, 0.47 against 0.34 x at 64)"
+        " within this run's noise.",
         "- **Noise between rounds.** The CPU columns show the machine's speed moving under identical work:"
         " in one run of 2026-11-25 the server used 23-32 us per miss request from round to round and"
         " direct memcached 13.9-16.8 us per hit, and the ratios move with them (the miss row fell from"
