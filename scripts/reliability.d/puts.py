@@ -5,11 +5,13 @@
       sends "put PREFIXw-n value-PREFIXw-n" at RATE puts/s in total over CONNS connections
       (one request in flight per connection, as Postfix; one asyncio thread, so the
       generator itself takes little CPU from the server it measures), for SECONDS; prints
-      "puts sent=.. acked=.. errors=.. broken=.. rate=.. p50_ms=.. p99_ms=..";
+      "puts sent=.. acked=.. errors=.. broken=.. rate=.. p50_ms=.. p99_ms=.. cpu_us_per_put=.."
+      (this process's user + system CPU divided by the puts sent);
       with ACKED_FILE, appends "key<TAB>value" of every acknowledged put as it arrives
       (so a kill -9 of the server leaves the exact acknowledged set on disk).
 """
 import asyncio
+import os
 import sys
 import time
 
@@ -67,4 +69,5 @@ elapsed = asyncio.run(main())
 latencies.sort()
 p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else 0
 print(f"puts sent={stats['sent']} acked={stats['acked']} errors={stats['errors']} broken={stats['broken']} "
-      f"rate={stats['sent'] / elapsed:.0f} p50_ms={p(0.5):.2f} p99_ms={p(0.99):.2f}")
+      f"rate={stats['sent'] / elapsed:.0f} p50_ms={p(0.5):.2f} p99_ms={p(0.99):.2f} "
+      f"cpu_us_per_put={sum(os.times()[:2]) * 1e6 / max(stats['sent'], 1):.1f}")
