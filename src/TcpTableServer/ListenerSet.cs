@@ -12,6 +12,7 @@ using TcpTableServer.Config;
 using TcpTableServer.Protocols;
 using TcpTableServer.Protocols.Socketmap;
 using TcpTableServer.Protocols.Tcp;
+using TcpTableServer.Protocols.Transport;
 
 namespace TcpTableServer.Host;
 
@@ -42,7 +43,8 @@ public sealed record ListenerPlan(string Name, EndpointSpec Endpoint, string? Tc
 }
 
 /// <summary>
-/// The open listeners, each its own Kestrel server over the shared gated socket transport, so
+/// The open listeners, each its own Kestrel server over the shared gated socket transport
+/// (<see cref="LeanSocketTransport"/>), so
 /// that a reload can open and close listeners one by one while the others keep their sockets
 /// and connections. Handlers answer from <see cref="LiveMaps"/>, never from tables of their
 /// own, so an unchanged listener serves the new maps from its next request batch on. Stopping
@@ -54,7 +56,7 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
 {
     private readonly Dictionary<string, Running> _running = new(StringComparer.Ordinal);
     private readonly ILogger _log = loggers.CreateLogger("TcpTableServer");
-    private SocketTransportFactory? _transport;
+    private LeanSocketTransport? _transport;
 
     private sealed record Running(ListenerPlan Plan, KestrelServer Server, ListenerGate Gate, bool Activated);
 
@@ -138,7 +140,7 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
             }
         }
         else Bind(options, ep, pipeline, "listener");
-        _transport ??= ActivatorUtilities.CreateInstance<SocketTransportFactory>(services);
+        _transport ??= CreateTransport(services);
         var server = new KestrelServer(Options.Create(options), new GatedListenerFactory(_transport, gate, _ => listener), loggers);
         try
         {
@@ -152,6 +154,21 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
         }
         if (ep.Kind == EndpointKind.Unix && activated.Count == 0) SocketFile.Apply(ep);
         return new Running(plan, server, listener, activated.Count > 0);
+    }
+
+    /// <summary>
+    /// The listeners' socket transport (<see cref="LeanSocketTransport"/>), with the backlog,
+    /// read buffer limit and inline scheduling configured for Kestrel's (<see cref="SocketTransportOptions"/>).
+    /// </summary>
+    private static LeanSocketTransport CreateTransport(IServiceProvider services)
+    {
+        var o = services.GetService<IOptions<SocketTransportOptions>>()?.Value ?? new SocketTransportOptions();
+        return new LeanSocketTransport(new LeanTransportOptions
+        {
+            Backlog = o.Backlog,
+            MaxReadBufferSize = o.MaxReadBufferSize,
+            InlineContinuations = o.UnsafePreferInlineScheduling,
+        });
     }
 
     /// <summary>
