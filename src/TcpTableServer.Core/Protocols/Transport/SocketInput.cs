@@ -306,6 +306,9 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
         bool deliver;
         lock (Sync)
         {
+            // an abort shuts the socket down before closing it: the end of stream that shutdown
+            // makes a receive see is the abort, not the peer's FIN
+            if (_connection.Aborted) error = SocketError.OperationAborted;
             if (error == SocketError.Success && waited && !_done)
             {
                 _dataNext = true;
