@@ -12,7 +12,7 @@ namespace TcpTableServer.Protocols.Transport;
 /// One accepted socket as a <see cref="ConnectionContext"/>, as small as it can be for 10 000
 /// idle connections: it is its own duplex pipe and its own feature collection, reads and
 /// writes without background loops (<see cref="SocketInput"/>, <see cref="SocketOutput"/>),
-/// and makes its id, end points, items and closed token only when asked.
+/// and makes its id, local end point, items and closed token only when asked.
 /// Kestrel's semantics are kept: <see cref="Abort(ConnectionAbortedException)"/> shuts the
 /// socket down and closes it at once (a pending read throws the abort's exception);
 /// <see cref="DisposeAsync"/>, after the handler returned, sends what was written and not yet
@@ -37,6 +37,9 @@ public sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureCol
     internal LeanConnection(Socket socket, MemoryPool<byte> pool, int maxReadBuffered, bool inline)
     {
         _socket = socket;
+        // the accepted socket already holds the peer's address (no allocation); kept so that an
+        // access check never sees "unknown" because the socket closed meanwhile
+        _remote = socket.RemoteEndPoint;
         _input = new SocketInput(this, socket, pool, maxReadBuffered, inline);
         _output = new SocketOutput(this, socket, pool, inline);
     }

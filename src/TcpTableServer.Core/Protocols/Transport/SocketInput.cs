@@ -27,6 +27,9 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
     private readonly int _maxBuffered;
     private readonly bool _inline;
     private readonly ReceiveArgs _args;
+
+    /// <summary>Free bytes below which the buffer is compacted before a receive.</summary>
+    private const int MinReceive = 512;
     private ManualResetValueTaskSourceCore<ReadResult> _source;
     private CancellationTokenRegistration _tokenRegistration;
 
@@ -254,10 +257,12 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
         {
             _start = _end = _examined = 0;
         }
-        if (_end == _array.Length)
+        // little room left behind a partial request: move it to the front (or grow a full buffer)
+        // rather than receive a few bytes at a time
+        if (_array.Length - _end < MinReceive)
         {
             if (_start > 0) Compact(_array);
-            else Grow();
+            if (_end == _array.Length) Grow();
         }
         return _array.AsMemory(_end);
     }
