@@ -16,7 +16,7 @@ namespace TcpTableServer.Protocols.Transport;
 /// Kestrel's semantics are kept: <see cref="Abort(ConnectionAbortedException)"/> shuts the
 /// socket down and closes it at once (a pending read throws the abort's exception);
 /// <see cref="DisposeAsync"/>, after the handler returned, sends what was written and not yet
-/// flushed, then shuts the socket down (FIN) and closes it.
+/// flushed (as much as the kernel takes at once), then shuts the socket down (FIN) and closes it.
 /// </summary>
 public sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureCollection
 {
@@ -130,14 +130,11 @@ public sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureCol
     {
         if (!Aborted && _output.Unflushed > 0 && !_output.Flushing)
         {
-            try
-            {
-                await _output.FlushAsync();
-            }
-            catch (Exception e) when (e is InvalidOperationException)
-            {
-                // a flush was started and not awaited by the handler: nothing more to send
-            }
+            // what the kernel takes now; a peer that does not read does not hold the close
+            var flush = _output.FlushAsync();
+            if (!flush.IsCompleted && (Interlocked.Or(ref _state, DisposedBit | TransportClosed) & (AbortedBit | DisposedBit)) == 0)
+                CloseSocket();
+            await flush;
         }
         if ((Interlocked.Or(ref _state, DisposedBit | TransportClosed) & (AbortedBit | DisposedBit)) == 0) CloseSocket();
         _input.Complete();
