@@ -66,6 +66,7 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
 
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
+        short version;
         lock (Sync)
         {
             if (_readPending) throw new InvalidOperationException("a read is already pending");
@@ -73,15 +74,16 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
             if (TryTakeResult(out ReadResult ready)) return new ValueTask<ReadResult>(ready);
             cancellationToken.ThrowIfCancellationRequested();
             _source.Reset();
+            version = _source.Version;
             _readPending = true;
             if (cancellationToken.CanBeCanceled)
                 _tokenRegistration = cancellationToken.UnsafeRegister(static s => ((SocketInput)s!).CancelFromToken(), this);
             // waiting without a receive: one already in flight completes this read, or the buffer is full
-            if (_receiving || _end - _start >= _maxBuffered) return new ValueTask<ReadResult>(this, _source.Version);
+            if (_receiving || _end - _start >= _maxBuffered) return new ValueTask<ReadResult>(this, version);
             _receiving = true;
         }
         Receive();
-        return new ValueTask<ReadResult>(this, _source.Version);
+        return new ValueTask<ReadResult>(this, version);
     }
 
     public override bool TryRead(out ReadResult result)
