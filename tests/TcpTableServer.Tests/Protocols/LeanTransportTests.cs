@@ -146,6 +146,25 @@ public sealed class LeanTransportTests
         p.Input.AdvanceTo(r.Buffer.End);
     }
 
+    /// <summary>
+    /// A request near the limit (socketmap: 1 MiB) takes a buffer of the limit and one block,
+    /// not the next power of two: 2 000 maximal requests held 3.0 GB when buffers doubled.
+    /// </summary>
+    [Test]
+    public async Task Transport_LargeRequest_BufferStaysWithinTheLimitAndOneBlock()
+    {
+        const int limit = 1024 * 1024 + 4096 + 3;
+        await using var p = await Connect(maxRead: limit);
+        var request = new byte[limit - 10];
+        var sending = p.Client.SendAllAsync(request);
+        ReadResult r = await ReadAtLeast(p.Input, request.Length);
+        await sending;
+        Assert.That(r.Buffer.Length, Is.EqualTo(request.Length));
+        Assert.That(p.Server.ReadBufferCapacity, Is.LessThanOrEqualTo(limit + 4096), "at most the limit and one block");
+        p.Input.AdvanceTo(r.Buffer.End);
+        Assert.That(p.Server.ReadBufferCapacity, Is.Zero, "dropped once consumed");
+    }
+
     [Test]
     public async Task Transport_PartlyConsumedBuffer_KeepsTheRestAcrossReads()
     {

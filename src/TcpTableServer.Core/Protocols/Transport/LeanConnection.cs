@@ -115,6 +115,9 @@ public sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureCol
     /// <summary>Whether the connection holds a receive buffer now (an idle one holds none).</summary>
     internal bool HoldsReadBuffer => _input.HoldsBuffer;
 
+    /// <summary>Size of the receive buffer held now (0: none).</summary>
+    internal int ReadBufferCapacity => _input.Capacity;
+
     public override void Abort(ConnectionAbortedException abortReason)
     {
         _abortReason ??= abortReason;
