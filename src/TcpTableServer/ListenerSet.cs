@@ -12,6 +12,7 @@ using TcpTableServer.Config;
 using TcpTableServer.Protocols;
 using TcpTableServer.Protocols.Socketmap;
 using TcpTableServer.Protocols.Tcp;
+using TcpTableServer.Protocols.Transport;
 
 namespace TcpTableServer.Host;
 
@@ -42,7 +43,8 @@ public sealed record ListenerPlan(string Name, EndpointSpec Endpoint, string? Tc
 }
 
 /// <summary>
-/// The open listeners, each its own Kestrel server over the shared gated socket transport, so
+/// The open listeners, each its own accept loops and connections (<see cref="ConnectionDispatcher"/>)
+/// over the shared gated socket transport (<see cref="LeanSocketTransport"/>), so
 /// that a reload can open and close listeners one by one while the others keep their sockets
 /// and connections. Handlers answer from <see cref="LiveMaps"/>, never from tables of their
 /// own, so an unchanged listener serves the new maps from its next request batch on. Stopping
@@ -54,9 +56,9 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
 {
     private readonly Dictionary<string, Running> _running = new(StringComparer.Ordinal);
     private readonly ILogger _log = loggers.CreateLogger("TcpTableServer");
-    private SocketTransportFactory? _transport;
+    private LeanSocketTransport? _transport;
 
-    private sealed record Running(ListenerPlan Plan, KestrelServer Server, ListenerGate Gate, bool Activated);
+    private sealed record Running(ListenerPlan Plan, ConnectionDispatcher Server, ListenerGate Gate, bool Activated);
 
     /// <summary>The listeners open now.</summary>
     public IEnumerable<ListenerPlan> Open => _running.Values.Select(r => r.Plan);
@@ -106,7 +108,6 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
         }
         finally
         {
-            running.Server.Dispose();
             gate.RemoveListener(running.Gate);
             // the socket file is ours to remove unless systemd made it (it removes it itself)
             if (running.Plan.Endpoint.Kind == EndpointKind.Unix && !running.Activated) SocketFile.TryDelete(running.Plan.Endpoint.Path);
@@ -123,35 +124,85 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
         // against a connection limit and before a byte is read (loopback always passes).
         var access = new AccessGate(ep.Allow ?? AllowList.LoopbackOnly, ep.ToString(), loggers.CreateLogger("TcpTableServer.Access"));
         var listener = gate.AddListener(plan.Name, ep.MaxConnections, access);
-        var options = new KestrelServerOptions { ApplicationServices = services, AddServerHeader = false };
         ConnectionDelegate handler = plan.TcpMap is { } map ? TcpHandler(map, plan.IdleTimeout)
             : new SocketmapConnectionHandler(maps, plan.IdleTimeout, loggers.CreateLogger<SocketmapConnectionHandler>()) { Metrics = metrics }.OnConnectedAsync;
-        Action<ListenOptions> pipeline = l => l.Run(c => handler(c));
+        _transport ??= CreateTransport(services);
+        var server = new ConnectionDispatcher(new GatedListenerFactory(_transport, gate, _ => listener), handler, _log);
         var activated = passed?.Take(ep) ?? [];
-        if (activated.Count > 0)
-        {
-            // socket activation: systemd bound the socket (and owns its file's permissions)
-            foreach (var socket in activated)
-            {
-                options.ListenHandle((ulong)socket.Fd, pipeline);
-                _log.LogInformation("{Listener}: socket {Socket} passed by systemd", plan.Name, socket);
-            }
-        }
-        else Bind(options, ep, pipeline, "listener");
-        _transport ??= ActivatorUtilities.CreateInstance<SocketTransportFactory>(services);
-        var server = new KestrelServer(Options.Create(options), new GatedListenerFactory(_transport, gate, _ => listener), loggers);
         try
         {
-            await server.StartAsync(new NoHttp(), ct);
+            if (activated.Count > 0)
+            {
+                // socket activation: systemd bound the socket (and owns its file's permissions)
+                foreach (var socket in activated)
+                {
+                    await server.BindAsync(new FileHandleEndPoint((ulong)socket.Fd, FileHandleType.Auto), ct);
+                    _log.LogInformation("{Listener}: socket {Socket} passed by systemd", plan.Name, socket);
+                }
+            }
+            else
+            {
+                foreach (var address in EndPointsOf(ep, "listener"))
+                {
+                    if (address is UnixDomainSocketEndPoint) SocketFile.RemoveStale(ep.Path);
+                    try
+                    {
+                        await server.BindAsync(address, ct);
+                    }
+                    catch (IOException e) when (ep.Host == "localhost" && address is IPEndPoint { AddressFamily: AddressFamily.InterNetworkV6 }
+                                                && e.InnerException is SocketException { SocketErrorCode: not SocketError.AddressAlreadyInUse })
+                    {
+                        // a host without IPv6 loopback still serves "localhost" on 127.0.0.1, as Kestrel did
+                        _log.LogWarning("{Listener}: not listening on [::1]: {Reason}", plan.Name, e.InnerException.Message);
+                    }
+                }
+            }
         }
         catch
         {
-            server.Dispose();
+            await server.StopAsync(new CancellationToken(canceled: true));
             gate.RemoveListener(listener);
             throw;
         }
         if (ep.Kind == EndpointKind.Unix && activated.Count == 0) SocketFile.Apply(ep);
         return new Running(plan, server, listener, activated.Count > 0);
+    }
+
+    /// <summary>
+    /// The socket addresses of <paramref name="ep"/>, as <see cref="Bind"/> gives them to
+    /// Kestrel: a UNIX socket, both loopbacks for "localhost", an address, or every address
+    /// of a host name.
+    /// </summary>
+    private static IEnumerable<EndPoint> EndPointsOf(EndpointSpec ep, string what)
+    {
+        if (ep.Kind == EndpointKind.Unix) return [new UnixDomainSocketEndPoint(ep.Path)];
+        int port = ep.PortNumber;
+        if (port is < 0 or > 65535) throw new ConfigException($"bad port \"{ep.Port}\" in {what} {ep}");
+        if (ep.Host == "localhost") return LocalhostEndPoints(port);
+        IPAddress[] addresses = IPAddress.TryParse(ep.Host, out var ip) ? [ip] : Dns.GetHostAddresses(ep.Host);
+        return addresses.Select(a => new IPEndPoint(a, port));
+    }
+
+    /// <summary>"localhost": 127.0.0.1, and ::1 where the host has IPv6 (as Kestrel's ListenLocalhost).</summary>
+    private static IEnumerable<EndPoint> LocalhostEndPoints(int port)
+    {
+        yield return new IPEndPoint(IPAddress.Loopback, port);
+        if (Socket.OSSupportsIPv6) yield return new IPEndPoint(IPAddress.IPv6Loopback, port);
+    }
+
+    /// <summary>
+    /// The listeners' socket transport (<see cref="LeanSocketTransport"/>), with the backlog,
+    /// read buffer limit and inline scheduling configured for Kestrel's (<see cref="SocketTransportOptions"/>).
+    /// </summary>
+    private static LeanSocketTransport CreateTransport(IServiceProvider services)
+    {
+        var o = services.GetService<IOptions<SocketTransportOptions>>()?.Value ?? new SocketTransportOptions();
+        return new LeanSocketTransport(new LeanTransportOptions
+        {
+            Backlog = o.Backlog,
+            MaxReadBufferSize = o.MaxReadBufferSize,
+            InlineContinuations = o.UnsafePreferInlineScheduling,
+        });
     }
 
     /// <summary>
@@ -193,13 +244,5 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
             IPAddress[] addresses = IPAddress.TryParse(ep.Host, out var ip) ? [ip] : Dns.GetHostAddresses(ep.Host);
             foreach (var a in addresses) options.Listen(a, port, pipeline);
         }
-    }
-
-    /// <summary>Kestrel wants an HTTP application; every listener ends in a connection handler, so none runs.</summary>
-    private sealed class NoHttp : IHttpApplication<object>
-    {
-        public object CreateContext(IFeatureCollection contextFeatures) => throw new InvalidOperationException("no HTTP here");
-        public Task ProcessRequestAsync(object context) => Task.CompletedTask;
-        public void DisposeContext(object context, Exception? exception) { }
     }
 }

@@ -1,12 +1,12 @@
 using System.Net;
 using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using TcpTableServer.Protocols.Transport;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace TcpTableServer.Protocols;
 
 /// <summary>
-/// Kestrel's socket transport with a <see cref="ConnectionGate"/> in front of every accept:
+/// A socket transport with a <see cref="ConnectionGate"/> in front of every accept:
 /// a client outside the listener's allow list (<see cref="AccessGate"/>) is closed at once,
 /// before it counts; every other accepted connection is admitted, admitted by evicting the
 /// longest idle one, or closed at once. Kestrel's own accept loop retries at once on every accept error, EMFILE included,
@@ -19,15 +19,15 @@ public sealed class GatedListenerFactory(
     : IConnectionListenerFactory, IConnectionListenerFactorySelector
 {
     /// <summary>
-    /// Replaces the transport registered by UseSockets/UseKestrel with the gated one, and its
-    /// buffer pool with a <see cref="ReturningMemoryPool"/> (call after them). <paramref name="listenerFor"/> maps each endpoint Kestrel binds (as
+    /// Replaces the transport registered by UseSockets/UseKestrel with the gated
+    /// <see cref="LeanSocketTransport"/> (call after them), configured as the server configures it. <paramref name="listenerFor"/> maps each endpoint Kestrel binds (as
     /// configured, before port 0 is resolved) to its listener's gate.
     /// </summary>
     public static void Register(IServiceCollection services, ConnectionGate gate, Func<EndPoint, ListenerGate> listenerFor)
     {
-        services.AddSingleton<IMemoryPoolFactory<byte>, ReturningMemoryPool.Factory>();
-        services.AddSingleton<IConnectionListenerFactory>(sp => new GatedListenerFactory(
-            ActivatorUtilities.CreateInstance<SocketTransportFactory>(sp), gate, listenerFor));
+        services.AddSingleton<IConnectionListenerFactory>(_ => new GatedListenerFactory(
+            new LeanSocketTransport(new LeanTransportOptions { MaxReadBufferSize = Socketmap.SocketmapConnectionHandler.MaxFrameLength + 1 }),
+            gate, listenerFor));
     }
 
     public async ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)

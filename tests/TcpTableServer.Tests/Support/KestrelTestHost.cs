@@ -8,11 +8,13 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using TcpTableServer.Protocols;
+using TcpTableServer.Protocols.Socketmap;
+using TcpTableServer.Protocols.Transport;
 
 namespace TcpTableServer.Tests.Support;
 
 /// <summary>
-/// A real Kestrel server (generic host) running one <see cref="ConnectionHandler"/> on a
+/// A real Kestrel server (generic host) over the server's socket transport (<see cref="LeanSocketTransport"/>) running one <see cref="ConnectionHandler"/> on a
 /// loopback port chosen by the OS, or on a UNIX socket; plus raw socket helpers for tests.
 /// </summary>
 public sealed class KestrelTestHost : IAsyncDisposable
@@ -77,6 +79,9 @@ public sealed class KestrelTestHost : IAsyncDisposable
                     else
                         options.ListenUnixSocket(unixSocketPath, l => l.Run(handler.OnConnectedAsync));
                 })
+                // the server's transport (ListenerSet), not Kestrel's
+                .ConfigureServices(s => s.AddSingleton<IConnectionListenerFactory>(new LeanSocketTransport(
+                    new LeanTransportOptions { MaxReadBufferSize = SocketmapConnectionHandler.MaxFrameLength + 1 })))
                 .Configure(_ => { }))
             .Build();
         await host.StartAsync();
