@@ -4,10 +4,8 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using TcpTableServer.Config;
 using TcpTableServer.Protocols;
 using TcpTableServer.Protocols.Socketmap;
@@ -190,20 +188,9 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
         if (Socket.OSSupportsIPv6) yield return new IPEndPoint(IPAddress.IPv6Loopback, port);
     }
 
-    /// <summary>
-    /// The listeners' socket transport (<see cref="LeanSocketTransport"/>), with the backlog,
-    /// read buffer limit and inline scheduling configured for Kestrel's (<see cref="SocketTransportOptions"/>).
-    /// </summary>
-    private static LeanSocketTransport CreateTransport(IServiceProvider services)
-    {
-        var o = services.GetService<IOptions<SocketTransportOptions>>()?.Value ?? new SocketTransportOptions();
-        return new LeanSocketTransport(new LeanTransportOptions
-        {
-            Backlog = o.Backlog,
-            MaxReadBufferSize = o.MaxReadBufferSize,
-            InlineContinuations = o.UnsafePreferInlineScheduling,
-        });
-    }
+    /// <summary>The listeners' socket transport, with the host's settings (backlog, read buffer limit, inline continuations).</summary>
+    private static LeanSocketTransport CreateTransport(IServiceProvider services) =>
+        new(services.GetService<LeanTransportOptions>() ?? new LeanTransportOptions());
 
     /// <summary>
     /// A map's tcp listener: with allow_put = yes, a client inside put_allow (loopback and

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using TcpTableServer.Protocols.Transport;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -15,14 +16,13 @@ using TcpTableServer.Protocols.Socketmap;
 using TcpTableServer.Protocols.Tcp;
 using TcpTableServer.Tables;
 using System.Runtime.InteropServices;
-using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Hosting.Systemd;
 
 namespace TcpTableServer.Host;
 
 /// <summary>
 /// Runs the server: configuration and maps are opened first (a bad configuration exits 78
-/// naming file and line), then each listener is a Kestrel server with our connection
+/// naming file and line), then each listener is an accept loop of ours with our connection
 /// handlers (<see cref="ListenerSet"/>), answering from the swappable <see cref="LiveMaps"/>.
 /// SIGHUP reloads (<see cref="Reloader"/>). SIGTERM / Ctrl+C: stop accepting, answer
 /// in-flight requests, exit 0.
@@ -167,17 +167,17 @@ public static class ServerCommand
             .ConfigureServices(s =>
             {
                 s.Configure<HostOptions>(o => o.ShutdownTimeout = def.Options.ShutdownTimeout);
-                s.Configure<SocketTransportOptions>(o =>
+                // The table listeners' transport (LeanSocketTransport, which rents its buffers from
+                // a ReturningMemoryPool per listener so memory goes back after a burst).
+                s.AddSingleton(new LeanTransportOptions
                 {
-                    o.Backlog = 4096; // spec: listen backlog >= 1024 (OS caps at somaxconn)
-                    o.UnsafePreferInlineScheduling = InlineExecution.Enabled;
+                    Backlog = 4096, // spec: listen backlog >= 1024 (OS caps at somaxconn)
+                    InlineContinuations = InlineExecution.Enabled,
                     // The most a connection makes the server buffer: one unfinished request of the
                     // largest size a codec accepts (MaxFrameLength, which counts one 4 KiB socket
                     // read of length digits); reading pauses only once more than that is buffered.
-                    o.MaxReadBufferSize = SocketmapConnectionHandler.MaxFrameLength + 1;
+                    MaxReadBufferSize = SocketmapConnectionHandler.MaxFrameLength + 1,
                 });
-                // the transport's buffers: a pool that gives memory back (ReturningMemoryPool)
-                s.AddSingleton<IMemoryPoolFactory<byte>, ReturningMemoryPool.Factory>();
                 s.AddSingleton(sp => new ListenerService(
                     new ListenerSet(sp, gate, live, loggers, passed, metrics), ListenerPlan.Of(def), def.Options.ShutdownTimeout, passed));
                 s.AddHostedService(sp => sp.GetRequiredService<ListenerService>());

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Collections.Concurrent;
-using Microsoft.AspNetCore.Connections;
 
 namespace TcpTableServer.Protocols;
 
@@ -56,11 +55,5 @@ public sealed class ReturningMemoryPool : MemoryPool<byte>
         public Memory<byte> Memory => _array;
 
         public void Dispose() => pool.Return(this);
-    }
-
-    /// <summary>Registered as the transport's <see cref="IMemoryPoolFactory{T}"/>: one pool per listener.</summary>
-    public sealed class Factory : IMemoryPoolFactory<byte>
-    {
-        public MemoryPool<byte> Create(MemoryPoolOptions? options = null) => new ReturningMemoryPool();
     }
 }

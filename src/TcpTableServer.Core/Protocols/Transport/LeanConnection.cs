@@ -127,10 +127,15 @@ public sealed class LeanConnection : ConnectionContext, IDuplexPipe, IFeatureCol
         FireClosed();
     }
 
+    private int _disposeStarted;
+
     public override void Abort() => Abort(new ConnectionAbortedException("The connection was aborted by the application via ConnectionContext.Abort()."));
 
     public override async ValueTask DisposeAsync()
     {
+        // once only: a second dispose would return the buffer blocks to the pool again, and a
+        // block in the pool twice is two connections' buffer
+        if (Interlocked.Exchange(ref _disposeStarted, 1) != 0) return;
         if (!Aborted && _output.Unflushed > 0 && !_output.Flushing)
         {
             // what the kernel takes now; a peer that does not read does not hold the close

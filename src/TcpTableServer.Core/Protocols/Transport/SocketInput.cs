@@ -233,10 +233,13 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
                 Deliver(default, failure, _inline);
                 return;
             }
-            _args.SetBuffer(target);
             bool pending;
             try
             {
+                // inside the try: a close on the handler's thread may dispose the args between the
+                // lock above and here (a stop or eviction waking the zero-byte wait), and
+                // SetBuffer then throws as ReceiveAsync does; both mean the receive is over
+                _args.SetBuffer(target);
                 pending = _socket.ReceiveAsync(_args);
             }
             catch (ObjectDisposedException)
