@@ -45,8 +45,19 @@ public sealed class AddressMapPostmapDifferentialTests
         string table = _dir.File("virtual", string.Concat(Entries.Select(e => $"{e.Key}\t{e.Value}\n")));
         _postfix.PostmapChecked(["hash:" + table]);
         _hash = "hash:" + table;
+        string ini = ServerIni(_dir, _mc.Endpoint, table, _port, "propagate_unmatched_extensions = virtual\n");
+        _server = ServerProcess.Serve(ini, _port);
+    }
+
+    /// <summary>
+    /// Writes the server's configuration for both address-map differentials: maps "virtual" and
+    /// "canonical" (partial_keys of that use, real memcached, texthash: backup of
+    /// <paramref name="table"/>, the local domains of the entries), socketmap on <paramref name="port"/>.
+    /// </summary>
+    internal static string ServerIni(TempDir dir, string memcached, string table, int port, string extra = "")
+    {
         foreach (string use in new[] { "virtual", "canonical" })
-            _dir.File(use + ".cf", $"memcache = {_mc.Endpoint}\nkey_format = {use}:%s\nbackup = texthash:{table}\n");
+            dir.File(use + ".cf", $"memcache = {memcached}\nkey_format = {use}:%s\nbackup = texthash:{table}\n");
         string Map(string use) => $"""
             [maps:{use}]
             config = {use}.cf
@@ -54,11 +65,9 @@ public sealed class AddressMapPostmapDifferentialTests
             recipient_delimiter = +
             myorigin = origin.test
             mydestination = ex0.test, ex1.test
-            propagate_unmatched_extensions = virtual
-
+            {extra}
             """;
-        string ini = _dir.File("server.ini", $"[server]\nsocketmap = inet:127.0.0.1:{_port}\nsmtputf8_enable = no\n\n" + Map("virtual") + Map("canonical"));
-        _server = ServerProcess.Serve(ini, _port);
+        return dir.File("server.ini", $"[server]\nsocketmap = inet:127.0.0.1:{port}\nsmtputf8_enable = no\n\n" + Map("virtual") + Map("canonical"));
     }
 
     [OneTimeTearDown]

@@ -33,18 +33,7 @@ public sealed class CleanupDifferentialTests
         _mc = MemcachedProcess.Start();
         int serverPort = FreePort.Next();
         string table = _dir.File("virtual", string.Concat(AddressMapPostmapDifferentialTests.Entries.Select(e => $"{e.Key}\t{e.Value}\n")));
-        foreach (string use in new[] { "virtual", "canonical" })
-            _dir.File(use + ".cf", $"memcache = {_mc.Endpoint}\nkey_format = {use}:%s\nbackup = texthash:{table}\n");
-        string Map(string use) => $"""
-            [maps:{use}]
-            config = {use}.cf
-            partial_keys = {use}
-            recipient_delimiter = +
-            myorigin = origin.test
-            mydestination = ex0.test, ex1.test
-
-            """;
-        string ini = _dir.File("server.ini", $"[server]\nsocketmap = inet:127.0.0.1:{serverPort}\nsmtputf8_enable = no\n\n" + Map("virtual") + Map("canonical"));
+        string ini = AddressMapPostmapDifferentialTests.ServerIni(_dir, _mc.Endpoint, table, serverPort);
         _server = ServerProcess.Serve(ini, serverPort);
 
         string socketmap(string use) => $"socketmap:inet:127.0.0.1:{serverPort}:{use}";
