@@ -102,9 +102,18 @@ public sealed class StringPoolTests
         var keys = Enumerable.Range(0, 1000).Select(i => Latin1($"alias{i}@example.org")).ToArray();
         for (int sighting = 0; sighting < 2; sighting++)
             foreach (var k in keys) StringPool.FromBytes(k);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int round = 0; round < 10; round++)
-            foreach (var k in keys) StringPool.FromBytes(k);
-        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero);
+        // The pool is shared by the whole test run: a test running in parallel may evict a few of
+        // these strings, which then are made again once (64 bytes each). The least of three
+        // measurements is that noise-free; a pool that does not serve hot strings allocates
+        // 640 KB in every one.
+        long least = long.MaxValue;
+        for (int attempt = 0; attempt < 3 && least != 0; attempt++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int round = 0; round < 10; round++)
+                foreach (var k in keys) StringPool.FromBytes(k);
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        Assert.That(least, Is.Zero);
     }
 }
