@@ -167,9 +167,9 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
     }
 
     /// <summary>
-    /// The socket addresses of <paramref name="ep"/>, as <see cref="Bind"/> gives them to
-    /// Kestrel: a UNIX socket, both loopbacks for "localhost", an address, or every address
-    /// of a host name.
+    /// The socket addresses of <paramref name="ep"/> (the table listeners' and, through
+    /// <see cref="Bind"/>, the metrics listener's): a UNIX socket, both loopbacks for
+    /// "localhost", an address, or every address of a host name.
     /// </summary>
     private static IEnumerable<EndPoint> EndPointsOf(EndpointSpec ep, string what)
     {
@@ -217,19 +217,10 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
     /// </summary>
     internal static void Bind(KestrelServerOptions options, EndpointSpec ep, Action<ListenOptions> pipeline, string what)
     {
-        if (ep.Kind == EndpointKind.Unix)
-        {
-            SocketFile.RemoveStale(ep.Path);
-            options.ListenUnixSocket(ep.Path, pipeline);
-            return;
-        }
-        int port = ep.PortNumber;
-        if (port is < 0 or > 65535) throw new ConfigException($"bad port \"{ep.Port}\" in {what} {ep}");
-        if (ep.Host == "localhost") options.ListenLocalhost(port, pipeline);
-        else
-        {
-            IPAddress[] addresses = IPAddress.TryParse(ep.Host, out var ip) ? [ip] : Dns.GetHostAddresses(ep.Host);
-            foreach (var a in addresses) options.Listen(a, port, pipeline);
-        }
+        var addresses = EndPointsOf(ep, what).ToList(); // checks the port, resolves a host name
+        if (ep.Kind == EndpointKind.Unix) SocketFile.RemoveStale(ep.Path);
+        // Kestrel's own "localhost" binding tolerates a host without IPv6 loopback
+        if (ep.Kind != EndpointKind.Unix && ep.Host == "localhost") options.ListenLocalhost(ep.PortNumber, pipeline);
+        else foreach (var address in addresses) options.Listen(address, pipeline);
     }
 }

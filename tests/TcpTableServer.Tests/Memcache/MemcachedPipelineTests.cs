@@ -424,18 +424,7 @@ public class MemcachedPipelineTests
         foreach (var k in new[] { "k1", "k2", "k3", "k4" }) rig.Seed(k, "v" + k);
         var t = rig.Open("C");
         rig.Fake.Inject("VALUE k1 0 3\r\nvk1\r\nEND\r\nEND\r\n", "VALUE k2 0 3\r\nvk2\r\nEND\r\nEND\r\n");
-        var lookups = new List<Task<LookupResult>>();
-        using (rig.Fake.HoldReplies())
-        {
-            lookups.Add(t.LookupAsync("k1").AsTask());   // sent at once
-            await Task.Delay(100);
-            lookups.Add(t.LookupAsync("k2").AsTask());   // a second connection
-            await Task.Delay(200);
-            lookups.Add(t.LookupAsync("k3").AsTask());   // queued behind k1 or k2
-            lookups.Add(t.LookupAsync("k4").AsTask());
-            await Task.Delay(100);
-        }
-        var results = await Task.WhenAll(lookups);
+        var results = await K1K2ThenTwoQueued(rig, t);
         Assert.That(results, Is.EqualTo(new[] { "k1", "k2", "k3", "k4" }.Select(k => LookupResult.Found("v" + k))));
         Assert.That(rig.Logs.Warnings, Is.Empty, "the queued gets are replayed, not failed");
     }
@@ -462,18 +451,7 @@ public class MemcachedPipelineTests
         string r1 = Exact("k1", 'a'), r2 = Exact("k2", 'b');
         Assert.That((r1.Length, r2.Length), Is.EqualTo((ReceiveBuffer, ReceiveBuffer)));
         rig.Fake.Inject(r1 + "END\r\n", r2 + "END\r\n");
-        var lookups = new List<Task<LookupResult>>();
-        using (rig.Fake.HoldReplies())
-        {
-            lookups.Add(t.LookupAsync("k1").AsTask());   // sent at once
-            await Task.Delay(100);
-            lookups.Add(t.LookupAsync("k2").AsTask());   // a second connection
-            await Task.Delay(200);
-            lookups.Add(t.LookupAsync("k3").AsTask());   // queued behind k1 or k2
-            lookups.Add(t.LookupAsync("k4").AsTask());
-            await Task.Delay(100);
-        }
-        var results = await Task.WhenAll(lookups);
+        var results = await K1K2ThenTwoQueued(rig, t);
         Assert.That(results, Is.EqualTo(new[]
         {
             LookupResult.Found(new string('a', ReceiveBuffer - 25)), LookupResult.Found(new string('b', ReceiveBuffer - 25)),
@@ -485,4 +463,24 @@ public class MemcachedPipelineTests
     /// <summary>The get command lines of some traffic, split into words ("get", key, key, ...).</summary>
     private static IEnumerable<string[]> GetLines(string traffic) =>
         traffic.Split("\r\n").Where(l => l.StartsWith("get ", StringComparison.Ordinal)).Select(l => l.Split(' '));
+
+    /// <summary>
+    /// With the fake's replies held: k1 (sent at once), k2 (a second connection), then k3 and
+    /// k4 (queued behind one of them); then the replies go out and the four results come back.
+    /// </summary>
+    private static async Task<LookupResult[]> K1K2ThenTwoQueued(VectorRig rig, MemcacheTable t)
+    {
+        var lookups = new List<Task<LookupResult>>();
+        using (rig.Fake.HoldReplies())
+        {
+            lookups.Add(t.LookupAsync("k1").AsTask());   // sent at once
+            await Task.Delay(100);
+            lookups.Add(t.LookupAsync("k2").AsTask());   // a second connection
+            await Task.Delay(200);
+            lookups.Add(t.LookupAsync("k3").AsTask());   // queued behind k1 or k2
+            lookups.Add(t.LookupAsync("k4").AsTask());
+            await Task.Delay(100);
+        }
+        return await Task.WhenAll(lookups);
+    }
 }
