@@ -8,7 +8,7 @@
  * decoding, no logging, no event loop: one thread in blocking system calls (block), or the
  * same with the memcached reply busy-polled (poll: non-blocking recv in a loop, so the thread
  * never sleeps while memcached works; it spins a core). The 1-connection p50 of this program
- * against direct memcached's is the floor for the issue 5 target "p50 through memcached <=
+ * against direct memcached's is the floor for the target "p50 through memcached <=
  * 1.8 x direct": two round trips, each with its wake-ups, and nothing else.
  * Not a server: no limits beyond buffer sizes, exits on any memcached error.
  */

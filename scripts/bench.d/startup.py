@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Start-to-first-answer of the server (issue 5, item 5).
+"""Start-to-first-answer of the server (docs/benchmarks.md's start-up target).
 
   startup.py PORT MAP KEY RUNS -- COMMAND...
 
