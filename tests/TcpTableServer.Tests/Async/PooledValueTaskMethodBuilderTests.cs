@@ -53,7 +53,7 @@ public class PooledValueTaskMethodBuilderTests
     }
 
     [Test]
-    public void Issue5_a_call_that_completes_synchronously_returns_its_result_or_exception_without_a_box()
+    public void a_call_that_completes_synchronously_returns_its_result_or_exception_without_a_box()
     {
         var ok = Immediate(7, fail: false);
         Assert.That(ok.IsCompletedSuccessfully, Is.True);
@@ -64,7 +64,7 @@ public class PooledValueTaskMethodBuilderTests
     }
 
     [Test]
-    public async Task Issue5_suspended_calls_resume_with_their_own_results_across_reuse()
+    public async Task suspended_calls_resume_with_their_own_results_across_reuse()
     {
         var a = new Gate();
         var b = new Gate();
@@ -80,7 +80,7 @@ public class PooledValueTaskMethodBuilderTests
     }
 
     [Test]
-    public async Task Issue5_an_exception_after_a_suspension_reaches_the_awaiter()
+    public async Task an_exception_after_a_suspension_reaches_the_awaiter()
     {
         var gate = new Gate();
         var call = AfterGate(gate, 1);
@@ -92,7 +92,7 @@ public class PooledValueTaskMethodBuilderTests
     }
 
     [Test]
-    public async Task Issue5_the_execution_context_flows_across_a_suspension()
+    public async Task the_execution_context_flows_across_a_suspension()
     {
         var gate = new Gate();
         Flowing.Value = "caller";
@@ -104,7 +104,7 @@ public class PooledValueTaskMethodBuilderTests
     }
 
     [Test]
-    public void Issue5_taking_a_result_before_the_call_completed_throws_and_leaves_the_call_intact()
+    public void taking_a_result_before_the_call_completed_throws_and_leaves_the_call_intact()
     {
         var gate = new Gate();
         var call = AfterGate(gate, 1);
@@ -114,7 +114,7 @@ public class PooledValueTaskMethodBuilderTests
     }
 
     [Test]
-    public void Issue5_64_suspended_calls_at_once_reuse_their_boxes()
+    public void Sixty_four_suspended_calls_at_once_reuse_their_boxes()
     {
         ReleaseOnly.Require();
         const int InFlight = 64, Rounds = 200;

@@ -17,7 +17,7 @@ public sealed class DifferentialTests
     /// <summary>Both modes of spec 3.3: Postfix's default (smtputf8_enable = yes, Unicode folding) and ASCII folding.</summary>
     [TestCase(true)]
     [TestCase(false)]
-    public async Task Issue4_Differential_AllConfigurations_ZeroUnexplainedDifferences(bool smtputf8)
+    public async Task Differential_AllConfigurations_ZeroUnexplainedDifferences(bool smtputf8)
     {
         Assume.That(Postfix.Installed, "postmap is not installed: run scripts/install-deps");
         var options = new DiffOptions

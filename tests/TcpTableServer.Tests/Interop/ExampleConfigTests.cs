@@ -12,7 +12,7 @@ namespace TcpTableServer.Tests.Interop;
 public sealed class ExampleConfigTests
 {
     [Test]
-    public void Issue3_ShippedExample_AnswersOverBothProtocols_AndSurvivesMemcachedStop()
+    public void ShippedExample_AnswersOverBothProtocols_AndSurvivesMemcachedStop()
     {
         Assume.That(Postfix.Installed, "postmap is not installed: run scripts/install-deps");
         using var dir = new TempDir();

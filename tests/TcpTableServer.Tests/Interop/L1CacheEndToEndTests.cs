@@ -17,7 +17,7 @@ public sealed class L1CacheEndToEndTests
     private const int L1TtlSeconds = 2;
 
     [Test]
-    public void Issue5_L1_ServesTheCachedAnswerUntilL1TtlThenTheNewItem_AndPutInvalidates()
+    public void L1_ServesTheCachedAnswerUntilL1TtlThenTheNewItem_AndPutInvalidates()
     {
         Assume.That(Postfix.Installed, "postmap is not installed: run scripts/install-deps");
         using var dir = new TempDir();

@@ -53,7 +53,7 @@ public sealed class ServerLifecycleTests
     }
 
     [Test]
-    public void Issue3_BadIni_ExitsWithConfigError_NamingFileAndLine()
+    public void BadIni_ExitsWithConfigError_NamingFileAndLine()
     {
         using var d = new TempDir();
         var ini = d.File("server.ini", "[server]\nsocketmap = inet:127.0.0.1:9\n[maps:a]\nbogus_option = 1\n");
@@ -63,7 +63,7 @@ public sealed class ServerLifecycleTests
     }
 
     [Test]
-    public void Issue3_MissingIni_ExitsWithConfigError()
+    public void MissingIni_ExitsWithConfigError()
     {
         var (code, err) = RunToExit("--config", "/nonexistent/tcptable.ini");
         Assert.That(code, Is.EqualTo(78), err);
@@ -71,7 +71,7 @@ public sealed class ServerLifecycleTests
     }
 
     [Test]
-    public void Issue3_Sigterm_AnswersAndExitsZero()
+    public void Sigterm_AnswersAndExitsZero()
     {
         using var mc = MemcachedProcess.Start();
         using var d = new TempDir();
@@ -92,7 +92,7 @@ public sealed class ServerLifecycleTests
     }
 
     [Test]
-    public void Issue3_Cli_QueryPutDeleteSequence_ExitCodes()
+    public void Cli_QueryPutDeleteSequence_ExitCodes()
     {
         using var mc = MemcachedProcess.Start();
         using var d = new TempDir();
@@ -121,7 +121,7 @@ public sealed class ServerLifecycleTests
     }
 
     [Test]
-    public void Issue3_Cli_MemcachedDown_TemporaryFailureExit75()
+    public void Cli_MemcachedDown_TemporaryFailureExit75()
     {
         using var d = new TempDir();
         d.File("a.cf", $"memcache = inet:127.0.0.1:{FreePort.Closed()}\n");

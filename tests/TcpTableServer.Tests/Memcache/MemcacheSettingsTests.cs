@@ -150,7 +150,7 @@ public class MemcacheSettingsTests
     }
 
     [Test]
-    public void Issue5_key_digest_of_a_hot_key_allocates_nothing()
+    public void key_digest_of_a_hot_key_allocates_nothing()
     {
         var digest = KeyDigest.Create("sha256")!;
         digest.Apply("user@example.com");                  // first sighting: remembered

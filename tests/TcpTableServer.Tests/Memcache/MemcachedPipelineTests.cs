@@ -14,7 +14,7 @@ public class MemcachedPipelineTests
     private const int Many = 1000;
 
     [Test]
-    public async Task Issue5_1000_concurrent_lookups_answered_correctly_by_real_memcached()
+    public async Task A_thousand_concurrent_lookups_answered_correctly_by_real_memcached()
     {
         await using var rig = new VectorRig(Backend.Real);
         for (int i = 0; i < Many; i++) rig.Seed($"k{i}", $"value-{i}-" + new string('x', i % 300));
@@ -26,7 +26,7 @@ public class MemcachedPipelineTests
     }
 
     [Test]
-    public async Task Issue5_hits_with_64_lookups_in_flight_allocate_no_async_machinery()
+    public async Task hits_with_64_lookups_in_flight_allocate_no_async_machinery()
     {
         ReleaseOnly.Require();
         const int InFlight = 64, Rounds = 100;
@@ -56,7 +56,7 @@ public class MemcachedPipelineTests
     }
 
     [Test]
-    public async Task Issue5_concurrent_commands_share_at_most_two_connections_each_command_sent_once()
+    public async Task concurrent_commands_share_at_most_two_connections_each_command_sent_once()
     {
         await using var rig = new VectorRig(Backend.Fake);
         for (int i = 0; i < Many; i++) rig.Seed($"k{i}", $"v{i}");
@@ -78,7 +78,7 @@ public class MemcachedPipelineTests
     }
 
     [Test]
-    public async Task Issue5_sequential_commands_keep_one_connection_in_order()
+    public async Task sequential_commands_keep_one_connection_in_order()
     {
         await using var rig = new VectorRig(Backend.Fake);
         var t = rig.Open("C");
@@ -93,7 +93,7 @@ public class MemcachedPipelineTests
     }
 
     [Test]
-    public async Task Issue5_commands_queued_while_replies_are_outstanding_go_out_together_when_they_arrive()
+    public async Task commands_queued_while_replies_are_outstanding_go_out_together_when_they_arrive()
     {
         await using var rig = new VectorRig(Backend.Fake);
         for (int i = 0; i < 50; i++) rig.Seed($"k{i}", $"v{i}");
@@ -247,7 +247,7 @@ public class MemcachedPipelineTests
     }
 
     [Test]
-    public void Issue5_reply_split_at_every_byte_is_parsed_only_when_complete()
+    public void reply_split_at_every_byte_is_parsed_only_when_complete()
     {
         var parser = new MemcachedReplyParser(1024, 10240, "memcache:/etc/postfix/plain.cf");
         byte[] reply = Encoding.Latin1.GetBytes("VALUE k 0 5\r\na\r\nbc\r\nEND\r\nEND\r\n");
@@ -269,7 +269,7 @@ public class MemcachedPipelineTests
     /// then costs no write and no memcached read of its own.
     /// </summary>
     [Test]
-    public async Task Issue5_a_request_joins_the_batch_forming_on_a_connection()
+    public async Task a_request_joins_the_batch_forming_on_a_connection()
     {
         await using var rig = new VectorRig(Backend.Fake);
         foreach (var k in new[] { "k1", "k2", "k3", "k4" }) rig.Seed(k, "v" + k);
@@ -296,7 +296,7 @@ public class MemcachedPipelineTests
     }
 
     [Test]
-    public async Task Issue5_gets_queued_together_share_one_multi_key_get_and_each_gets_its_own_answer()
+    public async Task gets_queued_together_share_one_multi_key_get_and_each_gets_its_own_answer()
     {
         await using var rig = new VectorRig(Backend.Fake);
         for (int i = 0; i < 40; i += 2) rig.Seed($"k{i}", $"v{i}");   // odd keys are misses
@@ -335,7 +335,7 @@ public class MemcachedPipelineTests
     }
 
     [Test]
-    public void Issue5_multi_key_get_reply_is_matched_by_key()
+    public void multi_key_get_reply_is_matched_by_key()
     {
         var parser = new MemcachedReplyParser(1024, 10240, "memcache:/etc/postfix/plain.cf");
         // get a b c: b is a miss

@@ -39,15 +39,15 @@ public sealed class HitPathAllocationTests
     private const double BytesPerRequestBound = 8;
 
     [Test]
-    public Task Issue5_V01_V03_SocketmapHitsThroughMemcached_AllocateNothingPerRequest() =>
+    public Task V01_V03_SocketmapHitsThroughMemcached_AllocateNothingPerRequest() =>
         Measure(l1: false, tcp: false);
 
     [Test]
-    public Task Issue5_V01_V03_TcpHitsThroughMemcached_AllocateNothingPerRequest() =>
+    public Task V01_V03_TcpHitsThroughMemcached_AllocateNothingPerRequest() =>
         Measure(l1: false, tcp: true);
 
     [Test]
-    public Task Issue5_SocketmapL1Hits_AllocateNothingPerRequest() =>
+    public Task SocketmapL1Hits_AllocateNothingPerRequest() =>
         Measure(l1: true, tcp: false);
 
     /// <summary>

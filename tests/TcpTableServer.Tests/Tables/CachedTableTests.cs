@@ -67,7 +67,7 @@ public sealed class CachedTableTests
     }
 
     [Test]
-    public async Task Issue5_Hit_IsServedFromL1_Synchronously_WithoutMemcachedGet()
+    public async Task Hit_IsServedFromL1_Synchronously_WithoutMemcachedGet()
     {
         await using var table = OverMemcached(FiveSeconds);
         string key = NewKey();
@@ -83,7 +83,7 @@ public sealed class CachedTableTests
     }
 
     [Test]
-    public async Task Issue5_Hit_AllocatesNothing()
+    public async Task Hit_AllocatesNothing()
     {
         var inner = new TableDouble().With("hot@x", "v");
         await using var table = Over(inner, FiveSeconds);
@@ -98,7 +98,7 @@ public sealed class CachedTableTests
     }
 
     [Test]
-    public async Task Issue5_Ttl_ExpiredEntryIsLookedUpAgain()
+    public async Task Ttl_ExpiredEntryIsLookedUpAgain()
     {
         await using var table = OverMemcached(FiveSeconds);
         string key = NewKey();
@@ -115,7 +115,7 @@ public sealed class CachedTableTests
     }
 
     [Test]
-    public async Task Issue5_NegativeTtlZero_NotFoundIsNotCached()
+    public async Task NegativeTtlZero_NotFoundIsNotCached()
     {
         await using var table = OverMemcached(FiveSeconds);
         string key = NewKey();
@@ -125,7 +125,7 @@ public sealed class CachedTableTests
     }
 
     [Test]
-    public async Task Issue5_NegativeTtl_NotFoundIsCachedForItsOwnTtl()
+    public async Task NegativeTtl_NotFoundIsCachedForItsOwnTtl()
     {
         await using var table = OverMemcached(FiveSeconds with { NegativeTtl = TimeSpan.FromSeconds(1) });
         string key = NewKey();
@@ -140,7 +140,7 @@ public sealed class CachedTableTests
     }
 
     [Test]
-    public async Task Issue5_Errors_AreNeverCached()
+    public async Task Errors_AreNeverCached()
     {
         var inner = new TableDouble().With("a@x", LookupResult.TempError).With("b@x", LookupResult.ConfigError);
         await using var table = Over(inner, FiveSeconds with { NegativeTtl = TimeSpan.FromSeconds(5) });
@@ -153,7 +153,7 @@ public sealed class CachedTableTests
     }
 
     [Test]
-    public async Task Issue5_Coalescing_ConcurrentMissesShareOneInnerLookup()
+    public async Task Coalescing_ConcurrentMissesShareOneInnerLookup()
     {
         var inner = Gated(new TableDouble().With("hot@x", "v"));
         await using var table = Over(inner, FiveSeconds);
@@ -168,7 +168,7 @@ public sealed class CachedTableTests
     }
 
     [Test]
-    public async Task Issue5_Coalescing_AnErrorIsSharedWithTheWaitersButNotCached()
+    public async Task Coalescing_AnErrorIsSharedWithTheWaitersButNotCached()
     {
         var inner = Gated(new TableDouble().With("k@x", LookupResult.TempError));
         await using var table = Over(inner, FiveSeconds);
@@ -185,7 +185,7 @@ public sealed class CachedTableTests
     }
 
     [Test]
-    public async Task Issue5_Coalescing_AnInnerExceptionReachesEveryWaiter_AndIsNotCached()
+    public async Task Coalescing_AnInnerExceptionReachesEveryWaiter_AndIsNotCached()
     {
         var inner = Gated(new TableDouble().Throwing("k@x", new IOException("boom")));
         await using var table = Over(inner, FiveSeconds);
@@ -202,7 +202,7 @@ public sealed class CachedTableTests
     }
 
     [Test]
-    public async Task Issue5_Coalescing_ACancelledWaiterLeavesTheFlightToTheOthers()
+    public async Task Coalescing_ACancelledWaiterLeavesTheFlightToTheOthers()
     {
         var inner = Gated(new TableDouble().With("k@x", "v"));
         await using var table = Over(inner, FiveSeconds);
@@ -219,7 +219,7 @@ public sealed class CachedTableTests
     }
 
     [Test]
-    public async Task Issue5_FoldKeys_MixedCaseKeysShareAnEntry_OnlyWhenTheMapFolds()
+    public async Task FoldKeys_MixedCaseKeysShareAnEntry_OnlyWhenTheMapFolds()
     {
         var folding = new TableDouble().With("user@x", "v");
         await using (var table = Over(folding, FiveSeconds, foldKeys: true))
@@ -241,7 +241,7 @@ public sealed class CachedTableTests
     }
 
     [Test]
-    public async Task Issue5_SizeBound_HoldsAndRecentKeysStillHit()
+    public async Task SizeBound_HoldsAndRecentKeysStillHit()
     {
         var inner = new TableDouble();
         await using var table = Over(inner, new L1Options(TimeSpan.FromSeconds(5), 10, TimeSpan.FromSeconds(5)));
@@ -259,7 +259,7 @@ public sealed class CachedTableTests
     }
 
     [Test]
-    public void Issue5_SizeBound_HoldsUnderConcurrentStores()
+    public void SizeBound_HoldsUnderConcurrentStores()
     {
         var cache = new L1Cache(100);
         int maxSeen = 0;
@@ -283,7 +283,7 @@ public sealed class CachedTableTests
     }
 
     [Test]
-    public async Task Issue5_Update_InvalidatesTheEntry()
+    public async Task Update_InvalidatesTheEntry()
     {
         await using var table = OverMemcached(FiveSeconds);
         string key = NewKey();
@@ -295,7 +295,7 @@ public sealed class CachedTableTests
     }
 
     [Test]
-    public async Task Issue5_Delete_InvalidatesTheEntry()
+    public async Task Delete_InvalidatesTheEntry()
     {
         await using var table = OverMemcached(FiveSeconds);
         string key = NewKey();
@@ -306,7 +306,7 @@ public sealed class CachedTableTests
     }
 
     [Test]
-    public async Task Issue5_FailedUpdate_StillInvalidates()
+    public async Task FailedUpdate_StillInvalidates()
     {
         var inner = new TableDouble().With("k@x", "v1");
         inner.UpdateResult = UpdateResult.TempError;
@@ -322,7 +322,7 @@ public sealed class CachedTableTests
     /// lookup (a memcached reader in the server), not on the thread pool.
     /// </summary>
     [Test]
-    public async Task Issue5_Coalescing_WaitersResumeOnTheThreadThatCompletedTheLookup()
+    public async Task Coalescing_WaitersResumeOnTheThreadThatCompletedTheLookup()
     {
         var inner = new TableDouble().With("k@x", "v");
         inner.Gate = new TaskCompletionSource();          // completes its waiters inline, like a socket reader
@@ -350,7 +350,7 @@ public sealed class CachedTableTests
     }
 
     [Test]
-    public async Task Issue5_UpdateDuringAFlight_ItsResultIsNotCached()
+    public async Task UpdateDuringAFlight_ItsResultIsNotCached()
     {
         var inner = Gated(new TableDouble().With("k@x", "old"));
         await using var table = Over(inner, FiveSeconds);
@@ -366,7 +366,7 @@ public sealed class CachedTableTests
     }
 
     [Test]
-    public async Task Issue5_Sequence_PassesThrough()
+    public async Task Sequence_PassesThrough()
     {
         var backup = new Memcache.FixedKeyTable("texthash:b", ("a@x", "1"));
         await using var table = new CachedTable(backup, FiveSeconds, foldKeys: true);

@@ -157,7 +157,7 @@ public sealed class LmdbTableTests
     /// complete synchronously. Writes, in contrast, always complete on the writer thread.
     /// </summary>
     [Test]
-    public async Task Issue5_ConcurrentLookups_CompleteOnTheCallingThread()
+    public async Task ConcurrentLookups_CompleteOnTheCallingThread()
     {
         await using var table = OpenNew("lmdb:c");
         for (int i = 0; i < 50; i++) Assert.That(await table.UpdateAsync($"k{i}", $"v{i}"), Is.EqualTo(UpdateResult.Success));
