@@ -5,8 +5,9 @@ namespace TcpTableServer.Tables;
 
 /// <summary>
 /// A map's optional <c>deadline</c> (INI <c>[maps:NAME] deadline = 4s</c>): a lookup not
-/// answered within it gets a temporary error at once (socketmap <c>TEMP</c>, tcp <c>400</c>;
-/// spec 2.6: Postfix treats TEMP and TIMEOUT alike), before Postfix's own client gives up on
+/// answered within it gets a temporary error at once, marked <see cref="AnswerTier.Deadline"/>
+/// (socketmap <c>TIMEOUT deadline</c>, tcp <c>400</c>; spec 2.6: TIMEOUT may replace TEMP for a
+/// backup timeout and Postfix treats both alike), before Postfix's own client gives up on
 /// the connection (10 s for tcp and socketmap) and logs a broken server. The lookup itself goes
 /// on and its result is dropped. Updates, deletes and sequences are not bounded: their
 /// acknowledgement must mean the write happened.

@@ -182,6 +182,23 @@ public class ServerConfigLoaderTests
         Assert.That(def.Maps[0].Parameters["key_format"].Value, Is.EqualTo("\u00c3\u00b6:%s"));
     }
 
+    /// <summary>
+    /// Spec 2.6 POLICY: socketmap idle connections are closed only under connection pressure,
+    /// so the default socketmap_idle_timeout is "never" (null, the same as an explicit 0).
+    /// Guards the old default of 60 s: it closed Sendmail's idle connection, and Sendmail's
+    /// socket map client takes that EOF as a temporary failure without retrying
+    /// (SendmailClientTests.Spec_2_6_the_defaults_keep_a_Sendmail_like_client_served_after_idling).
+    /// </summary>
+    [Test]
+    public void Spec26_SocketmapIdleTimeout_DefaultsToNever_KeepsSendmailServed()
+    {
+        var omitted = Load("[server]\nsocketmap = inet:127.0.0.1:9000\n[maps:a]\n");
+        Assert.That(omitted.Options.SocketmapIdleTimeout, Is.Null, "left out: never (not 60 s)");
+        var zero = Load("[server]\nsocketmap = inet:127.0.0.1:9000\nsocketmap_idle_timeout = 0\n[maps:a]\n");
+        Assert.That(zero.Options.SocketmapIdleTimeout, Is.Null, "0 = never");
+        Assert.That(log.Warnings, Is.Empty);
+    }
+
     [Test]
     public void Spec26_ShortSocketmapIdleTimeout_Warns()
     {

@@ -297,4 +297,31 @@ public sealed class QueryExplainTests
                 Assert.That(result, Is.EqualTo("NotFound"), key);
         }
     }
+
+    /// <summary>
+    /// Spec 2.6 (TIMEOUT may replace TEMP for a timeout): a lookup past the map's deadline
+    /// (memcached frozen by SIGSTOP, timeout 3 s, deadline 1 s) is reported with the bytes the
+    /// server sends for it, socketmap <c>16:TIMEOUT deadline,</c> and tcp <c>400</c>, and the
+    /// exit of query's temporary error.
+    /// </summary>
+    [Test]
+    public void Explain_of_a_lookup_past_the_deadline_shows_the_socketmap_TIMEOUT_reply_spec_2_6()
+    {
+        using var mc = MemcachedProcess.Start();
+        using var d = new TempDir();
+        d.File("a.cf", $"memcache = {mc.Endpoint}\ntimeout = 3\nmax_try = 1\n");
+        var ini = Ini(d, "[maps:slow]\nconfig = a.cf\ndeadline = 1s\n");
+
+        Process.Start("kill", $"-STOP {mc.Pid}")!.WaitForExit();
+        try
+        {
+            var (code, r) = Explain(ini, "slow", "k@example.com");
+            Assert.That(code, Is.EqualTo(75), "a temporary error, exit as query");
+            Assert.That(r, Does.Contain("deadline = 1 s"));
+            Assert.That(Field(r, "tier"), Is.EqualTo("Deadline"));
+            Assert.That(Field(r, "socketmap reply"), Is.EqualTo("16:TIMEOUT deadline,"));
+            Assert.That(Field(r, "tcp reply"), Is.EqualTo("400 temporary-failure\\n"));
+        }
+        finally { Process.Start("kill", $"-CONT {mc.Pid}")!.WaitForExit(); }
+    }
 }

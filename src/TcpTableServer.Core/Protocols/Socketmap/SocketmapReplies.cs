@@ -19,12 +19,23 @@ public static class SocketmapReplies
     public static ReadOnlySpan<byte> BadRequest => "16:PERM bad-request,"u8;
     public static ReadOnlySpan<byte> ReplyTooLong => "19:TEMP reply-too-long,"u8;
 
-    /// <summary>Writes the reply to a lookup (spec 3.12); returns the bytes written.</summary>
+    /// <summary>
+    /// A lookup cut off by its map's <c>deadline</c>: spec 2.6 allows <c>TIMEOUT</c> instead of
+    /// <c>TEMP</c> for a memcached/backup timeout, and Postfix treats both as a temporary error.
+    /// </summary>
+    public static ReadOnlySpan<byte> DeadlineTimeout => "16:TIMEOUT deadline,"u8;
+
+    /// <summary>
+    /// Writes the reply to a lookup (spec 3.12); returns the bytes written. A temporary error
+    /// given because the map's deadline passed is <c>TIMEOUT deadline</c> (spec 2.6), any other
+    /// <c>TEMP temporary-failure</c>.
+    /// </summary>
     public static int WriteLookup(IBufferWriter<byte> writer, in LookupResult result) => result.Status switch
     {
         LookupStatus.Found => WriteFound(writer, result.Value),
         LookupStatus.NotFound => Write(writer, NotFound),
         LookupStatus.ConfigError => Write(writer, ConfigurationError),
+        _ when result.Tier == AnswerTier.Deadline => Write(writer, DeadlineTimeout),
         _ => Write(writer, TemporaryFailure),
     };
 
