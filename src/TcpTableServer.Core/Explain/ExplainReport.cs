@@ -188,7 +188,10 @@ public static class ExplainReport
         o.Append("memcached ").Append(command).Append(" attempt ").Append(a.Number).Append(" of max_try ").Append(s.MaxTry);
         if (a.Node is not null) o.Append(" on node ").Append(a.Node);
         if (a.Replay) o.Append(" (replay)");
-        o.Append(": ").Append(Outcome(a)).Append(" in ").AppendLine(Ms(a.Ms));
+        // An attempt still in flight when the lookup was answered (a map's deadline cut it short)
+        // has no end time yet: say so instead of printing a time against an unset end.
+        if (a.Verdict is null) o.AppendLine(": no reply yet when the lookup was answered");
+        else o.Append(": ").Append(Outcome(a)).Append(" in ").AppendLine(Ms(a.Ms));
         string pad = Pad;
         if (a.NotSent)
         {
@@ -226,7 +229,6 @@ public static class ExplainReport
     /// <summary>How the attempt loop judged the attempt: found, not found, stored, failed, connect failed, ...</summary>
     private static string Outcome(MemcachedAttempt a) => a.Verdict switch
     {
-        null => "",
         Verdict.Done => Answer(a),
         Verdict.DoneThenClose => Answer(a) + " (then the connection closed)",
         Verdict.FailedInSync => "failed (connection kept)",
