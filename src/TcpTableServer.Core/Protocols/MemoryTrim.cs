@@ -4,18 +4,17 @@ namespace TcpTableServer.Protocols;
 /// Gives the memory of a burst back to the system once the burst is over. What thousands of
 /// connections leave behind (buffers dropped by <see cref="ReturningMemoryPool"/>, the objects
 /// of closed connections) is garbage in the oldest generation, and a server that then goes
-/// quiet allocates almost nothing, so no collection would ever free it: RSS stayed at its
-/// peak (2 000 connections x 1 MiB requests: 2.08 GB a minute after they closed; 10 000
-/// connections answered at once: 40 MB of garbage). Every <see cref="Period"/> this checks
+/// quiet allocates almost nothing, so no collection would ever free it: RSS stays at its
+/// peak (docs/benchmarks.md, "measurements behind comments"). Every <see cref="Period"/> this checks
 /// whether the managed heap grew by <see cref="Growth"/> since the last trim (or
 /// <see cref="ClosedConnections"/> connections closed, leaving a few KB of garbage each, or the
 /// transport dropped <see cref="Growth"/> of large receive buffers) while the
 /// process allocated less than <see cref="QuietAllocation"/> in the period (the burst is
 /// over; the hit path allocates nothing), and then runs one aggressive full collection,
 /// which compacts and decommits. A busy server collects on its own and is left alone.
-/// The growth threshold is 16 MiB: 10 000 connections of the lean transport add only about
-/// 20 MB of live objects, and when the collections of the burst had already taken its garbage
-/// the heap grew by less than 32 MiB, so no trim ran and RSS stayed 9 MB above the trimmed figure.
+/// The growth threshold is 16 MiB because the lean transport's connections hold little: when
+/// the collections during a burst had already taken its garbage, a threshold twice as high was
+/// not reached, no trim ran and RSS stayed above what a trim gives.
 /// </summary>
 public static class MemoryTrim
 {

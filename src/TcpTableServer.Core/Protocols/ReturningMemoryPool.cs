@@ -8,8 +8,8 @@ namespace TcpTableServer.Protocols;
 /// memory back: at most <see cref="MaxRetained"/> free blocks are kept for reuse (the steady
 /// state of a busy server needs a few per active connection: no allocation per request);
 /// blocks returned beyond that are dropped for the GC. Kestrel's pinned block pool keeps
-/// every block it ever handed out (10 000 connections answered at once left 6 832 blocks,
-/// 28 MB, pinned after they went idle) and trims them only slowly. Blocks are ordinary
+/// every block it ever handed out, pinned after a burst's connections went idle, and trims
+/// them only slowly (docs/benchmarks.md). Blocks are ordinary
 /// arrays, not pinned: on Linux the socket pins a buffer only for the system call.
 /// <see cref="MemoryTrim"/> makes sure dropped blocks are collected once a burst is over.
 /// </summary>

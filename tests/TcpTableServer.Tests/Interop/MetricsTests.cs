@@ -150,6 +150,35 @@ public sealed class MetricsTests
         Assert.That(server.Terminate(), Is.EqualTo(0), server.Stderr);
     }
 
+    /// <summary>
+    /// tcptable_l1_evictions_total counts the entries an L1 drops to make room: with
+    /// <c>l1_size = 2</c> (two generations of one entry) two keys fit and nothing is evicted;
+    /// each further key drops the old generation's entry, so two more keys evict two.
+    /// </summary>
+    [Test]
+    public async Task Metrics_L1Evictions_MoveWhenTheL1Overflows()
+    {
+        using var mc = MemcachedProcess.Start();
+        using var d = new TempDir();
+        int sm = FreePort.Next(), http = FreePort.Next();
+        d.File("small.cf", $"memcache = {mc.Endpoint}\n");
+        var ini = d.File("server.ini",
+            $"[server]\nsocketmap = inet:127.0.0.1:{sm}\nmetrics = inet:127.0.0.1:{http}\n[maps:small]\nconfig = small.cf\nl1_ttl = 60\nl1_size = 2\n");
+        foreach (var k in new[] { "k1", "k2", "k3", "k4" }) mc.Set(k, "v");
+        using var server = ServerProcess.Serve(ini, sm, http);
+
+        async Task<double> Evictions() => Sample((await GetAsync(http, "/metrics")).Body, "tcptable_l1_evictions_total", "map=\"small\"");
+        Assert.That(await Evictions(), Is.Zero);
+        Assert.That(RawSocket.Exchange(sm, "8:small k1,"), Is.EqualTo("4:OK v,"));
+        Assert.That(RawSocket.Exchange(sm, "8:small k2,"), Is.EqualTo("4:OK v,"));
+        Assert.That(await Evictions(), Is.Zero, "two entries fit in l1_size = 2");
+        Assert.That(RawSocket.Exchange(sm, "8:small k3,"), Is.EqualTo("4:OK v,"));
+        Assert.That(RawSocket.Exchange(sm, "8:small k4,"), Is.EqualTo("4:OK v,"));
+        var (_, body) = await GetAsync(http, "/metrics");
+        Assert.That(Sample(body, "tcptable_l1_evictions_total", "map=\"small\""), Is.EqualTo(2), body);
+        Assert.That(server.Terminate(), Is.EqualTo(0), server.Stderr);
+    }
+
     /// <summary>SIGHUP reloads are counted by outcome; a failed one leaves the load time of the active configuration alone.</summary>
     [Test]
     public async Task Metrics_ReloadsTotal_CountsOkAndFailed()

@@ -9,9 +9,11 @@ namespace TcpTableServer.Tests.Interop;
 /// <summary>
 /// Reload on SIGHUP, against the real server process and a real memcached: open connections
 /// see the new configuration from their next request, a broken configuration changes
-/// nothing (file and line in the log), listeners are added and removed without touching the
-/// others, an lmdb backup kept across a reload stays one open instance while puts run, and
-/// a loaded server loses no request over repeated reloads.
+/// nothing (file, line and parameter in the log), listeners are added and removed without
+/// touching the others (a removed one answers the request in flight before closing), an
+/// unchanged map keeps its L1 while a changed one starts empty, an lmdb backup kept across a
+/// reload stays one open instance while puts run, and a loaded server loses no request over
+/// repeated reloads.
 /// </summary>
 [TestFixture, Category("Interop")]
 public sealed class ReloadTests
@@ -65,6 +67,156 @@ public sealed class ReloadTests
         Assert.That(socketmap.Lookup("a", "user@example.com"), Is.EqualTo("OK two"), "the old configuration keeps serving");
         Assert.That(line.Get("user@example.com"), Is.EqualTo("200 two"));
         Assert.That(server.HasExited, Is.False);
+    }
+
+    /// <summary>
+    /// A bad parameter value in a .cf on reload (spec 3.11, Postfix's "bad numerical
+    /// configuration"): the reload fails, the log line names file, line and parameter, and the
+    /// old configuration keeps answering on the open connection.
+    /// </summary>
+    [Test]
+    public void Sighup_with_a_bad_parameter_value_names_file_line_and_parameter_and_keeps_the_old_answers()
+    {
+        using var d = new TempDir();
+        int sm = FreePort.Next();
+        string cf = d.File("a.cf", $"memcache = {mc.Endpoint}\nbackup = inline:{{ {{k = one}} }}\n");
+        string ini = d.File("server.ini", $"[server]\nsocketmap = inet:127.0.0.1:{sm}\n[maps:a]\nconfig = a.cf\n");
+        using var server = ServerProcess.Serve(ini, sm);
+        using var socketmap = new SocketmapClient(sm);
+        Assert.That(socketmap.Lookup("a", "k"), Is.EqualTo("OK one"));
+
+        File.WriteAllText(cf, $"memcache = {mc.Endpoint}\nbackup = inline:{{ {{k = two}} }}\nmax_try = x\n");
+        mc.FlushAll();   // an answer of "one" now comes from the old map's backup, not from memcached
+        server.Hangup();
+        Assert.That(server.WaitForOutput("reload failed"), Is.True, server.Stderr + server.Stdout);
+        string log = server.Stderr + server.Stdout;
+        var failure = log.Split('\n').FirstOrDefault(l => l.Contains("reload failed"));
+        Assert.That(failure, Does.Contain($"{cf}:3:").And.Contain("max_try"), "file:line and the parameter on the failure line\n" + log);
+        Assert.That(log, Does.Contain("nothing changed, still active: generation 1"));
+        Assert.That(socketmap.Lookup("a", "k"), Is.EqualTo("OK one"), "the old map keeps answering on the open connection");
+        Assert.That(server.HasExited, Is.False);
+    }
+
+    /// <summary>
+    /// A reload keeps the L1 cache of a map whose fingerprint is unchanged and drops it with a
+    /// map that is reopened: both maps have an L1 (l1_ttl), each answer sits in it, memcached's
+    /// values are changed behind the server's back, then only a.cf is edited (a parameter that
+    /// does not change the memcached key). On the same connection map a answers memcached's new
+    /// value, map b still the value its L1 held.
+    /// </summary>
+    [Test]
+    public void Sighup_drops_the_L1_of_a_changed_map_and_keeps_the_L1_of_an_unchanged_one()
+    {
+        using var d = new TempDir();
+        int sm = FreePort.Next();
+        string cf = d.File("a.cf", $"memcache = {mc.Endpoint}\nkey_format = a-%s\n");
+        d.File("b.cf", $"memcache = {mc.Endpoint}\nkey_format = b-%s\n");
+        string ini = d.File("server.ini",
+            $"[server]\nsocketmap = inet:127.0.0.1:{sm}\n[maps:a]\nconfig = a.cf\nl1_ttl = 300\n[maps:b]\nconfig = b.cf\nl1_ttl = 300\n");
+        mc.Set("a-k", "old-a");
+        mc.Set("b-k", "old-b");
+        using var server = ServerProcess.Serve(ini, sm);
+        using var socketmap = new SocketmapClient(sm);
+        Assert.That(socketmap.Lookup("a", "k"), Is.EqualTo("OK old-a"));
+        Assert.That(socketmap.Lookup("b", "k"), Is.EqualTo("OK old-b"));
+
+        mc.Set("a-k", "new-a");
+        mc.Set("b-k", "new-b");
+        Assert.That(socketmap.Lookup("a", "k"), Is.EqualTo("OK old-a"), "answered from L1 before the reload");
+        Assert.That(socketmap.Lookup("b", "k"), Is.EqualTo("OK old-b"), "answered from L1 before the reload");
+
+        File.WriteAllText(cf, $"memcache = {mc.Endpoint}\nkey_format = a-%s\ntimeout = 3\n");
+        server.Hangup();
+        Assert.That(server.WaitForOutput("generation 2"), Is.True, server.Stderr + server.Stdout);
+        Assert.That(socketmap.Lookup("a", "k"), Is.EqualTo("OK new-a"), "the reopened map starts with an empty L1");
+        Assert.That(socketmap.Lookup("b", "k"), Is.EqualTo("OK old-b"), "the unchanged map kept its L1 entry");
+        Assert.That(mc.Get("b-k")?.Value, Is.EqualTo("new-b"), "memcached holds the new value: old-b can only come from L1");
+        Assert.That(server.Stderr + server.Stdout, Does.Contain("maps opened: a; unchanged: b"));
+    }
+
+    /// <summary>
+    /// A tcp listener removed by a reload answers the request already in flight on its open
+    /// connection, then closes it (the close waits for answers in flight up to shutdown_timeout). memcached is stopped (SIGSTOP) so that the
+    /// lookup waits; the test waits until the request has reached memcached's socket (the
+    /// server read it and is waiting for the reply), reloads, waits until the listener no
+    /// longer accepts (its close has begun), then resumes memcached: the reply arrives, then EOF.
+    /// </summary>
+    [Test]
+    public void A_listener_removed_by_a_reload_answers_the_request_in_flight_before_closing()
+    {
+        using var d = new TempDir();
+        int sm = FreePort.Next(), tcp = FreePort.Next();
+        d.File("a.cf", $"memcache = {mc.Endpoint}\nkey_format = a-%s\ntimeout = 30\n");
+        string Ini(bool withTcp) => $"[server]\nsocketmap = inet:127.0.0.1:{sm}\nshutdown_timeout = 30\n[maps:a]\nconfig = a.cf\n"
+            + (withTcp ? $"tcp = inet:127.0.0.1:{tcp}\n" : "");
+        string ini = d.File("server.ini", Ini(withTcp: true));
+        mc.Set("a-k", "v");
+        using var server = ServerProcess.Serve(ini, sm, tcp);
+        using var line = new TcpLineClient(tcp, timeoutMs: 30000);
+        Assert.That(line.Get("k"), Is.EqualTo("200 v"), "warm: the server's memcached connections are open");
+
+        Assert.That(Signal(mc.Pid, SigStop), Is.Zero);
+        try
+        {
+            // kill() returns before the stop takes effect: a memcached thread still running
+            // would read the lookup and answer it at once.
+            Assert.That(WaitUntil(() => Stopped(mc.Pid)), Is.True, "memcached stopped");
+            var inFlight = Task.Run(() => line.Get("k"));
+            Assert.That(WaitUntil(() => QueuedTo(mc.Port) > 0), Is.True, "the lookup reached memcached's socket");
+
+            d.File("server.ini", Ini(withTcp: false));
+            server.Hangup();
+            Assert.That(WaitUntil(() => !Connects(tcp)), Is.True, "the removed listener stopped accepting");
+            Assert.That(inFlight.IsCompleted, Is.False, "the connection was not closed under the request");
+
+            Assert.That(Signal(mc.Pid, SigCont), Is.Zero);
+            Assert.That(inFlight.Wait(TimeSpan.FromSeconds(30)), Is.True);
+            Assert.That(inFlight.Result, Is.EqualTo("200 v"), "the request in flight was answered");
+        }
+        finally
+        {
+            Signal(mc.Pid, SigCont);
+        }
+        Assert.That(line.Get("k"), Is.Null, "then the connection was closed");
+        Assert.That(server.WaitForOutput("generation 2"), Is.True, server.Stderr + server.Stdout);
+        Assert.That(server.Stderr + server.Stdout, Does.Contain($"closed: tcp inet:127.0.0.1:{tcp}"));
+    }
+
+    private const int SigStop = 19, SigCont = 18;
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Signal(int pid, int signal);
+
+    private static bool WaitUntil(Func<bool> condition, int seconds = 20)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) return false;
+            Thread.Sleep(20);
+        }
+        return true;
+    }
+
+    /// <summary>Every thread of process <paramref name="pid"/> is stopped (state T in /proc).</summary>
+    private static bool Stopped(int pid) =>
+        Directory.GetDirectories($"/proc/{pid}/task").All(t =>
+        {
+            string stat = File.ReadAllText(Path.Combine(t, "stat"));
+            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('T');
+        });
+
+    /// <summary>Bytes waiting unread in the receive queues of the established connections to local port <paramref name="port"/> (/proc/net/tcp).</summary>
+    private static long QueuedTo(int port)
+    {
+        long queued = 0;
+        foreach (string row in File.ReadLines("/proc/net/tcp").Skip(1))
+        {
+            var f = row.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            int local = Convert.ToInt32(f[1][(f[1].IndexOf(':') + 1)..], 16);
+            if (local == port && f[3] == "01") queued += Convert.ToInt64(f[4][(f[4].IndexOf(':') + 1)..], 16);
+        }
+        return queued;
     }
 
     [Test]

@@ -294,8 +294,9 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
     /// A full buffer of unconsumed bytes (a request longer than one block): a plain array twice
     /// the size up to 64 KiB, then at once the read limit and one block (receiving stops at the
     /// limit). Doubling on to 1 MiB left about 1 MiB of dropped large arrays per connection on
-    /// top of the 1 MiB request (2 000 maximal requests held: 3.0 GB, 2.7 GB with the cap
-    /// alone); this way a maximal request takes its 1 MiB and about 128 KiB of small garbage.
+    /// top of the 1 MiB request, and capping the doubling at the limit alone saved little
+    /// (docs/benchmarks.md); this way a maximal request takes its 1 MiB and about 128 KiB of
+    /// small garbage.
     /// </summary>
     private void Grow()
     {
