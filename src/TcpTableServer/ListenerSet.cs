@@ -56,7 +56,10 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
     private readonly ILogger _log = loggers.CreateLogger("TcpTableServer");
     private LeanSocketTransport? _transport;
 
-    private sealed record Running(ListenerPlan Plan, ConnectionDispatcher Server, ListenerGate Gate, bool Activated);
+    private sealed record Running(ListenerPlan Plan, ConnectionDispatcher Server, ListenerGate Gate, List<SystemdSockets.Passed> Passed)
+    {
+        public bool Activated => Passed.Count > 0;
+    }
 
     /// <summary>The listeners open now.</summary>
     public IEnumerable<ListenerPlan> Open => _running.Values.Select(r => r.Plan);
@@ -83,6 +86,18 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
             throw;
         }
         return opened;
+    }
+
+    /// <summary>
+    /// Why a reload may not close <paramref name="closing"/>: a listener on a socket systemd passed
+    /// (its options changed, or the new configuration no longer names it) could not get the
+    /// socket back, and the socket would stay open with nobody accepting; null: none of them is.
+    /// </summary>
+    public string? PassedClosing(IEnumerable<ListenerPlan> closing)
+    {
+        var held = closing.Where(p => _running.TryGetValue(p.Key, out var r) && r.Activated).Select(p => p.Name).ToList();
+        return held.Count == 0 ? null
+            : $"listener(s) {string.Join(", ", held)} serve sockets passed by systemd and cannot be changed or removed by a reload (restart the service)";
     }
 
     /// <summary>Closes these listeners: no more accepts; connections close after the answer in flight.</summary>
@@ -129,6 +144,8 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
         var activated = passed?.Take(ep) ?? [];
         try
         {
+            if (ep.Kind == EndpointKind.Systemd)
+                CheckPassed(ep, activated);
             if (activated.Count > 0)
             {
                 // socket activation: systemd bound the socket (and owns its file's permissions)
@@ -160,10 +177,26 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
         {
             await server.StopAsync(new CancellationToken(canceled: true));
             gate.RemoveListener(listener);
+            foreach (var socket in activated) socket.Taken = false;
             throw;
         }
         if (ep.Kind == EndpointKind.Unix && activated.Count == 0) SocketFile.Apply(ep);
-        return new Running(plan, server, listener, activated.Count > 0);
+        return new Running(plan, server, listener, activated);
+    }
+
+    /// <summary>
+    /// A <c>systemd:NAME</c> listener has only what systemd passed under NAME: none is an error
+    /// naming the INI line (at start: exit 78; on reload: the old configuration stays). A passed
+    /// TCP socket reachable from other machines needs an allow list, as an address listener does.
+    /// </summary>
+    private void CheckPassed(EndpointSpec ep, List<SystemdSockets.Passed> activated)
+    {
+        if (activated.Count == 0)
+            throw new ConfigException($"listener {ep}: systemd passed no socket named \"{ep.Path}\" (FileDescriptorName= in the .socket unit; passed: {passed?.Names ?? "none"})",
+                ep.File, ep.Line);
+        if ((ep.Allow ?? AllowList.LoopbackOnly).IsLoopbackOnly && activated.FirstOrDefault(s => !SystemdSockets.IsLoopbackOnly(s)) is { } open)
+            throw new ConfigException($"listener {ep}: the passed socket {open} is reachable from other machines but the listener has no allow list: set [server] allow = NETWORKS or allow= on the listener, or listen on a loopback address",
+                ep.File, ep.Line);
     }
 
     /// <summary>
@@ -174,6 +207,7 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
     private static IEnumerable<EndPoint> EndPointsOf(EndpointSpec ep, string what)
     {
         if (ep.Kind == EndpointKind.Unix) return [new UnixDomainSocketEndPoint(ep.Path)];
+        if (ep.Kind == EndpointKind.Systemd) throw new ConfigException($"{what} {ep}: only systemd can pass this socket", ep.File, ep.Line);
         int port = ep.PortNumber;
         if (port is < 0 or > 65535) throw new ConfigException($"bad port \"{ep.Port}\" in {what} {ep}");
         if (ep.Host == "localhost") return LocalhostEndPoints(port);

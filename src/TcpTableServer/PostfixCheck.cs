@@ -4,7 +4,8 @@ namespace TcpTableServer.Host;
 
 /// <summary>One line of <c>check --postfix</c>: "error: ...", "warning: ..." or "ok: ...".</summary>
 /// <param name="Probed">a postmap probe ran for this finding (the summary counts them)</param>
-public sealed record PostfixFinding(string Level, string Text, bool Probed = false)
+/// <param name="ProbeFailed">the table did not answer its probe (no connection, or postmap failed)</param>
+public sealed record PostfixFinding(string Level, string Text, bool Probed = false, bool ProbeFailed = false)
 {
     public override string ToString() => $"{Level}: {Text}";
 }
@@ -210,7 +211,7 @@ public static class PostfixCheck
                 // tcp: retries a refused connection ten times a second apart: connect first
                 if (CannotConnect(ep, conf.QueueDirectory) is { } refused)
                 {
-                    yield return new("warning", $"{at}: not run: connect to {ep.Display}: {refused}");
+                    yield return new("warning", $"{at}: not run: connect to {ep.Display}: {refused}", ProbeFailed: true);
                     continue;
                 }
                 var (code, stdout, stderr) = PostfixTools.Run(PostmapPath, configDir, ["-q", ProbeKey, r.Table], cwd);
@@ -218,7 +219,7 @@ public static class PostfixCheck
                 {
                     0 => new("ok", $"{at}: found: {stdout.TrimEnd('\n')}", Probed: true),
                     1 when stderr.Trim().Length == 0 => new("ok", $"{at}: not found", Probed: true),
-                    _ => new("warning", $"{at}: exit {code}: {LastLine(stderr)}", Probed: true),
+                    _ => new("warning", $"{at}: exit {code}: {LastLine(stderr)}", Probed: true, ProbeFailed: true),
                 };
             }
     }
@@ -250,13 +251,18 @@ public static class PostfixCheck
         catch (OperationCanceledException) { return "no answer within 2 s"; }
     }
 
-    /// <summary>The lines, then the summary; the exit code (78 with any error).</summary>
+    /// <summary>
+    /// The lines, then the summary; the exit code: 78 with any error (Postfix is wired wrongly),
+    /// else 75 (EX_TEMPFAIL) when a table did not answer its probe (the wiring is right, but
+    /// Postfix's lookups would fail now: the server not running, memcached down without a backup),
+    /// else 0.
+    /// </summary>
     public static int Report(IReadOnlyList<PostfixFinding> findings, TextWriter output)
     {
         foreach (var f in findings) output.WriteLine(f);
         int errors = findings.Count(f => f.Level == "error"), warnings = findings.Count(f => f.Level == "warning");
         int probes = findings.Count(f => f.Probed);
         output.WriteLine($"postfix check: {errors} error(s), {warnings} warning(s), {probes} table(s) probed");
-        return errors > 0 ? ExitCodes.Config : ExitCodes.Found;
+        return errors > 0 ? ExitCodes.Config : findings.Any(f => f.ProbeFailed) ? ExitCodes.TempFail : ExitCodes.Found;
     }
 }

@@ -89,6 +89,12 @@ public sealed class Reloader(
 
         var plans = ListenerPlan.Of(def);
         var closing = listeners.Open.Except(plans).ToList();
+        if (listeners.PassedClosing(closing) is { } held)
+        {
+            await next.DisposeAsync();
+            _log.LogError("reload failed: {Message}; nothing changed, still active: {Active}", held, Active);
+            return false;
+        }
         // A listener that takes over the address of one being closed opens after that one has closed.
         var late = plans.Where(p => !listeners.IsOpen(p) && closing.Any(c => c.Name == p.Name)).ToList();
         List<ListenerPlan> opened;

@@ -8,9 +8,12 @@ namespace TcpTableServer.Host;
 /// Sockets passed by systemd socket activation (sd_listen_fds(3)): with <c>LISTEN_PID</c> equal
 /// to this process, descriptors 3 .. 3 + <c>LISTEN_FDS</c> - 1 are listening sockets, named by
 /// <c>LISTEN_FDNAMES</c> (colon-separated; systemd's <c>FileDescriptorName=</c>, else the
-/// unit's name). Each is matched to the INI listener with the same address (TCP: address and
-/// port, "localhost" meaning either loopback; UNIX: the path); a passed socket that no listener
-/// names is an error at start, a listener with no passed socket binds as usual.
+/// unit's name). Each is matched to the INI listener that names it, <c>systemd:NAME</c>, or that
+/// has the same address (TCP: address and port, "localhost" meaning either loopback; UNIX: the
+/// path); a passed socket that no listener names is an error at start, an address listener with
+/// no passed socket binds as usual (a <c>systemd:NAME</c> listener has nothing to bind: an error).
+/// A listener on a passed socket stays until the process ends: a reload that would close it is
+/// refused (<see cref="ListenerSet.PassedClosing"/>), as systemd's socket cannot be bound again.
 /// </summary>
 public sealed class SystemdSockets
 {
@@ -49,16 +52,26 @@ public sealed class SystemdSockets
         return new SystemdSockets(sockets);
     }
 
-    /// <summary>The passed sockets not yet taken that listen where <paramref name="ep"/> says (each taken once).</summary>
+    /// <summary>
+    /// The passed sockets not yet taken that <paramref name="ep"/> names (<c>systemd:NAME</c>:
+    /// those named NAME) or that listen where it says (each taken once).
+    /// </summary>
     public List<Passed> Take(EndpointSpec ep)
     {
-        var found = _sockets.Where(s => !s.Taken && Matches(s.Address, ep)).ToList();
+        var found = _sockets.Where(s => !s.Taken && (ep.Kind == EndpointKind.Systemd ? s.Name == ep.Path : Matches(s.Address, ep))).ToList();
         foreach (var s in found) s.Taken = true;
         return found;
     }
 
     /// <summary>Passed sockets that no listener took (an error at start).</summary>
     public IEnumerable<Passed> Untaken => _sockets.Where(s => !s.Taken);
+
+    /// <summary>The names of the passed sockets, for messages ("none" when none was passed).</summary>
+    public string Names => _sockets.Count == 0 ? "none" : string.Join(", ", _sockets.Select(s => s.ToString()));
+
+    /// <summary>Whether only this machine can reach <paramref name="s"/>: a UNIX socket or a loopback address.</summary>
+    public static bool IsLoopbackOnly(Passed s) =>
+        s.Address is UnixDomainSocketEndPoint || (s.Address is IPEndPoint ip && IPAddress.IsLoopback(Normalize(ip.Address)));
 
     private static bool Matches(EndPoint address, EndpointSpec ep)
     {

@@ -2,11 +2,17 @@ using System.Net;
 
 namespace TcpTableServer.Config;
 
-public enum EndpointKind { Inet, Unix }
+/// <summary>
+/// Inet and Unix: an address. Systemd (listeners only): a socket passed by systemd socket
+/// activation, named by its <c>FileDescriptorName=</c> (LISTEN_FDNAMES); the name is in
+/// <see cref="EndpointSpec.Path"/>.
+/// </summary>
+public enum EndpointKind { Inet, Unix, Systemd }
 
 /// <summary>
 /// A Postfix-style endpoint: "inet:host:port", "inet:[ipv6]:port", "unix:/path"
 /// ("local:/path" is a synonym). Host/port split as Postfix's host_port.c (spec 1.1).
+/// A listener may also be "systemd:NAME" (<see cref="EndpointKind.Systemd"/>).
 /// </summary>
 public sealed record EndpointSpec(EndpointKind Kind, string Host, string Port, string Path)
 {
@@ -35,6 +41,12 @@ public sealed record EndpointSpec(EndpointKind Kind, string Host, string Port, s
     /// <summary>UNIX listeners only: the socket file's group (<c>group=postfix</c> or a gid); null: the server's group.</summary>
     public string? Group { get; init; }
 
+    /// <summary>Listeners only: the INI file and line that name this listener (errors found when it opens cite them).</summary>
+    public string? File { get; init; }
+
+    /// <summary>Listeners only: see <see cref="File"/>; 0: unknown.</summary>
+    public int Line { get; init; }
+
     /// <summary>Equality as written in the configuration: the resolved <see cref="Allow"/> follows from it.</summary>
     public bool Equals(EndpointSpec? other) =>
         other is not null && Kind == other.Kind && Host == other.Host && Port == other.Port && Path == other.Path
@@ -43,16 +55,22 @@ public sealed record EndpointSpec(EndpointKind Kind, string Host, string Port, s
 
     public override int GetHashCode() => HashCode.Combine(Kind, Host, Port, Path, MaxConnections, AllowText, Mode, Group);
 
-    /// <summary>Whether only this machine can connect: a UNIX socket, or an inet listener on a loopback address or "localhost".</summary>
-    public bool IsLoopbackOnly => Kind == EndpointKind.Unix || Host == "localhost"
+    /// <summary>
+    /// Whether only this machine can connect: a UNIX socket, or an inet listener on a loopback
+    /// address or "localhost". A systemd: socket's address is known only once it is passed: the
+    /// listener checks it then (ListenerSet), so here it counts as loopback.
+    /// </summary>
+    public bool IsLoopbackOnly => Kind is EndpointKind.Unix or EndpointKind.Systemd || Host == "localhost"
         || (IPAddress.TryParse(Host, out var ip) && IPAddress.IsLoopback(ip));
 
     public override string ToString() =>
         Kind == EndpointKind.Unix ? $"unix:{Path}"
+        : Kind == EndpointKind.Systemd ? $"systemd:{Path}"
         : Host.Contains(':') ? $"inet:[{Host}]:{Port}" : $"inet:{Host}:{Port}";
 
     /// <summary>"host:port" (or the socket path) as Postfix prints it in "connect to ..." warnings.</summary>
     public string Display => Kind == EndpointKind.Unix ? Path
+        : Kind == EndpointKind.Systemd ? $"systemd:{Path}"
         : Host.Contains(':') ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
 
     /// <summary>Parses an endpoint; returns null with an error text when the syntax is wrong.</summary>

@@ -45,10 +45,25 @@ internal static class IniValues
 
     /// <summary>
     /// A listener endpoint (spec 1.1 syntax): inet:host:port with a port 1-65535, or
-    /// unix:/path (a relative socket path is taken from the INI file's folder).
+    /// unix:/path (a relative socket path is taken from the INI file's folder), or
+    /// systemd:NAME, the socket systemd passes under that name (FileDescriptorName= in the
+    /// .socket unit; table listeners only: the metrics listener is Kestrel's own).
     /// </summary>
-    public static EndpointSpec ParseListener(string key, string text, string baseDirectory, string file, int line)
+    public static EndpointSpec ParseListener(string key, string text, string baseDirectory, string file, int line) =>
+        ParseEndpoint(key, text, baseDirectory, file, line) with { File = file, Line = line };
+
+    private static EndpointSpec ParseEndpoint(string key, string text, string baseDirectory, string file, int line)
     {
+        if (text.StartsWith("systemd:", StringComparison.Ordinal))
+        {
+            string name = text["systemd:".Length..];
+            if (key == "metrics")
+                throw new ConfigException($"{key}: \"{text}\": the metrics listener cannot be a systemd: socket (give it an address)", file, line);
+            // sd_listen_fds_with_names(3): a name is at most 255 characters, no ':' (the separator)
+            if (name.Length is 0 or > 255 || name.Any(c => c == ':' || char.IsControl(c) || char.IsWhiteSpace(c)))
+                throw new ConfigException($"{key}: bad listener endpoint \"{text}\": systemd:NAME needs the socket's FileDescriptorName= (1-255 characters, no ':' or spaces)", file, line);
+            return new EndpointSpec(EndpointKind.Systemd, "", "", name);
+        }
         var spec = EndpointSpec.TryParse(text, out string? error)
             ?? throw new ConfigException($"{key}: bad listener endpoint: {error}", file, line);
         if (spec.Kind == EndpointKind.Unix)

@@ -368,6 +368,8 @@ public static class ServerConfigLoader
 
         /// <summary>Two listeners with the same key bind the same socket (host names compare case-insensitively).</summary>
         private static string Key(EndpointSpec spec) =>
-            spec.Kind == EndpointKind.Unix ? "unix:" + spec.Path : $"inet:{spec.Host.ToLowerInvariant()}:{spec.Port}";
+            spec.Kind == EndpointKind.Unix ? "unix:" + spec.Path
+            : spec.Kind == EndpointKind.Systemd ? "systemd:" + spec.Path
+            : $"inet:{spec.Host.ToLowerInvariant()}:{spec.Port}";
     }
 }

@@ -46,6 +46,47 @@ public sealed class JournalPriorityTests
         Assert.That(fatal, Does.Match(@"(?m)^<2>.*fatal: .*missing\.cf"), fatal);
     }
 
+    /// <summary>
+    /// One server run under the journal, logging at debug level (the shipped nlog.config beside
+    /// the INI with minlevel Debug): "ready" is &lt;6&gt;, the key of a memcached warning (memcached
+    /// down; keys appear only at debug level) &lt;7&gt;, the warning &lt;4&gt;, a failed reload &lt;3&gt;, and
+    /// every line of its output carries a priority (journalctl -p would file an unprefixed line
+    /// under the unit's default, info).
+    /// </summary>
+    [Test]
+    public void Under_the_journal_info_debug_warning_and_error_lines_carry_6_7_4_and_3_and_every_line_one()
+    {
+        using var d = new TempDir();
+        int sm = FreePort.Next(), down = FreePort.Next();   // nothing listens on "down": memcached is down
+        d.File("a.cf", $"memcache = inet:127.0.0.1:{down}\nbackup = inline:{{ {{k = v}} }}\n");
+        string ini = d.File("server.ini", $"[server]\nsocketmap = inet:127.0.0.1:{sm}\n[maps:a]\nconfig = a.cf\n");
+        string shipped = File.ReadAllText(Path.Combine(Repo.Config, "nlog.config"));
+        Assert.That(shipped, Does.Contain("minlevel=\"Info\" writeTo=\"stderr\""));
+        d.File("nlog.config", shipped.Replace("minlevel=\"Info\" writeTo=\"stderr\"", "minlevel=\"Debug\" writeTo=\"stderr\""));
+
+        string err;
+        using (var server = ServerProcess.StartProgram("bash", "-c",
+                   $"export JOURNAL_STREAM={ThisPipe}; exec dotnet \"$0\" --config \"$1\"", ServerProcess.ServerDll, ini))
+        {
+            Assert.That(server.WaitForOutput("ready"), Is.True, server.Stderr);
+            using (var c = new TcpLineClient(sm))
+                Assert.That(c.Raw("3:a k,", 7), Is.EqualTo("4:OK v,"), "answered from the backup");
+            Assert.That(server.WaitForOutput("key \"k\""), Is.True, server.Stderr);
+            File.WriteAllText(ini, "[server]\nsocketmap = nowhere\n");
+            server.Hangup();
+            Assert.That(server.WaitForOutput("reload failed"), Is.True, server.Stderr);
+            Assert.That(server.Terminate(), Is.EqualTo(0));
+            err = server.Stderr;
+        }
+        Assert.That(err, Does.Match(@"(?m)^<6>info: TcpTableServer: ready$"), err);
+        Assert.That(err, Does.Match(@"(?m)^<7>debug: .*key ""k""$"), err);
+        Assert.That(err, Does.Match(@"(?m)^<4>warn: .*connect to 127\.0\.0\.1:" + down), err);
+        Assert.That(err, Does.Match(@"(?m)^<3>error: .*reload failed: .*server\.ini:2"), err);
+        var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToList();
+        Assert.That(lines, Has.Count.GreaterThan(5));
+        Assert.That(lines.Where(l => !System.Text.RegularExpressions.Regex.IsMatch(l, "^<[0-7]>")), Is.Empty, "every line has a priority");
+    }
+
     [Test]
     public void Run_by_hand_or_with_a_stale_JOURNAL_STREAM_lines_have_no_prefix()
     {

@@ -200,6 +200,48 @@ public sealed class LoadCommandTests
             Assert.That(QueryCli(ini, "jürgen@EXAMPLE.com"), Is.EqualTo("jürgen"), "Unicode folding as the map's UTF-8 layer");
     }
 
+    /// <summary>
+    /// The progress bar: on a terminal (a pseudo-terminal from util-linux script(1)) one line
+    /// redrawn with "\r" per batch, its percentage rising to 100%, then cleared, then the
+    /// summary; with standard error redirected (a log, a pipe) no "\r" at all, only the summary.
+    /// </summary>
+    [Test]
+    public void OnATerminal_TheBarIsRedrawnUpTo100Percent_ThenTheSummary_WithoutOneNoCarriageReturn()
+    {
+        var ini = Ini(LmdbCf);
+        var src = Source(SourceText(Entries(2 * TcpTableServer.Host.LoadCommand.BatchSize + 10)));   // three batches
+        string Quote(string a) => "'" + a.Replace("'", "'\\''") + "'";
+        string cmd = $"dotnet {Quote(ServerProcess.ServerDll)} --config {Quote(ini)} load aliases {Quote(src)}";
+        var psi = new System.Diagnostics.ProcessStartInfo("script", ["-qec", cmd, "/dev/null"])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true,
+        };
+        psi.Environment["DOTNET_NOLOGO"] = "1";
+        string tty;
+        using (var p = System.Diagnostics.Process.Start(psi)!)
+        {
+            var err = p.StandardError.ReadToEndAsync();
+            tty = p.StandardOutput.ReadToEnd();
+            Assert.That(p.WaitForExit(120_000), Is.True);
+            Assert.That(p.ExitCode, Is.EqualTo(0), tty + err.Result);
+        }
+        int total = 2 * TcpTableServer.Host.LoadCommand.BatchSize + 10;
+        var bars = System.Text.RegularExpressions.Regex.Matches(tty, @"\rload: aliases: \[([#.]{30})\] +(\d+)% (\d+)/" + total)
+            .Select(m => (Percent: int.Parse(m.Groups[2].Value), Done: int.Parse(m.Groups[3].Value))).ToList();
+        Assert.That(bars.Select(b => b.Done), Is.EqualTo(new[] { TcpTableServer.Host.LoadCommand.BatchSize, 2 * TcpTableServer.Host.LoadCommand.BatchSize, total }), tty);
+        Assert.That(bars.Select(b => b.Percent), Is.Ordered, tty);
+        Assert.That(bars[^1].Percent, Is.EqualTo(100), tty);
+        Assert.That(tty, Does.Contain($"[{new string('#', 30)}] 100% {total}/{total}"));
+        int cleared = tty.LastIndexOf("\r\x1b[K", StringComparison.Ordinal), summary = tty.IndexOf($"load: aliases: {total} entries from", StringComparison.Ordinal);
+        Assert.That(cleared, Is.GreaterThan(tty.LastIndexOf("100%", StringComparison.Ordinal)), "the bar is cleared");
+        Assert.That(summary, Is.GreaterThan(cleared), "then the summary");
+
+        var (code, stdout, stderr) = Run("--config", ini, "load", "aliases", src);
+        Assert.That(code, Is.EqualTo(0), stderr);
+        Assert.That(stdout + stderr, Does.Not.Contain("\r").And.Not.Contain("%"));
+        Assert.That(stdout, Does.StartWith($"load: aliases: {total} entries from"));
+    }
+
     [Test]
     public void BadLine_StopsWithFileAndLine_AndWritesNothing()
     {

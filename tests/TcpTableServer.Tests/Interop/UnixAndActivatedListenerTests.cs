@@ -126,11 +126,15 @@ public sealed class UnixAndActivatedListenerTests
         Assert.That(server.Stderr + server.Stdout, Does.Contain($"{ini}:2").And.Contain("unix: listeners only"));
     }
 
-    private static ServerProcess Activated(string ini, params string[] listen)
+    private static ServerProcess Activated(string ini, params string[] listen) =>
+        ActivatedNamed(ini, [.. listen.Select((l, i) => (l, $"s{i}"))]);
+
+    /// <summary>systemd-socket-activate with each socket's FileDescriptorName= (--fdname, in order).</summary>
+    private static ServerProcess ActivatedNamed(string ini, params (string Listen, string Name)[] sockets)
     {
         var args = new List<string>();
-        foreach (string l in listen) { args.Add("-l"); args.Add(l); }
-        args.Add("--fdname=" + string.Join(':', listen.Select((_, i) => $"s{i}")));
+        foreach (var (l, _) in sockets) { args.Add("-l"); args.Add(l); }
+        args.Add("--fdname=" + string.Join(':', sockets.Select(s => s.Name)));
         args.AddRange(["-E", "DOTNET_NOLOGO=1", "dotnet", ServerProcess.ServerDll, "--config", ini]);
         return ServerProcess.StartProgram("systemd-socket-activate", args.ToArray());
     }
@@ -167,6 +171,87 @@ public sealed class UnixAndActivatedListenerTests
         using (Connect(() => new TcpClient("127.0.0.1", stray), server)) { }
         Assert.That(server.WaitForExit(60), Is.EqualTo(78));
         Assert.That(server.Stderr + server.Stdout, Does.Contain($"127.0.0.1:{stray}").And.Contain("no listener"));
+    }
+
+    /// <summary>
+    /// A listener given as systemd:NAME is served by the socket systemd passed under that
+    /// FileDescriptorName= (TCP and UNIX alike), whatever its address. On reload a systemd:
+    /// listener that is served stays; a new systemd: listener that no passed socket serves, or
+    /// a change to one that is served (its socket could not be had again), is refused with the
+    /// old configuration kept.
+    /// </summary>
+    [Test]
+    public void Sockets_passed_by_name_serve_systemd_NAME_listeners_and_a_reload_keeps_them()
+    {
+        using var d = new TempDir();
+        int tcp = FreePort.Next();
+        string unix = d["sm.sock"];
+        d.File("a.cf", $"memcache = {mc.Endpoint}\nbackup = inline:{{ {{k = v}} }}\n");
+        string Ini(string socketmapExtra = "", string tcpOptions = "") =>
+            $"[server]\nsocketmap = systemd:tcptable-socketmap{socketmapExtra}\n[maps:a]\nconfig = a.cf\ntcp = systemd:tcptable-a{tcpOptions}\n";
+        string ini = d.File("server.ini", Ini());
+        using var server = ActivatedNamed(ini, ($"127.0.0.1:{tcp}", "tcptable-a"), (unix, "tcptable-socketmap"));
+        using (var first = Connect(() => new TcpLineClient(tcp), server))
+            Assert.That(first.Get("k"), Is.EqualTo("200 v"), "the TCP socket named tcptable-a serves map a's tcp listener");
+        Assert.That(server.WaitForOutput("passed by systemd", times: 2), Is.True, server.Stderr + server.Stdout);
+        Assert.That(Lookup(unix, "3:a k,"), Is.EqualTo("4:OK v,"), "the UNIX socket named tcptable-socketmap serves socketmap");
+
+        // a new systemd: listener systemd did not pass: refused, everything still served
+        File.WriteAllText(ini, Ini(socketmapExtra: ", systemd:tcptable-new"));
+        server.Hangup();
+        Assert.That(server.WaitForOutput("reload failed"), Is.True, server.Stderr + server.Stdout);
+        Assert.That(server.Stderr, Does.Contain($"{ini}:2: listener systemd:tcptable-new: systemd passed no socket named \"tcptable-new\""));
+        Assert.That(Lookup(unix, "3:a k,"), Is.EqualTo("4:OK v,"));
+
+        // the tcp listener's options change: systemd's socket cannot be bound again, so the
+        // reload is refused and the listener keeps serving it
+        File.WriteAllText(ini, Ini(tcpOptions: " max_connections=50"));
+        server.Hangup();
+        Assert.That(server.WaitForOutput("reload failed", times: 2), Is.True, server.Stderr + server.Stdout);
+        Assert.That(server.Stderr, Does.Contain("listener(s) tcp systemd:tcptable-a serve sockets passed by systemd"));
+        using (var again = new TcpLineClient(tcp))
+            Assert.That(again.Get("k"), Is.EqualTo("200 v"), "still served from systemd's socket");
+        Assert.That(Lookup(unix, "3:a k,"), Is.EqualTo("4:OK v,"));
+        Assert.That(server.Terminate(), Is.EqualTo(0));
+    }
+
+    /// <summary>A systemd:NAME listener with no socket of that name passed: a configuration error naming file and line (exit 78).</summary>
+    [Test]
+    public void A_systemd_NAME_listener_systemd_did_not_pass_stops_the_start_with_file_and_line()
+    {
+        using var d = new TempDir();
+        int sm = FreePort.Next();
+        d.File("a.cf", $"memcache = {mc.Endpoint}\n");
+        string ini = d.File("server.ini", $"[server]\nsocketmap = inet:127.0.0.1:{sm}\n[maps:a]\nconfig = a.cf\ntcp = systemd:tcptable-a\n");
+        using var server = ActivatedNamed(ini, ($"127.0.0.1:{sm}", "tcptable-socketmap"));
+        using (Connect(() => new TcpClient("127.0.0.1", sm), server)) { }
+        Assert.That(server.WaitForExit(60), Is.EqualTo(78), server.Stderr + server.Stdout);
+        Assert.That(server.Stderr + server.Stdout, Does.Contain($"{ini}:5: listener systemd:tcptable-a: systemd passed no socket named \"tcptable-a\"")
+            .And.Contain("tcptable-socketmap (fd 3"));
+    }
+
+    /// <summary>
+    /// `check --config` accepts systemd:NAME table listeners (whether systemd passes them is
+    /// known only at start) and refuses one for metrics (Kestrel's own listener) or with
+    /// mode= (systemd's SocketMode= sets the file's mode), naming file and line.
+    /// </summary>
+    [Test]
+    public void Check_accepts_systemd_NAME_listeners_and_refuses_them_for_metrics_or_with_mode()
+    {
+        using var d = new TempDir();
+        d.File("a.cf", $"memcache = {mc.Endpoint}\n");
+        string Check(string server, string map = "tcp = systemd:tcptable-a max_connections=5")
+        {
+            string ini = d.File("server.ini", $"[server]\n{server}\n[maps:a]\nconfig = a.cf\n{map}\n");
+            using var p = ServerProcess.Start("check", "--config", ini);
+            int code = p.WaitForExit(60);
+            return $"{code} {p.Stdout}{p.Stderr}";
+        }
+        Assert.That(Check("socketmap = systemd:tcptable-socketmap, inet:127.0.0.1:9"), Does.StartWith("0 ").And.Contain("ok"));
+        Assert.That(Check($"socketmap = systemd:x\nmetrics = systemd:m"), Does.StartWith("78 ").And.Contain("server.ini:3: metrics").And.Contain("cannot be a systemd: socket"));
+        Assert.That(Check("socketmap = systemd:x mode=0660"), Does.StartWith("78 ").And.Contain("server.ini:2:").And.Contain("unix: listeners only"));
+        Assert.That(Check("socketmap = systemd:x, systemd:x"), Does.StartWith("78 ").And.Contain("used twice"));
+        Assert.That(Check("socketmap = systemd:"), Does.StartWith("78 ").And.Contain("FileDescriptorName="));
     }
 
     /// <summary>Connects once the wrapper listens (it binds after it started).</summary>

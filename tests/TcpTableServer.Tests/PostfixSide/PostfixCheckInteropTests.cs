@@ -206,4 +206,45 @@ public sealed class PostfixCheckInteropTests
         Assert.That(output, Does.Contain($"ok: transport_maps: tcp:127.0.0.1:{rig.Tcp}: {probe}: found: probe-answer"));
         Assert.That(output, Does.Contain("postfix check: 0 error(s), 0 warning(s), 4 table(s) probed"));
     }
+
+    /// <summary>
+    /// Probe failure, our server not running: the probe's connect fails; the report names the
+    /// table and the failure, and the check exits 75 (EX_TEMPFAIL: the wiring is right, but
+    /// Postfix's lookups would fail now), not 0.
+    /// </summary>
+    [Test]
+    public void Probe_of_a_server_that_is_not_running_names_the_table_and_exits_75()
+    {
+        using var rig = new Rig();
+        rig.Postfix($"virtual_alias_maps = socketmap:inet:127.0.0.1:{rig.Socketmap}:aliases\ntransport_maps = tcp:127.0.0.1:{rig.Tcp}\n", "");
+        var (code, output) = rig.Check();
+        Assert.That(code, Is.EqualTo(75), output);
+        Assert.That(output, Does.Match(
+            $@"warning: virtual_alias_maps: socketmap:inet:127\.0\.0\.1:{rig.Socketmap}:aliases: postmap -q \S+: not run: connect to 127\.0\.0\.1:{rig.Socketmap}: .*refused"));
+        Assert.That(output, Does.Match($@"warning: transport_maps: tcp:127\.0\.0\.1:{rig.Tcp}: postmap -q \S+: not run: connect to 127\.0\.0\.1:{rig.Tcp}: "));
+        Assert.That(output, Does.Contain("postfix check: 0 error(s), 2 warning(s), 0 table(s) probed"));
+    }
+
+    /// <summary>
+    /// Probe failure, a map answering a temporary error (memcached down, no backup: the server
+    /// answers TEMP, postmap fails with a query error): the report names the table and postmap's
+    /// message, and the check exits 75, while a table that answers is reported ok.
+    /// </summary>
+    [Test]
+    public void Probe_of_a_map_answering_a_temporary_error_names_the_table_and_postmaps_message_and_exits_75()
+    {
+        using var mc = MemcachedProcess.Start();
+        int down = FreePort.Next();   // nothing listens there: memcached down
+        using var rig = new Rig(mc.Endpoint);
+        rig.Dir.File("other.cf", $"memcache = inet:127.0.0.1:{down}\nkey_format = other:%s\n");   // no backup
+        rig.Postfix($"virtual_alias_maps = socketmap:inet:127.0.0.1:{rig.Socketmap}:aliases\n" +
+                    $"canonical_maps = socketmap:inet:127.0.0.1:{rig.Socketmap}:other\n", "");
+        using var server = ServerProcess.Serve(rig.Ini, rig.Socketmap, rig.Tcp);
+        var (code, output) = rig.Check();
+        Assert.That(code, Is.EqualTo(75), output);
+        Assert.That(output, Does.Contain($"ok: virtual_alias_maps: socketmap:inet:127.0.0.1:{rig.Socketmap}:aliases: postmap -q {PostfixCheck.ProbeKey}: not found"));
+        Assert.That(output, Does.Match(
+            $@"warning: canonical_maps: socketmap:inet:127\.0\.0\.1:{rig.Socketmap}:other: postmap -q \S+: exit \d+: postmap: fatal: .*other.*"));
+        Assert.That(output, Does.Contain("postfix check: 0 error(s), 1 warning(s), 2 table(s) probed"));
+    }
 }
