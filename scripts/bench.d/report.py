@@ -4,6 +4,7 @@ and the latency plot (gnuplot, SVG beside the markdown).
 
   report.py RESULTS.tsv FACTS WORKDIR OUT.md
 """
+from pathlib import Path
 import csv
 import os
 import subprocess
@@ -222,6 +223,30 @@ def read(path):
         return ""
 
 
+HAND_WRITTEN = (
+    "## Why the code is shaped this way: measurements behind comments",
+    "## Reload under load",
+    "## Metrics on vs off",
+)
+
+
+def hand_written_sections():
+    """The HAND_WRITTEN sections of docs/benchmarks.md, each from its heading to the next one."""
+    doc = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
+    text = doc.read_text().split("\n") if doc.exists() else []
+    out = []
+    for heading in HAND_WRITTEN:
+        if heading not in text:
+            continue
+        i = text.index(heading)
+        j = next((k for k in range(i + 1, len(text)) if text[k].startswith("## ")), len(text))
+        section = text[i:j]
+        while section and section[-1] == "":
+            section.pop()
+        out += [""] + section
+    return out
+
+
 def main(argv):
     results, facts_file, workdir, out = argv[1:5]
     rows, facts = load(results, facts_file)
@@ -312,7 +337,7 @@ def main(argv):
         "",
         f"![latency against connections]({os.path.basename(svg)})",
         "",
-        "## Targets (issue 5)",
+        "## Targets",
         "",
         "| target | goal | measured | verdict |",
         "|---|---|---|---|",
@@ -482,106 +507,9 @@ def main(argv):
         " this, not a leak: 8 rounds of miss and L1 rows against one server, after 256- and"
         " 1024-connection miss rows, showed no trend (38 400-47 500 requests/s, server RSS flat).",
     ]
-    # measurements behind code comments (hand-written; the comments point here)
-    md += [
-        "",
-        "## Why the code is shaped this way: measurements behind comments",
-        "",
-        "Code comments say what the code does and why; the figures that decided its shape are kept here.",
-        "Each was measured on this project's 2-core machine with the method above (loadgen at 64",
-        "connections unless said otherwise; CPU per request from utime+stime or `perf stat`).",
-        "",
-        "- **`Tables/StringPool.cs`: hash and string side by side in a set's slots.** The first layout",
-        "  kept strings alone and read up to four cache lines per probe: 5% more CPU per L1 request (6",
-        "  alternating rounds). With hash and string side by side a set is one cache line, and at 64",
-        "  connections of L1 hits the pool costs what the allocations it saves did (10.64 against 10.67 us",
-        "  of server CPU per L1 request, 12.1 against 12.9 on the hit path through memcached).",
-        "- **`Tables/StringPool.cs` and `HitPathAllocationTests`: strings from the pool.** Before the pool",
-        "  the same socketmap hit lookups allocated 268 bytes per request (125 on an L1 hit): the key, its",
-        "  folded form, its key_format expansion and the value; with it 0.1-3 bytes (L1 0.1-1).",
-        "- **`Async/PooledValueTaskMethodBuilder.cs`: a bounded box pool per method.** With the runtime's",
-        "  pooling builder (one box per thread and one per core), 64 lookups in flight allocated about 900",
-        "  bytes per request through memcached, 1 200 per miss: nearly every suspended call in the four",
-        "  async layers got a new box (in `MemcachedPipelineTests`' allocation check: about 500 bytes per",
-        "  lookup for the four layers' boxes, plus about 66 bytes of value strings before the string pool).",
-        "- **`Memcache/MemcachedClient.cs`: a request joins the batch forming on a connection.** Joining",
-        "  costs no write and no memcached read of its own: on the miss path memcached's CPU per request",
-        "  fell by about a fifth (10.5 to 8.1 us) and the server's from 39 to 33 us (3 alternating pairs,",
-        "  `perf stat`), the hit path unchanged within noise.",
-        "- **`Protocols/MemoryTrim.cs`: one aggressive collection once a burst is over, at 16 MiB of",
-        "  heap growth.** Without it RSS stayed at its peak: 2 000 connections each holding a maximal",
-        "  (1 MiB) request left 2.08 GB a minute after they closed, and 10 000 connections answered at",
-        "  once left 40 MB of garbage (2026-12-02, `scripts/reliability big-requests` and `idle-memory`).",
-        "  The threshold was 32 MiB until the lean transport: 10 000 of its connections add only about",
-        "  20 MB of live objects, and when the burst's own collections had already taken its garbage the",
-        "  heap grew by less than 32 MiB, no trim ran and RSS stayed 9 MB above the trimmed figure (one",
-        "  run of three: 97 MB against 88).",
-        "- **`Protocols/Transport/SocketInput.cs`: a large request's buffer doubles to 64 KiB, then takes",
-        "  the read limit and one block at once.** Doubling on to 1 MiB, 2 000 maximal requests held took",
-        "  3.0 GB, and 2.7 GB with the doubling capped at the limit alone; now about 1 MiB each",
-        "  (2026-12-02, `scripts/reliability big-requests`).",
-        "- **`Protocols/ReturningMemoryPool.cs`: at most 1 024 free 4 KiB blocks kept, unpinned.**",
-        "  Kestrel's pinned block pool kept every block handed out at the peak: 10 000 connections",
-        "  answered at once left 6 832 blocks, 28 MB, pinned after they went idle (2026-12-02,",
-        "  `scripts/reliability idle-memory`).",
-    ]
-    # reload under load (hand-written; measured by ReloadTests, not by this script)
-    md += [
-        '',
-        '## Reload under load',
-        '',
-        '64 socketmap connections look a key up without pause (a test client in the test process, one',
-        'request in flight per connection) while the configuration is reloaded 10 times, 200 ms apart:',
-        "each reload changes the map's backup file and its `key_format`, so every reload opens a new",
-        'map (new memcached connections, new backup) and retires the old one while lookups hold it.',
-        '',
-        '| run (2026-12-02, shared 2-core machine) | reloads | answers | errors or lost requests | wall |',
-        '|---|---|---|---|---|',
-        '| 1 | 10 | 46 222 | 0 | 2.5 s |',
-        '| 2 | 10 | 56 483 | 0 | 2.5 s |',
-        '| 3 | 10 | 63 456 | 0 | 2.5 s |',
-        '',
-        'Command: `dotnet test tests/TcpTableServer.Tests -c Release --filter "Name~Sixty_four_connections" --logger "console;verbosity=detailed"`',
-        '(the test prints the line and fails on any error reply, broken connection or answer other than the',
-        'two values the configurations alternate between). Requests take the map set once per read batch',
-        "(`LiveMaps.Acquire`), so a reload costs a request nothing but one compare-and-swap on the set's lease count.",
-    ]
-    # metrics on vs off (hand-written; measured by scripts/bench.d/metrics)
-    md += [
-        "",
-        '## Metrics on vs off',
-        '',
-        'Hand-written (kept by `scripts/bench.d/report.py` when `scripts/bench` rewrites this file).',
-        '`scripts/bench.d/metrics --rounds 7` on 2026-12-02 (commit on branch `metrics`): two',
-        'servers on one memcached (10 000 hot keys, map `hot`, `key_format = %s`), one without',
-        '`[server] metrics`, one with `metrics = inet:127.0.0.1:PORT` scraped every second by `curl`',
-        'while loaded; loadgen 1 s warm-up + 3 s per row, off and on back to back in each round (order',
-        'alternating). The machine was shared with other sessions (load average 17-22 on 2 cores), so',
-        'single rows swung by up to +-50%; the medians:',
-        '',
-        '| protocol | conns | rps off (median) | rps on (median) | on/off per round: median (range) | p50 µs off / on |',
-        '|---|---:|---:|---:|---|---|',
-        '| socketmap | 1 | 17883 | 19267 | 1.011 (0.974-1.445) | 49.5 / 47.0 |',
-        '| socketmap | 64 | 45550 | 43778 | 0.972 (0.887-1.038) | 1151.0 / 1200.1 |',
-        '| tcp | 1 | 15688 | 14487 | 0.906 (0.534-1.675) | 48.3 / 49.0 |',
-        '| tcp | 64 | 47092 | 50327 | 1.101 (0.812-1.650) | 1093.6 / 1052.7 |',
-        '',
-        'An earlier 5-round run in the same session gave 0.777 / 1.046 / 1.049 / 0.936 for the same',
-        'rows: the on/off difference does not stand out of the noise either way. What it costs, measured',
-        'without that noise: recording one lookup (three measurements with their tags into the',
-        "OpenTelemetry exporter's aggregation) takes 221 ns single-threaded",
-        "(`dotnet test tests/TcpTableServer.Tests -c Release --filter 'FullyQualifiedName=TcpTableServer.Tests.Protocols.MetricsCostTests.Metrics_RecordingOneLookup_NanosecondsPerCall'`),",
-        'about 0.5% of a 48 µs one-connection round trip, and 0 bytes (`HitPathAllocationTests`, the',
-        '`WithMetricsOn` cases). Metrics off: no instrument exists, a request pays one null check.',
-        '',
-        "Why this exporter: the instruments are the runtime's own `System.Diagnostics.Metrics` (so",
-        '`dotnet-counters` sees them), and OpenTelemetry.Exporter.Prometheus.AspNetCore exports those',
-        'directly and records tagged measurements into pre-allocated metric points without allocating,',
-        'which the `WithMetricsOn` allocation tests confirm; prometheus-net would need its own metric',
-        'types or its meter adapter. So no pre-aggregated counters of our own were needed. The Native',
-        'AOT binary with it linked in is 17.7 MB (`dotnet publish -p:PublishAot=true`, same flags as',
-        '`scripts/publish`), and it serves /metrics and /health.',
-    ]
+    # The hand-written sections (measured by tests and other scripts, not by this one) are copied
+    # from the repository's docs/benchmarks.md, so a regenerated report keeps them as edited there.
+    md += hand_written_sections()
     md.append("")
     with open(out, "w") as f:
         f.write("\n".join(md))

@@ -332,7 +332,7 @@ public class ServerConfigLoaderTests
     private const string L1Head = "[server]\nsocketmap = inet:127.0.0.1:9000\n[maps:a]\n";
 
     [Test]
-    public void Issue5_L1Options_AreParsed_AndKeptOutOfTheMemcacheParameters()
+    public void L1Options_AreParsed_AndKeptOutOfTheMemcacheParameters()
     {
         var map = Load(L1Head + "l1_ttl = 5s\nl1_size = 1000\nl1_negative_ttl = 2\nttl = 60\n").Maps.Single();
         Assert.That(map.L1, Is.EqualTo(new L1Options(TimeSpan.FromSeconds(5), 1000, TimeSpan.FromSeconds(2))));
@@ -348,7 +348,7 @@ public class ServerConfigLoaderTests
     [TestCase("l1_ttl = 2m\n", 120)]
     [TestCase("l1_ttl = 1h\n", 3600)]
     [TestCase("l1_ttl = 1d\n", 86400)]
-    public void Issue5_L1IsOnlyOnWithAPositiveTtl_DefaultsSize100000AndNoNegativeCaching(string lines, int? seconds)
+    public void L1IsOnlyOnWithAPositiveTtl_DefaultsSize100000AndNoNegativeCaching(string lines, int? seconds)
     {
         var map = Load(L1Head + lines).Maps.Single();
         Assert.That(map.L1, Is.EqualTo(seconds is { } s ? new L1Options(TimeSpan.FromSeconds(s), 100000, TimeSpan.Zero) : null));
@@ -364,14 +364,14 @@ public class ServerConfigLoaderTests
     [TestCase("l1_size = many\n", "l1_size: bad number \"many\"")]
     [TestCase("l1_size = 1\n", "l1_size: must be at least 2")]
     [TestCase("L1_ttl = 5\n", "unknown key \"L1_ttl\"")]
-    public void Issue5_BadL1Values_NameFileAndLine(string line, string message)
+    public void BadL1Values_NameFileAndLine(string line, string message)
     {
         var ex = LoadFails(L1Head + line);
         Assert.That(ex.Message, Does.StartWith($"{Ini}:4: {message}"));
     }
 
     [Test]
-    public void Issue5_NegativeTtlWithoutL1Ttl_IsWarnedAbout()
+    public void NegativeTtlWithoutL1Ttl_IsWarnedAbout()
     {
         var map = Load(L1Head + "l1_negative_ttl = 30\n").Maps.Single();
         Assert.That(map.L1, Is.Null);
@@ -379,7 +379,7 @@ public class ServerConfigLoaderTests
     }
 
     [Test]
-    public void Issue5_L1OptionsInTheCf_AreNotMemcacheParameters_AndDoNotTurnL1On()
+    public void L1OptionsInTheCf_AreNotMemcacheParameters_AndDoNotTurnL1On()
     {
         dir.Write("a.cf", "l1_ttl = 5\nttl = 60\n");
         var map = Load(L1Head + "config = a.cf\n").Maps.Single();
