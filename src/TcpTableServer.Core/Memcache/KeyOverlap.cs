@@ -1,3 +1,4 @@
+using TcpTableServer.Config;
 using TcpTableServer.Keys;
 
 namespace TcpTableServer.Memcache;
@@ -24,8 +25,10 @@ public static class KeyOverlap
     }
 
     /// <summary>
-    /// One warning per pair of maps that share a memcached (same <c>memcache</c> endpoint) and
-    /// can produce the same memcached key, with the advice to give each a distinct prefix.
+    /// One warning per pair of maps that share a memcached (an endpoint of one map's
+    /// <c>memcache</c> or <c>memcache_nodes</c> is also the other's: a key both maps place on
+    /// that node meets there, whatever the rest of their rings) and can produce the same
+    /// memcached key, with the advice to give each a distinct prefix.
     /// </summary>
     public static IEnumerable<string> SharedKeyWarnings(IReadOnlyList<(string Map, MemcacheSettings Settings)> maps)
     {
@@ -34,14 +37,19 @@ public static class KeyOverlap
             {
                 var (a, sa) = maps[i];
                 var (b, sb) = maps[j];
-                if (sa.Memcache != sb.Memcache) continue;
+                var shared = Servers(sa).Intersect(Servers(sb)).ToList();
+                if (shared.Count == 0) continue;
                 if (!CanCollide(sa.KeyFormat, sa.KeyDigest, sb.KeyFormat, sb.KeyDigest)) continue;
-                yield return $"maps {a} and {b} share memcached {sa.Memcache} and can produce the same memcached key " +
+                yield return $"maps {a} and {b} share memcached {string.Join(", ", shared)} and can produce the same memcached key " +
                     $"(key_format {sa.KeyFormat.Template}{Digest(sa)} and {sb.KeyFormat.Template}{Digest(sb)}): one map's " +
                     $"answers can come from the other's entries, and an update of one changes the other's answers; " +
                     $"give each a distinct prefix, e.g. key_format = {a}:%s and {b}:%s";
             }
     }
+
+    /// <summary>The memcached servers a map's keys can go to: its <c>memcache_nodes</c>, else its one <c>memcache</c>.</summary>
+    private static IEnumerable<EndpointSpec> Servers(MemcacheSettings s) =>
+        s.Nodes is { Count: > 0 } nodes ? nodes.Select(n => n.Endpoint) : [s.Memcache];
 
     private static string Digest(MemcacheSettings s) => s.KeyDigest is { } d ? $" with key_digest {d.Name}" : "";
 

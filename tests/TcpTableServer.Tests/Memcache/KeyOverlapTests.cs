@@ -1,3 +1,4 @@
+using TcpTableServer.Config;
 using TcpTableServer.Memcache;
 using TcpTableServer.Keys;
 
@@ -43,5 +44,28 @@ public class KeyOverlapTests
         Assert.That(Collide("%s", "%s", "md5"), Is.True);          // %s can be 32 hex digits
         Assert.That(Collide("%s", "m:%s", "md5"), Is.False);       // ':' is no hex digit
         Assert.That(Collide("%s", "abc", "md5"), Is.False);        // too short
+    }
+
+    private static MemcacheSettings On(string format, params string[] nodes)
+    {
+        var endpoints = nodes.Select(n => EndpointSpec.TryParse(n, out _)!).ToList();
+        return MemcacheSettings.Defaults(endpoints[0]) with
+        {
+            KeyFormat = KeyFormat.Parse(format, out _)!,
+            Nodes = endpoints.Count > 1 ? endpoints.Select(e => new MemcacheNodeSpec(e, 1)).ToList() : null,
+        };
+    }
+
+    [Test]
+    public void Maps_whose_memcache_nodes_share_a_node_are_warned_about_maps_on_other_nodes_are_not()
+    {
+        // A map spread over X and Y (memcache_nodes) and a map on Y alone: a key both place on Y
+        // meets there, so the same key_format can collide; a map on Z alone shares nothing.
+        var spread = On("%s", "inet:127.0.0.1:11211", "inet:127.0.0.1:11212");
+        var onY = On("%s", "inet:127.0.0.1:11212");
+        var onZ = On("%s", "inet:127.0.0.1:11213");
+        var warnings = KeyOverlap.SharedKeyWarnings([("a", spread), ("b", onY), ("c", onZ)]).ToList();
+        Assert.That(warnings, Has.Count.EqualTo(1));
+        Assert.That(warnings[0], Does.StartWith("maps a and b share memcached inet:127.0.0.1:11212 and can produce the same memcached key"));
     }
 }
