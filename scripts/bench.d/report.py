@@ -283,6 +283,12 @@ def main(argv):
         f" {facts.get('warmup_s')} s warm-up then a {facts.get('window_s')} s window per row; 1 loadgen thread"
         " (2 from 256 connections). Rows of one connection count run back to back, so each ratio compares"
         " numbers taken seconds apart.",
+        *([f"- Before the matrix the server is warmed up, unmeasured: {facts['server_warm_s']} s of 4 connections on"
+           f" the socketmap and the tcp listener of each map ({', '.join(f'`{m}`' for m in facts.get('server_warm_maps', '').split())}),"
+           " so no row pays for the JIT's first compilations or a backup's first connections. Without it the"
+           " first row of a pair to take a path (always the socketmap one) did: at 1 connection the socketmap"
+           " miss pgsql row, the first to run Npgsql, showed 1.6-2.6x the server CPU per request of the tcp row."]
+          if facts.get("server_warm_s") else []),
         f"- two memcached, each `{facts.get('memcached_cmd', '?')}`: one for the hit maps, filled with"
         f" {facts.get('hot_keys')} keys `userN@example.com` (**memcached direct** is loadgen's `memcache` protocol,"
         " `get KEY`, on these keys), one for the miss map.",
