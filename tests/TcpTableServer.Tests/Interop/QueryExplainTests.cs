@@ -300,7 +300,7 @@ public sealed class QueryExplainTests
     /// exit of query's temporary error.
     /// </summary>
     [Test]
-    public void Explain_of_a_lookup_past_the_deadline_shows_the_socketmap_TIMEOUT_reply_spec_2_6()
+    public void Spec2_6_Explain_of_a_lookup_past_the_deadline_shows_the_socketmap_TIMEOUT_reply()
     {
         using var mc = MemcachedProcess.Start();
         using var d = new TempDir();

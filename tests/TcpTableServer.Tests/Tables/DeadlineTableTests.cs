@@ -80,7 +80,7 @@ public class DeadlineTableTests
     /// report a malformed reply instead of a server error).
     /// </summary>
     [Test, Category("Interop")]
-    public void Spec_2_6_a_lookup_past_the_deadline_answers_socketmap_TIMEOUT_and_Postfix_takes_it_as_TEMP()
+    public void Spec2_6_a_lookup_past_the_deadline_answers_socketmap_TIMEOUT_and_Postfix_takes_it_as_TEMP()
     {
         using var mc = MemcachedProcess.Start();
         using var d = new TempDir();
