@@ -99,6 +99,72 @@ public sealed class MemcachedProcess : IDisposable
         return (reply.Substring(eol + 2, len), int.Parse(head[2]));
     }
 
+    /// <summary>
+    /// Freezes memcached with SIGSTOP: the kernel still accepts its connections and queues
+    /// requests, nothing answers. Returns once every thread of memcached is stopped (kill()
+    /// returns before the stop takes effect, and a thread still running would answer a request
+    /// sent just after). The returned object sends SIGCONT on <see cref="Frozen.Resume"/> or
+    /// dispose, whichever comes first: <c>using (mc.Freeze()) { ... }</c>.
+    /// </summary>
+    public Frozen Freeze()
+    {
+        Send(Pid, SigStop);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!Stopped(Pid))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Send(Pid, SigCont);
+                throw new InvalidOperationException($"memcached (pid {Pid}) did not stop within 10 s of SIGSTOP");
+            }
+            Thread.Sleep(5);
+        }
+        return new Frozen(Pid);
+    }
+
+    /// <summary>A memcached frozen by <see cref="Freeze"/>; resumed (SIGCONT) once, by Resume or Dispose.</summary>
+    public sealed class Frozen : IDisposable
+    {
+        private readonly int _pid;
+        private bool _resumed;
+
+        internal Frozen(int pid) => _pid = pid;
+
+        /// <summary>Sends SIGCONT now (a test that checks what happens once memcached answers again).</summary>
+        public void Resume()
+        {
+            if (_resumed) return;
+            _resumed = true;
+            Send(_pid, SigCont);
+        }
+
+        /// <summary>Resumes memcached if the test has not; never throws (it may run while a failure unwinds).</summary>
+        public void Dispose()
+        {
+            try { Resume(); }
+            catch (InvalidOperationException) { }
+        }
+    }
+
+    private const int SigStop = 19, SigCont = 18;   // Linux x86-64 and arm64 numbers
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+
+    private static void Send(int pid, int signal)
+    {
+        if (Kill(pid, signal) != 0)
+            throw new InvalidOperationException($"kill({pid}, {signal}) failed: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+    }
+
+    /// <summary>Every thread of process <paramref name="pid"/> is stopped (state T in /proc/PID/task/*/stat).</summary>
+    private static bool Stopped(int pid) =>
+        Directory.GetDirectories($"/proc/{pid}/task").All(t =>
+        {
+            string stat = File.ReadAllText(Path.Combine(t, "stat"));
+            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('T');
+        });
+
     /// <summary>Empties the cache for the next test (flush_all, then verified by the caller's reads).</summary>
     public void FlushAll() => Raw("flush_all\r\n"u8.ToArray(), "\r\n");
 

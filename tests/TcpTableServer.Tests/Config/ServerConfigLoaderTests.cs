@@ -187,7 +187,7 @@ public class ServerConfigLoaderTests
     /// so the default socketmap_idle_timeout is "never" (null, the same as an explicit 0).
     /// Guards the old default of 60 s: it closed Sendmail's idle connection, and Sendmail's
     /// socket map client takes that EOF as a temporary failure without retrying
-    /// (SendmailClientTests.Spec_2_6_the_defaults_keep_a_Sendmail_like_client_served_after_idling).
+    /// (SendmailClientTests.Spec2_6_idle_timeout_0_and_the_default_keep_a_Sendmail_like_client_served_after_idling).
     /// </summary>
     [Test]
     public void Spec26_SocketmapIdleTimeout_DefaultsToNever_KeepsSendmailServed()

@@ -121,7 +121,7 @@ public class InstallTests
             server.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (serverLog) serverLog.AppendLine(e.Data); };
             server.BeginErrorReadLine();
             server.BeginOutputReadLine();
-            WaitUntil(() => addresses.Values.All(a => !IsFree(a)), "systemd-socket-activate binds the listeners");
+            Assert.That(() => addresses.Values.All(a => !IsFree(a)), Is.True.After(30_000, 50), "timed out: systemd-socket-activate binds the listeners");
 
             var postfix = new Postfix(dir.Path);
             string socketmap = addresses[listen.Single(a => a.EndsWith(":9000", StringComparison.Ordinal))];
@@ -195,16 +195,6 @@ public class InstallTests
         Regex.Match(File.ReadAllText($"/proc/{pid}/status"), @"(?m)^Uid:\s+(\d+)").Groups[1].Value;
 
     private static string Log(StringBuilder log) { lock (log) return log.ToString(); }
-
-    private static void WaitUntil(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) Assert.Fail($"timed out: {what}");
-            Thread.Sleep(50);
-        }
-    }
 
     /// <summary>An exclusive lock on a machine-wide file (flock through FileShare.None), waited for.</summary>
     private static FileStream AcquireLock(TimeSpan wait)

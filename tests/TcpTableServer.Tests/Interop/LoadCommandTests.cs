@@ -1,5 +1,6 @@
 using System.Text;
 using TcpTableServer.Config;
+using TcpTableServer.Host;
 using TcpTableServer.Memcache;
 using TcpTableServer.Tables;
 using TcpTableServer.Tests.Support;
@@ -206,10 +207,11 @@ public sealed class LoadCommandTests
     /// summary; with standard error redirected (a log, a pipe) no "\r" at all, only the summary.
     /// </summary>
     [Test]
-    public void OnATerminal_TheBarIsRedrawnUpTo100Percent_ThenTheSummary_WithoutOneNoCarriageReturn()
+    public void OnATerminal_TheBarIsRedrawnUpTo100Percent_ThenTheSummary_Redirected_NoCarriageReturn()
     {
+        int batch = LoadCommand.BatchSize, total = 2 * batch + 10;   // three batches
         var ini = Ini(LmdbCf);
-        var src = Source(SourceText(Entries(2 * TcpTableServer.Host.LoadCommand.BatchSize + 10)));   // three batches
+        var src = Source(SourceText(Entries(total)));
         string Quote(string a) => "'" + a.Replace("'", "'\\''") + "'";
         string cmd = $"dotnet {Quote(ServerProcess.ServerDll)} --config {Quote(ini)} load aliases {Quote(src)}";
         var psi = new System.Diagnostics.ProcessStartInfo("script", ["-qec", cmd, "/dev/null"])
@@ -225,10 +227,9 @@ public sealed class LoadCommandTests
             Assert.That(p.WaitForExit(120_000), Is.True);
             Assert.That(p.ExitCode, Is.EqualTo(0), tty + err.Result);
         }
-        int total = 2 * TcpTableServer.Host.LoadCommand.BatchSize + 10;
         var bars = System.Text.RegularExpressions.Regex.Matches(tty, @"\rload: aliases: \[([#.]{30})\] +(\d+)% (\d+)/" + total)
             .Select(m => (Percent: int.Parse(m.Groups[2].Value), Done: int.Parse(m.Groups[3].Value))).ToList();
-        Assert.That(bars.Select(b => b.Done), Is.EqualTo(new[] { TcpTableServer.Host.LoadCommand.BatchSize, 2 * TcpTableServer.Host.LoadCommand.BatchSize, total }), tty);
+        Assert.That(bars.Select(b => b.Done), Is.EqualTo(new[] { batch, 2 * batch, total }), tty);
         Assert.That(bars.Select(b => b.Percent), Is.Ordered, tty);
         Assert.That(bars[^1].Percent, Is.EqualTo(100), tty);
         Assert.That(tty, Does.Contain($"[{new string('#', 30)}] 100% {total}/{total}"));

@@ -216,8 +216,7 @@ public sealed class QueryExplainTests
         using var d = new TempDir();
         d.File("a.cf", $"memcache = {mc.Endpoint}\ntimeout = 1\nmax_try = 2\nretry_pause = 1\n");
         var ini = Ini(d, "[maps:frozen]\nconfig = a.cf\n");
-        Process.Start("kill", $"-STOP {mc.Pid}")!.WaitForExit();
-        try
+        using (mc.Freeze())
         {
             var (code, r) = Explain(ini, "frozen", "frank@example.com");
             Assert.That(code, Is.EqualTo(75));
@@ -228,10 +227,6 @@ public sealed class QueryExplainTests
             Assert.That(Ms(1), Is.InRange(500, 3000), "the second waits until the timeout or the request's deadline (3 s in all)");
             Assert.That(r, Does.Contain("warning: database memcache:frozen: I/O error"));
             Assert.That(Field(r, "tier"), Is.EqualTo("Error"));
-        }
-        finally
-        {
-            Process.Start("kill", $"-CONT {mc.Pid}")!.WaitForExit();
         }
     }
 
@@ -305,15 +300,14 @@ public sealed class QueryExplainTests
     /// exit of query's temporary error.
     /// </summary>
     [Test]
-    public void Explain_of_a_lookup_past_the_deadline_shows_the_socketmap_TIMEOUT_reply_spec_2_6()
+    public void Spec2_6_Explain_of_a_lookup_past_the_deadline_shows_the_socketmap_TIMEOUT_reply()
     {
         using var mc = MemcachedProcess.Start();
         using var d = new TempDir();
         d.File("a.cf", $"memcache = {mc.Endpoint}\ntimeout = 3\nmax_try = 1\n");
         var ini = Ini(d, "[maps:slow]\nconfig = a.cf\ndeadline = 1s\n");
 
-        Process.Start("kill", $"-STOP {mc.Pid}")!.WaitForExit();
-        try
+        using (mc.Freeze())
         {
             var (code, r) = Explain(ini, "slow", "k@example.com");
             Assert.That(code, Is.EqualTo(75), "a temporary error, exit as query");
@@ -325,6 +319,5 @@ public sealed class QueryExplainTests
             Assert.That(r, Does.Contain("attempt 1 of max_try 1: no reply yet when the lookup was answered"));
             Assert.That(r, Does.Not.Match(@" in -\d"));
         }
-        finally { Process.Start("kill", $"-CONT {mc.Pid}")!.WaitForExit(); }
     }
 }

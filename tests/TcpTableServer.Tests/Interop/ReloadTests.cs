@@ -155,56 +155,26 @@ public sealed class ReloadTests
         using var line = new TcpLineClient(tcp, timeoutMs: 30000);
         Assert.That(line.Get("k"), Is.EqualTo("200 v"), "warm: the server's memcached connections are open");
 
-        Assert.That(Signal(mc.Pid, SigStop), Is.Zero);
-        try
+        // Freeze returns once every memcached thread has stopped: one still running would
+        // read the lookup and answer it at once.
+        using (var frozen = mc.Freeze())
         {
-            // kill() returns before the stop takes effect: a memcached thread still running
-            // would read the lookup and answer it at once.
-            Assert.That(WaitUntil(() => Stopped(mc.Pid)), Is.True, "memcached stopped");
             var inFlight = Task.Run(() => line.Get("k"));
-            Assert.That(WaitUntil(() => QueuedTo(mc.Port) > 0), Is.True, "the lookup reached memcached's socket");
+            Assert.That(() => QueuedTo(mc.Port) > 0, Is.True.After(20_000, 20), "the lookup reached memcached's socket");
 
             d.File("server.ini", Ini(withTcp: false));
             server.Hangup();
-            Assert.That(WaitUntil(() => !Connects(tcp)), Is.True, "the removed listener stopped accepting");
+            Assert.That(() => !Connects(tcp), Is.True.After(20_000, 20), "the removed listener stopped accepting");
             Assert.That(inFlight.IsCompleted, Is.False, "the connection was not closed under the request");
 
-            Assert.That(Signal(mc.Pid, SigCont), Is.Zero);
+            frozen.Resume();
             Assert.That(inFlight.Wait(TimeSpan.FromSeconds(30)), Is.True);
             Assert.That(inFlight.Result, Is.EqualTo("200 v"), "the request in flight was answered");
-        }
-        finally
-        {
-            Signal(mc.Pid, SigCont);
         }
         Assert.That(line.Get("k"), Is.Null, "then the connection was closed");
         Assert.That(server.WaitForOutput("generation 2"), Is.True, server.Stderr + server.Stdout);
         Assert.That(server.Stderr + server.Stdout, Does.Contain($"closed: tcp inet:127.0.0.1:{tcp}"));
     }
-
-    private const int SigStop = 19, SigCont = 18;
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Signal(int pid, int signal);
-
-    private static bool WaitUntil(Func<bool> condition, int seconds = 20)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) return false;
-            Thread.Sleep(20);
-        }
-        return true;
-    }
-
-    /// <summary>Every thread of process <paramref name="pid"/> is stopped (state T in /proc).</summary>
-    private static bool Stopped(int pid) =>
-        Directory.GetDirectories($"/proc/{pid}/task").All(t =>
-        {
-            string stat = File.ReadAllText(Path.Combine(t, "stat"));
-            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('T');
-        });
 
     /// <summary>Bytes waiting unread in the receive queues of the established connections to local port <paramref name="port"/> (/proc/net/tcp).</summary>
     private static long QueuedTo(int port)

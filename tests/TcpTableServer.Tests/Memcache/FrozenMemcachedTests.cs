@@ -26,9 +26,6 @@ public sealed class FrozenMemcachedTests
             .. backup is null ? Array.Empty<string>() : [$"backup = {backup}"]]),
             new TableFactory(logs), "/tmp", logs);
 
-    private static void Signal(MemcachedProcess mc, string sig) =>
-        Process.Start("kill", $"-{sig} {mc.Pid}")!.WaitForExit();
-
     /// <summary>MemcacheTable's line about write-backs after backup hits sent without waiting (or skipped).</summary>
     private static int StalledLines(ListLogger logs) =>
         logs.Entries.Count(e => e.Message.Contains("memcached is stalled: write-backs after backup hits go out without holding the reply"));
@@ -57,8 +54,7 @@ public sealed class FrozenMemcachedTests
         Assert.That(await table.LookupAsync("k0"), Is.EqualTo(LookupResult.Found("v0")), "warm: connection open");
         Assert.That(StalledLines(logs), Is.Zero, "memcached answers: write-backs wait for their reply");
 
-        Signal(mc, "STOP");
-        try
+        using (mc.Freeze())
         {
             var (slowest, results) = await Burst(table);
             Assert.That(results.Select((r, i) => r == LookupResult.Found($"v{i}")), Is.All.True);
@@ -69,7 +65,6 @@ public sealed class FrozenMemcachedTests
             // (LogThrottle: the rest are counted for a summary when the 10 s window ends).
             Assert.That(StalledLines(logs), Is.EqualTo(1), "one line for 64 stalled write-backs");
         }
-        finally { Signal(mc, "CONT"); }
 
         var again = Stopwatch.StartNew();
         Assert.That(await table.LookupAsync("k1"), Is.EqualTo(LookupResult.Found("v1")));
@@ -85,14 +80,12 @@ public sealed class FrozenMemcachedTests
         mc.Set("k0", "v0");
         Assert.That(await table.LookupAsync("k0"), Is.EqualTo(LookupResult.Found("v0")));
 
-        Signal(mc, "STOP");
-        try
+        using (mc.Freeze())
         {
             var (slowest, results) = await Burst(table);
             Assert.That(results, Is.All.EqualTo(LookupResult.TempError));
             Assert.That(slowest, Is.LessThanOrEqualTo(BoundSeconds + Slack), "requests behind a frozen head must not be replayed past the bound");
         }
-        finally { Signal(mc, "CONT"); }
 
         var again = Stopwatch.StartNew();
         Assert.That(await table.LookupAsync("k0"), Is.EqualTo(LookupResult.Found("v0")));
