@@ -177,7 +177,6 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
         {
             await server.StopAsync(new CancellationToken(canceled: true));
             gate.RemoveListener(listener);
-            foreach (var socket in activated) socket.Taken = false;
             throw;
         }
         if (ep.Kind == EndpointKind.Unix && activated.Count == 0) SocketFile.Apply(ep);
