@@ -56,10 +56,8 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
     private readonly ILogger _log = loggers.CreateLogger("TcpTableServer");
     private LeanSocketTransport? _transport;
 
-    private sealed record Running(ListenerPlan Plan, ConnectionDispatcher Server, ListenerGate Gate, List<SystemdSockets.Passed> Passed)
-    {
-        public bool Activated => Passed.Count > 0;
-    }
+    /// <summary>An open listener; <paramref name="Activated"/>: it serves sockets systemd passed.</summary>
+    private sealed record Running(ListenerPlan Plan, ConnectionDispatcher Server, ListenerGate Gate, bool Activated);
 
     /// <summary>The listeners open now.</summary>
     public IEnumerable<ListenerPlan> Open => _running.Values.Select(r => r.Plan);
@@ -177,11 +175,10 @@ public sealed class ListenerSet(IServiceProvider services, ConnectionGate gate, 
         {
             await server.StopAsync(new CancellationToken(canceled: true));
             gate.RemoveListener(listener);
-            foreach (var socket in activated) socket.Taken = false;
             throw;
         }
         if (ep.Kind == EndpointKind.Unix && activated.Count == 0) SocketFile.Apply(ep);
-        return new Running(plan, server, listener, activated);
+        return new Running(plan, server, listener, activated.Count > 0);
     }
 
     /// <summary>

@@ -91,6 +91,11 @@ public static class PostfixCheck
             : "tcp:" + string.Join(", tcp:", tcp.Select(m => $"{m.TcpListener!.Display} (map {m.Name})"));
         string socketmapServed = def.SocketmapListeners.Count == 0 ? "no socketmap listeners"
             : string.Join(", ", def.SocketmapListeners.Select(l => $"socketmap:{l}:NAME"));
+        // A systemd:NAME listener's address is known only when systemd passes its socket, so a
+        // reference matching none of our address listeners may be served by it.
+        string? tcpSystemd = SystemdNames(tcp.Where(m => m.TcpListener!.Kind == EndpointKind.Systemd)
+            .Select(m => $"{m.TcpListener!.Path} (map {m.Name})"));
+        string? socketmapSystemd = SystemdNames(def.SocketmapListeners.Where(l => l.Kind == EndpointKind.Systemd).Select(l => l.Path));
         foreach (var (name, value) in conf.Expanded)
         {
             string literal = conf.Settings.FirstOrDefault(x => x.Service is null && x.Name == name)?.Value ?? "";
@@ -127,9 +132,14 @@ public static class PostfixCheck
                     }
                     else if (tcpOurs is not null)
                         findings.Add(new("error", $"{at}: {ep.Display} is the tcp: listener of map {tcpOurs.Name}, not a socketmap listener (socketmap: {socketmapServed})"));
+                    else if (socketmapSystemd is not null)
+                        findings.Add(new("warning", $"{at}: {ep.Display} matches no socketmap listener address of this server; it may be served by {socketmapSystemd}" +
+                            (def.Maps.Any(m => m.Name == r.MapName) ? "" : $" (if so: it names map \"{r.MapName}\", which this server does not serve (maps: {maps}))")));
                     else
                         findings.Add(new("warning", $"{at}: {ep.Display} is not one of this server's listeners ({socketmapServed})"));
                 }
+                else if (tcpOurs is null && socketmapOurs is null && tcpSystemd is not null)
+                    findings.Add(new("warning", $"{at}: {ep.Display} matches no tcp: listener address of this server; it may be served by {tcpSystemd}"));
                 else if (tcpOurs is null)
                 {
                     string what = socketmapOurs is not null ? $"{ep.Display} is this server's socketmap listener, not a tcp: listener" : $"{ep.Display} matches no tcp: listener of this server";
@@ -141,6 +151,12 @@ public static class PostfixCheck
             }
         return findings;
     }
+
+    /// <summary>"the systemd: socket(s) NAME, ..., whose address is known only when systemd passes it"; null: none.</summary>
+    private static string? SystemdNames(IEnumerable<string> names) =>
+        names.ToList() is { Count: > 0 } all
+            ? $"the systemd: socket(s) {string.Join(", ", all)}, whose address is known only when systemd passes it"
+            : null;
 
     /// <summary>Item 2: a network table where local(8) or virtual(8) refuses one (<paramref name="via"/>: the value it came from by $name expansion).</summary>
     private static PostfixFinding Refused(string where, string name, PostfixTableRef r, string? via) =>

@@ -74,10 +74,19 @@ public sealed class Reloader(
         _log.LogInformation("reloading {Ini}", ini);
         var current = maps.Current;
         ServerDefinition def;
+        List<ListenerPlan> plans, closing;
         MapSet next;
         try
         {
             def = ServerConfigLoader.Load(ini, _log);
+            plans = ListenerPlan.Of(def);
+            closing = listeners.Open.Except(plans).ToList();
+            // refused before any map opens: a refused reload opens no memcached connection or backup
+            if (listeners.PassedClosing(closing) is { } held)
+            {
+                _log.LogError("reload failed: {Message}; nothing changed, still active: {Active}", held, Active);
+                return false;
+            }
             next = MapSet.Open(def, loggers, registry: registry, previous: current);
         }
         catch (ConfigException e)
@@ -87,14 +96,6 @@ public sealed class Reloader(
         }
         WarnRestartOnly(current.Definition.Options, def.Options);
 
-        var plans = ListenerPlan.Of(def);
-        var closing = listeners.Open.Except(plans).ToList();
-        if (listeners.PassedClosing(closing) is { } held)
-        {
-            await next.DisposeAsync();
-            _log.LogError("reload failed: {Message}; nothing changed, still active: {Active}", held, Active);
-            return false;
-        }
         // A listener that takes over the address of one being closed opens after that one has closed.
         var late = plans.Where(p => !listeners.IsOpen(p) && closing.Any(c => c.Name == p.Name)).ToList();
         List<ListenerPlan> opened;

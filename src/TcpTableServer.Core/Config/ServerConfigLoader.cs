@@ -55,11 +55,11 @@ public static class ServerConfigLoader
         if (smtputf8 is not null) maps = InheritServerDefault(smtputf8, maps);
         if (socketmap.Count == 0 && maps.All(m => m.TcpListener is null))
             throw new ConfigException("no listeners: set socketmap in [server] or tcp in a [maps:NAME] section", ini);
-        socketmap = [.. socketmap.Select(l => ResolveAccess(l, options.Allow, listeners, ini))];
-        maps = [.. maps.Select(m => m.TcpListener is null ? m : m with { TcpListener = ResolveAccess(m.TcpListener, options.Allow, listeners, ini) })];
+        socketmap = [.. socketmap.Select(l => ResolveAccess(l, options.Allow, ini))];
+        maps = [.. maps.Select(m => m.TcpListener is null ? m : m with { TcpListener = ResolveAccess(m.TcpListener, options.Allow, ini) })];
         // The metrics listener is checked as the table listeners are: reachable from other
         // machines only with an allow list, and only clients inside it may connect.
-        if (options.Metrics is { } metrics) options = options with { Metrics = ResolveAccess(metrics, options.Allow, listeners, ini) };
+        if (options.Metrics is { } metrics) options = options with { Metrics = ResolveAccess(metrics, options.Allow, ini) };
         return new ServerDefinition(ini, socketmap, maps, options);
     }
 
@@ -70,9 +70,9 @@ public static class ServerConfigLoader
     /// could connect, which is a mistake to report at start, not a silent black hole; and a
     /// listener open to anyone must be asked for explicitly (allow = 0.0.0.0/0).
     /// </summary>
-    private static EndpointSpec ResolveAccess(EndpointSpec listener, AllowList server, ListenerRegistry listeners, string ini)
+    private static EndpointSpec ResolveAccess(EndpointSpec listener, AllowList server, string ini)
     {
-        int line = listeners.LineOf(listener);
+        int line = listener.Line;
         var allow = server;
         if (listener.AllowText is not null)
         {
@@ -142,11 +142,11 @@ public static class ServerConfigLoader
                     var parsedMetrics = IniValues.ParseListeners(e.Key, v, iniDir, ini, e.Line);
                     if (parsedMetrics.Count != 1)
                         throw new ConfigException($"metrics: expected exactly one listener endpoint, got \"{v}\"", ini, e.Line);
-                    metrics = listeners.Add(parsedMetrics[0], e.Line);
+                    metrics = listeners.Add(parsedMetrics[0]);
                     break;
                 case "socketmap":
                     foreach (var listener in IniValues.ParseListeners(e.Key, v, iniDir, ini, e.Line))
-                        socketmap.Add(listeners.Add(listener, e.Line));
+                        socketmap.Add(listeners.Add(listener));
                     break;
                 case "socketmap_idle_timeout":
                     int sm = IniValues.ParseCount(e.Key, v, ini, e.Line);
@@ -222,7 +222,7 @@ public static class ServerConfigLoader
                     var parsed = IniValues.ParseListeners(e.Key, v, iniDir, ini, e.Line);
                     if (parsed.Count != 1)
                         throw new ConfigException($"tcp: expected exactly one listener endpoint, got \"{v}\"", ini, e.Line);
-                    tcp = listeners.Add(parsed[0], e.Line);
+                    tcp = listeners.Add(parsed[0]);
                     break;
                 case "put_allow":
                     putAllow = AllowList.Parse(e.Key, v, ini, e.Line);
@@ -348,23 +348,21 @@ public static class ServerConfigLoader
         }
     }
 
-    /// <summary>Every listener endpoint of the file, which must all differ.</summary>
+    /// <summary>Every listener endpoint of the file, which must all differ (each carries its INI line).</summary>
     private sealed class ListenerRegistry(string ini)
     {
-        private readonly Dictionary<string, int> lines = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, EndpointSpec> specs = new(StringComparer.Ordinal);
 
-        public int Count => lines.Count;
+        public int Count => specs.Count;
 
-        public EndpointSpec Add(EndpointSpec spec, int line)
+        public EndpointSpec Add(EndpointSpec spec)
         {
             string key = Key(spec);
-            if (lines.TryGetValue(key, out int first))
-                throw new ConfigException($"listener {spec} is used twice (lines {first} and {line})", ini, line);
-            lines[key] = line;
+            if (specs.TryGetValue(key, out var first))
+                throw new ConfigException($"listener {spec} is used twice (lines {first.Line} and {spec.Line})", ini, spec.Line);
+            specs[key] = spec;
             return spec;
         }
-
-        public int LineOf(EndpointSpec spec) => lines.TryGetValue(Key(spec), out int line) ? line : 0;
 
         /// <summary>Two listeners with the same key bind the same socket (host names compare case-insensitively).</summary>
         private static string Key(EndpointSpec spec) =>

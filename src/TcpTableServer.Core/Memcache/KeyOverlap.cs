@@ -37,7 +37,7 @@ public static class KeyOverlap
             {
                 var (a, sa) = maps[i];
                 var (b, sb) = maps[j];
-                var shared = Servers(sa).Intersect(Servers(sb)).ToList();
+                var shared = sa.Servers.Intersect(sb.Servers).ToList();
                 if (shared.Count == 0) continue;
                 if (!CanCollide(sa.KeyFormat, sa.KeyDigest, sb.KeyFormat, sb.KeyDigest)) continue;
                 yield return $"maps {a} and {b} share memcached {string.Join(", ", shared)} and can produce the same memcached key " +
@@ -46,10 +46,6 @@ public static class KeyOverlap
                     $"give each a distinct prefix, e.g. key_format = {a}:%s and {b}:%s";
             }
     }
-
-    /// <summary>The memcached servers a map's keys can go to: its <c>memcache_nodes</c>, else its one <c>memcache</c>.</summary>
-    private static IEnumerable<EndpointSpec> Servers(MemcacheSettings s) =>
-        s.Nodes is { Count: > 0 } nodes ? nodes.Select(n => n.Endpoint) : [s.Memcache];
 
     private static string Digest(MemcacheSettings s) => s.KeyDigest is { } d ? $" with key_digest {d.Name}" : "";
 

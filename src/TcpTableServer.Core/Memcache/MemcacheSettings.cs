@@ -60,6 +60,12 @@ public sealed record MemcacheSettings(
     /// <summary>Whether the map spreads its keys over several memcached nodes (more than one in <c>memcache_nodes</c>).</summary>
     public bool IsMultiNode => Nodes is { Count: > 1 };
 
+    /// <summary>
+    /// The memcached endpoints this map's keys can go to: each node of <c>memcache_nodes</c>
+    /// when there are several, else its one <c>memcache</c> (a single node is that memcache).
+    /// </summary>
+    public IReadOnlyList<EndpointSpec> Servers => IsMultiNode ? [.. Nodes!.Select(n => n.Endpoint)] : [Memcache];
+
     /// <summary>Defaults of 3.1 with the given endpoint (for tests and tools).</summary>
     public static MemcacheSettings Defaults(EndpointSpec memcache) => new(
         memcache, null, Flags: 0, Ttl: 3600, KeyFormat.Default, null, null,

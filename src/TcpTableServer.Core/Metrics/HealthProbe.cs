@@ -44,7 +44,7 @@ public sealed class HealthProbe(LiveMaps maps)
     private async Task<string?> CheckAsync(string map, MemcacheSettings settings, CancellationToken ct)
     {
         // several nodes (memcache_nodes): each must answer, else its keys need the backup
-        EndpointSpec[] nodes = settings.IsMultiNode ? [.. settings.Nodes!.Select(n => n.Endpoint)] : [settings.Memcache];
+        var nodes = settings.Servers;
         var replies = await Task.WhenAll(nodes.Select(n => VersionAsync(n, ct))).ConfigureAwait(false);
         int down = Array.FindIndex(replies, r => r is not null);
         if (down < 0) return null;

@@ -231,6 +231,36 @@ public sealed class UnixAndActivatedListenerTests
     }
 
     /// <summary>
+    /// A socket systemd passes under systemd:NAME on a wildcard address (0.0.0.0) is reachable
+    /// from other machines: without an allow list only loopback could connect, so the start
+    /// stops (exit 78) naming the INI line, as for an address listener; with [server] allow the
+    /// same socket serves.
+    /// </summary>
+    [Test]
+    public void A_passed_socket_reachable_from_other_machines_needs_an_allow_list()
+    {
+        using var d = new TempDir();
+        int sm = FreePort.Next();
+        d.File("a.cf", $"memcache = {mc.Endpoint}\nbackup = inline:{{ {{k = v}} }}\n");
+        string ini = d.File("server.ini", $"[server]\nsocketmap = systemd:tcptable-open\n[maps:a]\nconfig = a.cf\n");
+        using (var server = ActivatedNamed(ini, ($"0.0.0.0:{sm}", "tcptable-open")))
+        {
+            using (Connect(() => new TcpClient("127.0.0.1", sm), server)) { }
+            Assert.That(server.WaitForExit(60), Is.EqualTo(78), server.Stderr + server.Stdout);
+            Assert.That(server.Stderr + server.Stdout, Does.Contain($"{ini}:2: listener systemd:tcptable-open: the passed socket tcptable-open")
+                .And.Contain("is reachable from other machines but the listener has no allow list"));
+        }
+
+        File.WriteAllText(ini, $"[server]\nsocketmap = systemd:tcptable-open\nallow = 10.0.0.0/8\n[maps:a]\nconfig = a.cf\n");
+        using (var server = ActivatedNamed(ini, ($"0.0.0.0:{sm}", "tcptable-open")))
+        {
+            using var first = Connect(() => new TcpLineClient(sm), server);
+            Assert.That(SocketmapOver(first), Is.EqualTo("4:OK v,"), "with an allow list the passed socket serves (loopback always allowed)");
+            Assert.That(server.Terminate(), Is.EqualTo(0));
+        }
+    }
+
+    /// <summary>
     /// `check --config` accepts systemd:NAME table listeners (whether systemd passes them is
     /// known only at start) and refuses one for metrics (Kestrel's own listener) or with
     /// mode= (systemd's SocketMode= sets the file's mode), naming file and line.

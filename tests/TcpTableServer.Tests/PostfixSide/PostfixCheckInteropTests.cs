@@ -20,7 +20,8 @@ public sealed class PostfixCheckInteropTests
         public string PostfixDir => Dir["postfix-etc"];
         public string Ini { get; }
 
-        public Rig(string memcache = "inet:127.0.0.1:11211", string unixListener = "")
+        /// <param name="tcpListener">the aliases map's tcp listener; null: inet:127.0.0.1:<see cref="Tcp"/></param>
+        public Rig(string memcache = "inet:127.0.0.1:11211", string unixListener = "", string? tcpListener = null)
         {
             // directories the postfix user can search, as /var/spool/postfix is
             File.SetUnixFileMode(Dir.Path, (UnixFileMode)Convert.ToInt32("755", 8));
@@ -30,7 +31,7 @@ public sealed class PostfixCheckInteropTests
             Dir.File("other.cf", $"memcache = {memcache}\nkey_format = other:%s\n");
             Ini = Dir.File("server.ini",
                 $"[server]\nsocketmap = inet:127.0.0.1:{Socketmap}{unixListener}\n" +
-                $"[maps:aliases]\nconfig = aliases.cf\ntcp = inet:127.0.0.1:{Tcp}\n[maps:other]\nconfig = other.cf\n");
+                $"[maps:aliases]\nconfig = aliases.cf\ntcp = {tcpListener ?? $"inet:127.0.0.1:{Tcp}"}\n[maps:other]\nconfig = other.cf\n");
             Postfix("", "");
         }
 
@@ -94,6 +95,51 @@ public sealed class PostfixCheckInteropTests
         Assert.That(output, Does.Contain(
             $"error: transport_maps: tcp:127.0.0.1:{wrong}: 127.0.0.1:{wrong} matches no tcp: listener of this server (we serve tcp:127.0.0.1:{rig.Tcp} (map aliases))"));
         Assert.That(output, Does.Contain($"error: relocated_maps: tcp:127.0.0.1:{rig.Socketmap}: 127.0.0.1:{rig.Socketmap} is this server's socketmap listener, not a tcp: listener"));
+    }
+
+    /// <summary>
+    /// A tcp: listener served by a socket systemd passes by name (tcp = systemd:NAME): its address
+    /// is known only when systemd passes it, so a Postfix tcp: reference matching none of our
+    /// address listeners may be that socket: a warning naming it, not an error (exit 75 here: the
+    /// server is not running, so the probe cannot connect; it was 78). A reference to our
+    /// socketmap listener's address is still an error: that address is known and is not tcp:.
+    /// </summary>
+    [Test]
+    public void Tcp_reference_with_a_systemd_tcp_listener_is_a_warning_naming_the_socket()
+    {
+        using var rig = new Rig(tcpListener: "systemd:aliases-tcp");
+        rig.Postfix($"transport_maps = tcp:127.0.0.1:{rig.Tcp}\n", "");
+        var (code, output) = rig.Check();
+        Assert.That(output, Does.Contain(
+            $"warning: transport_maps: tcp:127.0.0.1:{rig.Tcp}: 127.0.0.1:{rig.Tcp} matches no tcp: listener address of this server; " +
+            "it may be served by the systemd: socket(s) aliases-tcp (map aliases), whose address is known only when systemd passes it"), output);
+        Assert.That(output, Does.Not.Contain("error:"), output);
+        Assert.That(code, Is.EqualTo(75), output);
+
+        rig.Postfix($"transport_maps = tcp:127.0.0.1:{rig.Socketmap}\n", "");
+        (code, output) = rig.Check();
+        Assert.That(output, Does.Contain($"error: transport_maps: tcp:127.0.0.1:{rig.Socketmap}: 127.0.0.1:{rig.Socketmap} is this server's socketmap listener, not a tcp: listener"), output);
+        Assert.That(code, Is.EqualTo(78), output);
+    }
+
+    /// <summary>
+    /// The same for socketmap: with a systemd:NAME socketmap listener, a socketmap: reference at
+    /// an address none of ours has is a warning naming that socket, and says so when the map it
+    /// names is not one we serve.
+    /// </summary>
+    [Test]
+    public void Socketmap_reference_with_a_systemd_socketmap_listener_is_a_warning_naming_the_socket()
+    {
+        using var rig = new Rig(unixListener: ", systemd:tcptable-sm");
+        int elsewhere = FreePort.Next();
+        rig.Postfix($"virtual_alias_maps = socketmap:inet:127.0.0.1:{elsewhere}:aliases\ncanonical_maps = socketmap:inet:127.0.0.1:{elsewhere}:nosuch\n", "");
+        var (code, output) = rig.Check();
+        const string MaybeSystemd = "matches no socketmap listener address of this server; it may be served by the systemd: socket(s) tcptable-sm, whose address is known only when systemd passes it";
+        Assert.That(output, Does.Contain($"warning: virtual_alias_maps: socketmap:inet:127.0.0.1:{elsewhere}:aliases: 127.0.0.1:{elsewhere} {MaybeSystemd}\n"), output);
+        Assert.That(output, Does.Contain($"warning: canonical_maps: socketmap:inet:127.0.0.1:{elsewhere}:nosuch: 127.0.0.1:{elsewhere} {MaybeSystemd} " +
+            "(if so: it names map \"nosuch\", which this server does not serve (maps: aliases, other))"), output);
+        Assert.That(output, Does.Not.Contain("error:"), output);
+        Assert.That(code, Is.EqualTo(75), output);
     }
 
     [Test]
