@@ -87,10 +87,13 @@ public static class PostfixCheck
         var findings = new List<PostfixFinding>();
         string maps = string.Join(", ", def.Maps.Select(m => m.Name));
         var tcp = def.Maps.Where(m => m.TcpListener is not null).ToList();
+        // A systemd:NAME listener has no address Postfix could name yet: it is shown as the socket's name.
         string tcpServed = tcp.Count == 0 ? "no tcp: listeners"
-            : "tcp:" + string.Join(", tcp:", tcp.Select(m => $"{m.TcpListener!.Display} (map {m.Name})"));
+            : string.Join(", ", tcp.Select(m => m.TcpListener!.Kind == EndpointKind.Systemd
+                ? $"{m.TcpListener} (a tcp listener, map {m.Name})" : $"tcp:{m.TcpListener.Display} (map {m.Name})"));
         string socketmapServed = def.SocketmapListeners.Count == 0 ? "no socketmap listeners"
-            : string.Join(", ", def.SocketmapListeners.Select(l => $"socketmap:{l}:NAME"));
+            : string.Join(", ", def.SocketmapListeners.Select(l => l.Kind == EndpointKind.Systemd
+                ? $"{l} (a socketmap listener)" : $"socketmap:{l}:NAME"));
         // A systemd:NAME listener's address is known only when systemd passes its socket, so a
         // reference matching none of our address listeners may be served by it.
         string? tcpSystemd = SystemdNames(tcp.Where(m => m.TcpListener!.Kind == EndpointKind.Systemd)

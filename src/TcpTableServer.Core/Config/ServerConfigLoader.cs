@@ -353,8 +353,6 @@ public static class ServerConfigLoader
     {
         private readonly Dictionary<string, EndpointSpec> specs = new(StringComparer.Ordinal);
 
-        public int Count => specs.Count;
-
         public EndpointSpec Add(EndpointSpec spec)
         {
             string key = Key(spec);
